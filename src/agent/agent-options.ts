@@ -1,0 +1,78 @@
+import { hostname } from 'node:os';
+import { agentIdProblem } from '../shared/agent-id';
+import { NEXUS_VERSION } from '../shared/version';
+
+/** Options of `new Agent(options)`; everything but `agentId` has a default. */
+export interface AgentOptions {
+  /** Unique id of this agent in the fleet. @default hostname */
+  agentId?: string;
+  /** Any gRPC target: `host:port`, `dns:///svc:50051`, `ipv4:127.0.0.1:1,127.0.0.1:2`. @default localhost:50051 */
+  orchestrator?: string;
+  /** @default generic */
+  agentType?: string;
+  /** @default agentId */
+  displayName?: string;
+  /** @default ['scan','report','analyze','execute'] */
+  capabilities?: string[];
+  /** @default {} */
+  labels?: Record<string, string>;
+  /** Commands run at once. @default 4 */
+  maxConcurrency?: number;
+  /** @default 10000 ms (the orchestrator may ask for less) */
+  heartbeatIntervalMs?: number;
+  /** First backoff window. @default 1000 ms */
+  initialBackoffMs?: number;
+  /** Largest backoff window. @default 60000 ms */
+  maxBackoffMs?: number;
+  /** Consecutive failed attempts before giving up; 0 = forever. @default 0 */
+  maxRetries?: number;
+  /** Keepalive ping interval. @default 20000 ms */
+  keepaliveTimeMs?: number;
+  /** Keepalive ping answer deadline. @default 10000 ms */
+  keepaliveTimeoutMs?: number;
+  /** Largest gRPC message each way. @default 1 MiB */
+  maxMessageBytes?: number;
+  /** Results remembered for redelivered command ids. @default 1000 */
+  resultCacheSize?: number;
+  /** Register `echo`, `sleep` and `sysinfo`. @default true */
+  builtins?: boolean;
+}
+
+/** AgentOptions with defaults applied and checked; durations in ms. */
+export type CompiledAgentOptions = Readonly<Required<AgentOptions>>;
+
+function positive(name: string, value: number, max: number, min = 1): number {
+  if (!Number.isInteger(value) || value < min || value > max) throw new TypeError(`${name} must be an integer in ${min}..${max}, got ${value}`);
+  return value;
+}
+
+/** Applies defaults and validates; throws TypeError naming the bad option. */
+export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions {
+  const agentId = options.agentId ?? hostname();
+  const problem = agentIdProblem(agentId);
+  if (problem) throw new TypeError(`agentId: ${problem}`);
+  const compiled: CompiledAgentOptions = {
+    agentId,
+    orchestrator: options.orchestrator ?? 'localhost:50051',
+    agentType: options.agentType ?? 'generic',
+    displayName: options.displayName ?? agentId,
+    capabilities: options.capabilities ?? ['scan', 'report', 'analyze', 'execute'],
+    labels: options.labels ?? {},
+    maxConcurrency: positive('maxConcurrency', options.maxConcurrency ?? 4, 10000),
+    heartbeatIntervalMs: positive('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 10000, 3600000, 50),
+    initialBackoffMs: positive('initialBackoffMs', options.initialBackoffMs ?? 1000, 3600000),
+    maxBackoffMs: positive('maxBackoffMs', options.maxBackoffMs ?? 60000, 86400000),
+    maxRetries: positive('maxRetries', options.maxRetries ?? 0, 1_000_000, 0),
+    keepaliveTimeMs: positive('keepaliveTimeMs', options.keepaliveTimeMs ?? 20000, 7200000, 100),
+    keepaliveTimeoutMs: positive('keepaliveTimeoutMs', options.keepaliveTimeoutMs ?? 10000, 600000, 100),
+    maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes ?? 1024 * 1024, 64 * 1024 * 1024, 1024),
+    resultCacheSize: positive('resultCacheSize', options.resultCacheSize ?? 1000, 1_000_000),
+    builtins: options.builtins ?? true,
+  };
+  if (compiled.maxBackoffMs < compiled.initialBackoffMs) throw new TypeError('maxBackoffMs must be at least initialBackoffMs');
+  if (!compiled.orchestrator.trim()) throw new TypeError('orchestrator must be a gRPC target');
+  return Object.freeze(compiled);
+}
+
+/** The version agents report in hello. */
+export const AGENT_VERSION = NEXUS_VERSION;

@@ -1,0 +1,120 @@
+import { CommandOutcome, type AgentMessage, type Command, type CommandResult } from '../generated/nexus/prime/pulse';
+import type { Logger } from '../shared/logger';
+import { CancelledError, PermanentError } from './command-errors';
+import type { CommandHandler } from './handlers';
+import type { ResultCache } from './result-cache';
+
+/** Longest output sent back (well under the 1 MiB message limit); the rest is cut. */
+export const MAX_OUTPUT_CHARS = 256 * 1024;
+/** Commands waiting for a free slot, per running slot. */
+const QUEUE_PER_SLOT = 16;
+
+/**
+ * Runs commands for one agent, at most `maxConcurrency` at once, across sessions: a command
+ * keeps running when the stream drops, and its result is sent on whatever session is current
+ * when it finishes (or, with none, returned from the cache when the command is redelivered).
+ * A command id is never run twice while its result is remembered.
+ */
+export class CommandRunner {
+  private readonly running = new Map<string, AbortController>();
+  private readonly queue: Command[] = [];
+
+  constructor(
+    private readonly agentId: string,
+    private readonly maxConcurrency: number,
+    private readonly handlers: ReadonlyMap<string, CommandHandler>,
+    private readonly cache: ResultCache,
+    private readonly send: (message: AgentMessage) => void,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Commands running now. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  /** Accepts a command: acks it, then returns a remembered result or runs it once. */
+  receive(command: Command): void {
+    this.send({ kind: { $case: 'commandAck', commandAck: { commandId: command.commandId, attempt: command.attempt } } });
+    const cached = this.cache.get(command.commandId);
+    if (cached) {
+      this.send({ kind: { $case: 'commandResult', commandResult: { ...cached, attempt: command.attempt } } });
+      return;
+    }
+    if (this.running.has(command.commandId) || this.queue.some((c) => c.commandId === command.commandId)) return;
+    if (this.running.size < this.maxConcurrency) return this.start(command);
+    if (this.queue.length >= this.maxConcurrency * QUEUE_PER_SLOT) {
+      this.finish(command, 0, { outcome: CommandOutcome.COMMAND_OUTCOME_FAILED, error: 'agent queue full; retry later', permanent: false });
+      return;
+    }
+    this.queue.push(command);
+  }
+
+  /** Cancels a queued or running command. */
+  cancel(commandId: string, reason: string): void {
+    const queued = this.queue.findIndex((c) => c.commandId === commandId);
+    if (queued !== -1) {
+      const [command] = this.queue.splice(queued, 1);
+      this.finish(command, 0, { outcome: CommandOutcome.COMMAND_OUTCOME_CANCELLED, error: reason });
+      return;
+    }
+    this.running.get(commandId)?.abort(new CancelledError(reason));
+  }
+
+  /** Aborts everything (the agent is closing). */
+  abortAll(): void {
+    this.queue.length = 0;
+    for (const controller of this.running.values()) controller.abort(new CancelledError('agent closing'));
+  }
+
+  private start(command: Command): void {
+    const controller = new AbortController();
+    this.running.set(command.commandId, controller);
+    const started = performance.now();
+    const handler = this.handlers.get(command.commandType);
+    const run = handler
+      ? Promise.resolve().then(() =>
+          handler({
+            agentId: this.agentId,
+            commandId: command.commandId,
+            commandType: command.commandType,
+            payload: command.payload,
+            priority: command.priority,
+            attempt: command.attempt,
+            correlationId: command.correlationId,
+            deadlineUnixMs: command.deadlineUnixMs,
+            signal: controller.signal,
+          }),
+        )
+      : Promise.reject(new PermanentError(`unknown command type ${JSON.stringify(command.commandType)}`));
+    run.then(
+      (output) => this.finish(command, started, { outcome: CommandOutcome.COMMAND_OUTCOME_SUCCEEDED, output: String(output ?? '') }),
+      (err: unknown) => {
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (error instanceof CancelledError || controller.signal.aborted) {
+          this.finish(command, started, { outcome: CommandOutcome.COMMAND_OUTCOME_CANCELLED, error: error.message });
+        } else {
+          this.finish(command, started, { outcome: CommandOutcome.COMMAND_OUTCOME_FAILED, error: error.message, permanent: error instanceof PermanentError });
+        }
+      },
+    );
+  }
+
+  private finish(command: Command, started: number, result: Partial<CommandResult>): void {
+    const full: CommandResult = {
+      commandId: command.commandId,
+      attempt: command.attempt,
+      outcome: result.outcome ?? CommandOutcome.COMMAND_OUTCOME_FAILED,
+      output: (result.output ?? '').slice(0, MAX_OUTPUT_CHARS),
+      error: (result.error ?? '').slice(0, MAX_OUTPUT_CHARS),
+      durationMs: started ? Math.round(performance.now() - started) : 0,
+      permanent: result.permanent ?? false,
+    };
+    this.running.delete(command.commandId);
+    this.cache.set(full);
+    this.logger.debug({ commandId: full.commandId, outcome: CommandOutcome[full.outcome], durationMs: full.durationMs }, 'command finished');
+    this.send({ kind: { $case: 'commandResult', commandResult: full } });
+    const next = this.queue.shift();
+    if (next) this.start(next);
+  }
+}

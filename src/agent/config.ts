@@ -1,0 +1,60 @@
+import { ConfigError } from '../shared/config-error';
+import { ConfigReader, mergeFlags, type RawConfig } from '../shared/config-reader';
+import { LOG_LEVELS, type LogLevel } from '../shared/logger';
+import { compileAgentOptions, type CompiledAgentOptions } from './agent-options';
+
+/** Every variable the agent CLI reads (each also a `--kebab-case` flag). */
+export const AGENT_VARIABLES = [
+  'AGENT_ID', 'AGENT_TYPE', 'DISPLAY_NAME', 'ORCHESTRATOR_HOST', 'HEARTBEAT_INTERVAL', 'MAX_RETRIES',
+  'INITIAL_BACKOFF', 'MAX_BACKOFF', 'CAPABILITIES', 'AGENT_LABELS', 'MAX_CONCURRENCY', 'AGENT_COUNT',
+  'KEEPALIVE_TIME_MS', 'KEEPALIVE_TIMEOUT_MS', 'MAX_MESSAGE_BYTES', 'RESULT_CACHE_SIZE', 'LOG_LEVEL',
+] as const;
+
+/** The agent CLI's configuration: one agent's options plus how many to run. */
+export interface AgentCliConfig {
+  readonly agent: CompiledAgentOptions;
+  /** Agents in this process (swarm mode when > 1: ids `<AGENT_ID>-1..N`). @default 1 */
+  readonly agentCount: number;
+  readonly logLevel: LogLevel;
+}
+
+/** Compiles raw values; throws ConfigError naming the bad variable. */
+export function compileAgentCliConfig(raw: RawConfig): AgentCliConfig {
+  const r = new ConfigReader(raw);
+  const agentId = r.string('AGENT_ID', '') || undefined;
+  const options = {
+    agentId,
+    agentType: r.string('AGENT_TYPE', 'generic', { maxLength: 256 }),
+    displayName: r.string('DISPLAY_NAME', '', { maxLength: 256 }) || undefined,
+    orchestrator: r.string('ORCHESTRATOR_HOST', 'localhost:50051'),
+    heartbeatIntervalMs: r.secondsAsMs('HEARTBEAT_INTERVAL', 10, 0.05, 3600),
+    maxRetries: r.int('MAX_RETRIES', 0, 0, 1_000_000),
+    initialBackoffMs: r.secondsAsMs('INITIAL_BACKOFF', 1.0, 0.001, 3600),
+    maxBackoffMs: r.secondsAsMs('MAX_BACKOFF', 60.0, 0.001, 86400),
+    capabilities: r.list('CAPABILITIES', ['scan', 'report', 'analyze', 'execute']),
+    labels: r.labels('AGENT_LABELS'),
+    maxConcurrency: r.int('MAX_CONCURRENCY', 4, 1, 10000),
+    keepaliveTimeMs: r.int('KEEPALIVE_TIME_MS', 20000, 100, 7200000),
+    keepaliveTimeoutMs: r.int('KEEPALIVE_TIMEOUT_MS', 10000, 100, 600000),
+    maxMessageBytes: r.int('MAX_MESSAGE_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    resultCacheSize: r.int('RESULT_CACHE_SIZE', 1000, 1, 1_000_000),
+  };
+  if (options.maxBackoffMs < options.initialBackoffMs) throw new ConfigError('MAX_BACKOFF', 'must be at least INITIAL_BACKOFF');
+  let agent: CompiledAgentOptions;
+  try {
+    agent = compileAgentOptions(options);
+  } catch (err) {
+    // The only option checked there and not above is the id's shape.
+    throw new ConfigError('AGENT_ID', (err as Error).message.replace(/^agentId: /, ''));
+  }
+  return Object.freeze({
+    agent,
+    agentCount: r.int('AGENT_COUNT', 1, 1, 100000),
+    logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+  });
+}
+
+/** Reads the process environment and flags. */
+export function loadAgentCliConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): AgentCliConfig {
+  return compileAgentCliConfig(mergeFlags(env, argv, AGENT_VARIABLES));
+}

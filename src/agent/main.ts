@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+import { ConfigError } from '../shared/config-error';
+import { toFlag } from '../shared/config-reader';
+import { createLogger } from '../shared/logger';
+import { Agent } from './agent';
+import { AGENT_VARIABLES, loadAgentCliConfig, type AgentCliConfig } from './config';
+
+function usage(): string {
+  return [
+    'usage: nexus-agent [--flag=value ...]',
+    'Every setting is an environment variable or the matching flag:',
+    ...AGENT_VARIABLES.map((name) => `  ${name.padEnd(22)} ${toFlag(name)}`),
+    'AGENT_COUNT=N (N > 1) runs N agents in this process with ids <AGENT_ID>-1 .. <AGENT_ID>-N.',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(usage());
+    return;
+  }
+  let config: AgentCliConfig;
+  try {
+    config = loadAgentCliConfig(process.env, argv);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`nexus-agent: invalid configuration: ${err.message}`);
+    process.exit(1);
+  }
+  const logger = createLogger(config.logLevel);
+  process.on('unhandledRejection', (reason) => logger.error({ err: String(reason) }, 'unhandled rejection'));
+
+  const base = config.agent;
+  const ids = config.agentCount === 1 ? [base.agentId] : Array.from({ length: config.agentCount }, (_, i) => `${base.agentId}-${i + 1}`);
+  const agents = ids.map((agentId) => new Agent({ ...base, agentId, displayName: config.agentCount === 1 ? base.displayName : agentId }, { logger }));
+  let running = agents.length;
+  for (const agent of agents) {
+    agent.once('give-up', () => {
+      if (--running === 0) {
+        logger.error('every agent gave up; exiting');
+        process.exit(1);
+      }
+    });
+  }
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal, agents: agents.length }, 'closing');
+    void Promise.all(agents.map((a) => a.close())).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  logger.info({ agents: agents.length, orchestrator: base.orchestrator }, 'starting');
+  for (const agent of agents) agent.start();
+}
+
+void main();

@@ -1,0 +1,186 @@
+import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import type { AgentMessage, NexusPulseServiceClient, OrchestratorMessage, Welcome } from '../generated/nexus/prime/pulse';
+import type { Logger } from '../shared/logger';
+import { AGENT_VERSION, type CompiledAgentOptions } from './agent-options';
+import type { CommandRunner } from './command-runner';
+import type { HostMetricsSampler } from './host-metrics';
+
+/** How long to wait for the welcome after saying hello. */
+export const WELCOME_TIMEOUT_MS = 10000;
+/** Heartbeat intervals of silence after which the link is presumed dead. */
+export const SILENT_INTERVALS = 3;
+
+/** How a session ended. `healthy`: it was welcomed and lasted at least one heartbeat interval. */
+export type SessionOutcome =
+  | { kind: 'drained'; reconnectAfterMs: number }
+  | { kind: 'closed' }
+  | { kind: 'failed'; reason: string; code?: status; healthy: boolean };
+
+export interface PulseSessionContext {
+  readonly options: CompiledAgentOptions;
+  readonly runner: CommandRunner;
+  readonly metrics: HostMetricsSampler;
+  readonly logger: Logger;
+  readonly onWelcome: (welcome: Welcome) => void;
+  /** Aborted when the agent is closing: say goodbye and end. */
+  readonly stop: AbortSignal;
+}
+
+/**
+ * One Pulse stream, from hello to its end: heartbeats on the negotiated interval, commands to
+ * the runner, a silence watchdog, and drain handling. `run()` resolves exactly once.
+ */
+export class PulseSession {
+  private call: ClientDuplexStream<AgentMessage, OrchestratorMessage> | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private welcomedAt = 0;
+  private intervalMs: number;
+  private lastHeard = performance.now();
+  private settle: ((outcome: SessionOutcome) => void) | undefined;
+  private done = false;
+  /** Set once a drain directive arrived: when to leave. */
+  private drainDeadline: number | undefined;
+
+  constructor(
+    private readonly client: NexusPulseServiceClient,
+    private readonly ctx: PulseSessionContext,
+  ) {
+    this.intervalMs = ctx.options.heartbeatIntervalMs;
+  }
+
+  /** Writes to the stream if it is open; false otherwise. */
+  send(message: AgentMessage): boolean {
+    const call = this.call;
+    if (!call || call.writableEnded || call.destroyed) return false;
+    call.write(message);
+    return true;
+  }
+
+  run(): Promise<SessionOutcome> {
+    return new Promise((resolve) => {
+      const { options, stop } = this.ctx;
+      this.settle = (outcome) => {
+        if (this.done) return;
+        this.done = true;
+        for (const t of this.timers) clearTimeout(t);
+        this.timers.clear();
+        stop.removeEventListener('abort', onStop);
+        resolve(outcome);
+      };
+      const onStop = (): void => {
+        this.send({ kind: { $case: 'goodbye', goodbye: { reason: 'agent closing' } } });
+        this.call?.end();
+        this.later(1000, () => this.call?.cancel());
+        this.settle?.({ kind: 'closed' });
+      };
+      if (stop.aborted) return this.settle({ kind: 'closed' });
+      stop.addEventListener('abort', onStop, { once: true });
+
+      const call = this.client.pulse();
+      this.call = call;
+      call.on('data', (message: OrchestratorMessage) => this.onMessage(message));
+      call.on('error', (err: ServiceError) => this.fail(err.details || err.message, err.code));
+      call.on('end', () => this.fail('orchestrator ended the stream', status.OK));
+      this.send({
+        kind: {
+          $case: 'hello',
+          hello: {
+            agentId: options.agentId,
+            agentType: options.agentType,
+            displayName: options.displayName,
+            capabilities: options.capabilities,
+            labels: options.labels,
+            version: AGENT_VERSION,
+            maxConcurrency: options.maxConcurrency,
+          },
+        },
+      });
+      this.later(WELCOME_TIMEOUT_MS, () => {
+        if (!this.welcomedAt) this.abort(`no welcome within ${WELCOME_TIMEOUT_MS} ms`);
+      });
+    });
+  }
+
+  private onMessage(message: OrchestratorMessage): void {
+    this.lastHeard = performance.now();
+    const kind = message.kind;
+    switch (kind?.$case) {
+      case 'welcome':
+        return this.onWelcome(kind.welcome);
+      case 'command':
+        return this.ctx.runner.receive(kind.command);
+      case 'cancel':
+        return this.ctx.runner.cancel(kind.cancel.commandId, kind.cancel.reason || 'cancelled by orchestrator');
+      case 'drain':
+        return this.onDrain(kind.drain.reconnectAfterMs, kind.drain.reason);
+      case 'ping':
+      default:
+        return;
+    }
+  }
+
+  private onWelcome(welcome: Welcome): void {
+    if (this.welcomedAt) return;
+    this.welcomedAt = performance.now();
+    if (welcome.heartbeatIntervalMs > 0) this.intervalMs = Math.min(this.intervalMs, welcome.heartbeatIntervalMs);
+    this.ctx.onWelcome(welcome);
+    void this.heartbeat();
+    this.watch();
+  }
+
+  /** Sends a heartbeat, then schedules the next one (never two in flight). */
+  private async heartbeat(): Promise<void> {
+    let metrics;
+    try {
+      metrics = await this.ctx.metrics.sample();
+    } catch (err) {
+      this.ctx.logger.warn({ err: (err as Error).message }, 'could not sample host metrics');
+    }
+    if (this.done || !this.send({ kind: { $case: 'heartbeat', heartbeat: { metrics, activeCommands: this.ctx.runner.active } } })) return;
+    this.later(this.intervalMs, () => void this.heartbeat());
+  }
+
+  /** Presumes the link dead after SILENT_INTERVALS heartbeat intervals without a word. */
+  private watch(): void {
+    this.later(this.intervalMs, () => {
+      const silentMs = performance.now() - this.lastHeard;
+      if (silentMs > SILENT_INTERVALS * this.intervalMs) return this.abort(`heard nothing for ${Math.round(silentMs)} ms`);
+      this.watch();
+    });
+  }
+
+  /** Stays connected (results keep flowing) until the delay is up, then leaves. */
+  private onDrain(reconnectAfterMs: number, reason: string): void {
+    this.ctx.logger.info({ reconnectAfterMs, reason }, 'drain requested');
+    this.drainDeadline = performance.now() + reconnectAfterMs;
+    const leave = (): void => {
+      this.send({ kind: { $case: 'goodbye', goodbye: { reason: 'drained' } } });
+      this.call?.end();
+      this.settle?.({ kind: 'drained', reconnectAfterMs: 0 });
+    };
+    this.later(reconnectAfterMs, leave);
+  }
+
+  private fail(reason: string, code?: status): void {
+    if (this.drainDeadline !== undefined) {
+      // Drained and the orchestrator ended the stream first: wait out the rest of the delay.
+      this.settle?.({ kind: 'drained', reconnectAfterMs: Math.max(0, this.drainDeadline - performance.now()) });
+      return;
+    }
+    const healthy = this.welcomedAt > 0 && performance.now() - this.welcomedAt >= this.intervalMs;
+    this.settle?.({ kind: 'failed', reason, code, healthy });
+  }
+
+  private abort(reason: string): void {
+    this.fail(reason);
+    this.call?.cancel();
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+}

@@ -1,0 +1,119 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { ConfigError } from '../shared/config-error';
+import { ConfigReader, mergeFlags, type RawConfig } from '../shared/config-reader';
+import { LOG_LEVELS, type LogLevel } from '../shared/logger';
+
+/** Every variable the orchestrator reads (each also a `--kebab-case` flag). */
+export const ORCHESTRATOR_VARIABLES = [
+  'GRPC_HOST', 'GRPC_PORT', 'REDIS_URL', 'REDIS_KEY_PREFIX', 'METRICS_PORT', 'REPLICA_ID', 'ADVERTISE_ADDRESS',
+  'STALENESS_THRESHOLD_SEC', 'STALENESS_CHECK_INTERVAL', 'OFFLINE_THRESHOLD_SEC', 'AGENT_RETENTION_SEC',
+  'REPLICA_BEAT_INTERVAL_MS', 'HEARTBEAT_FLUSH_MS', 'HELLO_TIMEOUT_MS', 'MAX_MESSAGE_BYTES',
+  'MAX_CONCURRENT_STREAMS', 'KEEPALIVE_TIME_MS', 'KEEPALIVE_TIMEOUT_MS', 'DRAIN_WINDOW_MS',
+  'SHUTDOWN_GRACE_MS', 'READINESS_PROBE_INTERVAL_MS', 'READINESS_PROBE_TIMEOUT_MS',
+  'REDIS_COMMAND_TIMEOUT_MS', 'EVENTS_MAXLEN', 'LOG_LEVEL',
+] as const;
+
+/** The orchestrator's configuration, compiled and validated once at start. Durations in ms. */
+export interface OrchestratorConfig {
+  /** Address the gRPC server binds. @default 0.0.0.0 */
+  readonly grpcHost: string;
+  /** gRPC port; 0 picks a free one. @default 50051 */
+  readonly grpcPort: number;
+  /** Redis URL (redis:// or rediss://). @default redis://localhost:6379/0 */
+  readonly redisUrl: string;
+  /** Prefix of every Redis key. @default nexus */
+  readonly keyPrefix: string;
+  /** Prometheus port; 0 turns the endpoint off. @default 9090 */
+  readonly metricsPort: number;
+  /** Unique per process. @default hostname-<random> */
+  readonly replicaId: string;
+  /** Address other tools should use to reach this replica (shown in status). @default hostname:port */
+  readonly advertiseAddress: string;
+  /** No pulse for this long -> stale. @default 60 s */
+  readonly stalenessThresholdMs: number;
+  /** How often staleness is checked. @default 30 s */
+  readonly stalenessCheckIntervalMs: number;
+  /** No pulse for this long -> offline, and the local session is closed. @default 2 x staleness */
+  readonly offlineThresholdMs: number;
+  /** Offline agents are forgotten after this long. @default 86400 s */
+  readonly agentRetentionMs: number;
+  /** How often the replica records itself as alive; it is dead after 3 missed beats. @default 5000 */
+  readonly replicaBeatIntervalMs: number;
+  /** Heartbeats are coalesced and written to Redis this often. @default 1000 */
+  readonly heartbeatFlushMs: number;
+  /** A Pulse must say hello within this time. @default 5000 */
+  readonly helloTimeoutMs: number;
+  /** Largest gRPC message, each way. @default 1 MiB */
+  readonly maxMessageBytes: number;
+  /** HTTP/2 streams per connection. @default 16 */
+  readonly maxConcurrentStreams: number;
+  /** Server keepalive ping interval. @default 20000 */
+  readonly keepaliveTimeMs: number;
+  /** Keepalive ping answer deadline. @default 10000 */
+  readonly keepaliveTimeoutMs: number;
+  /** Drained agents reconnect after a delay drawn from [0, this). @default 10000 */
+  readonly drainWindowMs: number;
+  /** SIGTERM to exit, at most. @default 25000 */
+  readonly shutdownGraceMs: number;
+  /** Readiness PING interval. @default 1000 */
+  readonly readinessProbeIntervalMs: number;
+  /** Readiness PING timeout. @default 1000 */
+  readonly readinessProbeTimeoutMs: number;
+  /** Timeout of ordinary Redis commands. @default 5000 */
+  readonly redisCommandTimeoutMs: number;
+  /** Approximate cap of the events stream. @default 100000 */
+  readonly eventsMaxLen: number;
+  /** @default info */
+  readonly logLevel: LogLevel;
+}
+
+/** Compiles raw values into a frozen config; throws ConfigError naming the bad variable. */
+export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
+  const r = new ConfigReader(raw);
+  const grpcPort = r.int('GRPC_PORT', 50051, 0, 65535);
+  const replicaId = r.string('REPLICA_ID', `${hostname()}-${randomBytes(3).toString('hex')}`, {
+    maxLength: 128,
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._:-]*$/,
+  });
+  const stalenessThresholdMs = r.secondsAsMs('STALENESS_THRESHOLD_SEC', 60, 0.1, 86400);
+  const config: OrchestratorConfig = {
+    grpcHost: r.string('GRPC_HOST', '0.0.0.0'),
+    grpcPort,
+    redisUrl: r.url('REDIS_URL', 'redis://localhost:6379/0', ['redis:', 'rediss:']),
+    keyPrefix: r.string('REDIS_KEY_PREFIX', 'nexus', { maxLength: 64, pattern: /^[A-Za-z0-9{}_.:-]+$/ }),
+    metricsPort: r.int('METRICS_PORT', 9090, 0, 65535),
+    replicaId,
+    advertiseAddress: r.string('ADVERTISE_ADDRESS', `${hostname()}:${grpcPort}`),
+    stalenessThresholdMs,
+    stalenessCheckIntervalMs: r.secondsAsMs('STALENESS_CHECK_INTERVAL', 30, 0.05, 3600),
+    offlineThresholdMs: r.secondsAsMs('OFFLINE_THRESHOLD_SEC', (2 * stalenessThresholdMs) / 1000, 0.1, 172800),
+    agentRetentionMs: r.secondsAsMs('AGENT_RETENTION_SEC', 86400, 1, 30 * 86400),
+    replicaBeatIntervalMs: r.int('REPLICA_BEAT_INTERVAL_MS', 5000, 50, 60000),
+    heartbeatFlushMs: r.int('HEARTBEAT_FLUSH_MS', 1000, 10, 60000),
+    helloTimeoutMs: r.int('HELLO_TIMEOUT_MS', 5000, 10, 60000),
+    maxMessageBytes: r.int('MAX_MESSAGE_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxConcurrentStreams: r.int('MAX_CONCURRENT_STREAMS', 16, 1, 1000),
+    keepaliveTimeMs: r.int('KEEPALIVE_TIME_MS', 20000, 100, 7200000),
+    keepaliveTimeoutMs: r.int('KEEPALIVE_TIMEOUT_MS', 10000, 100, 600000),
+    drainWindowMs: r.int('DRAIN_WINDOW_MS', 10000, 0, 600000),
+    shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 25000, 100, 3600000),
+    readinessProbeIntervalMs: r.int('READINESS_PROBE_INTERVAL_MS', 1000, 50, 60000),
+    readinessProbeTimeoutMs: r.int('READINESS_PROBE_TIMEOUT_MS', 1000, 50, 60000),
+    redisCommandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 5000, 100, 600000),
+    eventsMaxLen: r.int('EVENTS_MAXLEN', 100000, 100, 100_000_000),
+    logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+  };
+  if (config.offlineThresholdMs <= config.stalenessThresholdMs) {
+    throw new ConfigError('OFFLINE_THRESHOLD_SEC', 'must be greater than STALENESS_THRESHOLD_SEC');
+  }
+  if (config.drainWindowMs >= config.shutdownGraceMs) {
+    throw new ConfigError('DRAIN_WINDOW_MS', 'must be less than SHUTDOWN_GRACE_MS (agents need time to leave)');
+  }
+  return Object.freeze(config);
+}
+
+/** Reads the process environment and flags. */
+export function loadOrchestratorConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): OrchestratorConfig {
+  return compileOrchestratorConfig(mergeFlags(env, argv, ORCHESTRATOR_VARIABLES));
+}

@@ -1,0 +1,64 @@
+import { Server, ServerCredentials, status, type ChannelOptions, type sendUnaryData } from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { NexusPulseServiceService, type NexusPulseServiceServer } from '../generated/nexus/prime/pulse';
+import type { OrchestratorConfig } from './config';
+import { DescriptorIndex } from './descriptor-index';
+import { ReflectionService } from './reflection-service';
+
+/** The readiness service name (external contract); liveness is the empty name. */
+export const READINESS_SERVICE = 'nexus.prime.NexusPulseService';
+
+/** Server channel options. Keepalive must agree with the agents' (see agent/channel.ts). */
+export function serverOptions(config: OrchestratorConfig): ChannelOptions {
+  return {
+    // Ping every connection after this much idle time, so a half-open link is noticed...
+    'grpc.keepalive_time_ms': config.keepaliveTimeMs,
+    // ...and closed when the ping is not answered within this time.
+    'grpc.keepalive_timeout_ms': config.keepaliveTimeoutMs,
+    // Agents ping us as often as every 5 s, also while no call is active.
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5000,
+    // Bound what one peer can make us hold: message sizes both ways, streams per connection.
+    'grpc.max_receive_message_length': config.maxMessageBytes,
+    'grpc.max_send_message_length': config.maxMessageBytes,
+    'grpc.max_concurrent_streams': config.maxConcurrentStreams,
+  };
+}
+
+/** The unary command RPCs until the command path lands. */
+function unimplemented(_call: unknown, callback: sendUnaryData<never>): void {
+  callback({ code: status.UNIMPLEMENTED, details: 'the command path is not available in this version' });
+}
+
+/**
+ * Builds the gRPC server: the Nexus service, health (liveness "" and readiness), and
+ * reflection over the build's own descriptors.
+ */
+export function buildGrpcServer(
+  config: OrchestratorConfig,
+  handlers: Pick<NexusPulseServiceServer, 'pulse' | 'getSystemStatus'>,
+): { server: Server; health: HealthImplementation } {
+  const server = new Server(serverOptions(config));
+  server.addService(NexusPulseServiceService, {
+    ...handlers,
+    getCommand: unimplemented,
+    submitCommand: unimplemented,
+  } satisfies NexusPulseServiceServer);
+  const health = new HealthImplementation({ '': 'SERVING', [READINESS_SERVICE]: 'NOT_SERVING' });
+  health.addToServer(server);
+  const index = DescriptorIndex.load();
+  new ReflectionService(index, [
+    READINESS_SERVICE,
+    'grpc.health.v1.Health',
+    'grpc.reflection.v1.ServerReflection',
+    'grpc.reflection.v1alpha.ServerReflection',
+  ]).addToServer(server);
+  return { server, health };
+}
+
+/** Binds `host:port` (port 0 = any free port); resolves with the bound port. */
+export function bindServer(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+  });
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+import { ConfigError } from '../shared/config-error';
+import { toFlag } from '../shared/config-reader';
+import { createLogger } from '../shared/logger';
+import { loadOrchestratorConfig, ORCHESTRATOR_VARIABLES, type OrchestratorConfig } from './config';
+import { Orchestrator } from './orchestrator';
+
+function usage(): string {
+  return [
+    'usage: nexus-orchestrator [--flag=value ...]',
+    'Every setting is an environment variable or the matching flag:',
+    ...ORCHESTRATOR_VARIABLES.map((name) => `  ${name.padEnd(28)} ${toFlag(name)}`),
+    'See the README for defaults and meanings.',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(usage());
+    return;
+  }
+  let config: OrchestratorConfig;
+  try {
+    config = loadOrchestratorConfig(process.env, argv);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`nexus-orchestrator: invalid configuration: ${err.message}`);
+    process.exit(1);
+  }
+  const logger = createLogger(config.logLevel, { replica: config.replicaId });
+  process.on('unhandledRejection', (reason) => logger.error({ err: String(reason) }, 'unhandled rejection'));
+
+  const orchestrator = new Orchestrator(config, logger);
+  let signals = 0;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    // Last resort: a shutdown that overruns the grace period must not keep the pod alive.
+    setTimeout(() => {
+      logger.error('shutdown overran the grace period; exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs + 1000).unref();
+    void orchestrator.shutdown(signal).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  try {
+    await orchestrator.start();
+  } catch (err) {
+    logger.fatal({ err: (err as Error).message }, 'could not start');
+    process.exit(1);
+  }
+}
+
+void main();

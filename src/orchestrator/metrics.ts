@@ -1,0 +1,65 @@
+import { createServer, type Server } from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Logger } from '../shared/logger';
+
+/** The orchestrator's Prometheus metrics (names are part of the external contract). */
+export class OrchestratorMetrics {
+  readonly registry = new Registry();
+  /** Messages received on Pulse streams, by kind. */
+  readonly pulseTotal = new Counter({ name: 'nexus_pulse_total', help: 'Messages received on Pulse streams', labelNames: ['kind'], registers: [this.registry] });
+  /** Messages sent to agents, by kind. */
+  readonly directivesSent = new Counter({ name: 'nexus_directives_sent', help: 'Messages sent to agents on Pulse streams', labelNames: ['kind'], registers: [this.registry] });
+  /** Sessions held by this replica. */
+  readonly connectedAgents = new Gauge({ name: 'nexus_connected_agents', help: 'Agent sessions held by this replica', registers: [this.registry] });
+  /** Pulse streams refused or ended by the server, by gRPC status name. */
+  readonly sessionsRejected = new Counter({ name: 'nexus_sessions_rejected_total', help: 'Pulse streams refused or ended with an error', labelNames: ['code'], registers: [this.registry] });
+  /** Readiness as reported to the health service (1 serving). */
+  readonly ready = new Gauge({ name: 'nexus_ready', help: '1 when this replica reports SERVING for readiness', registers: [this.registry] });
+  /** Whether gRPC runs without TLS (1) — plaintext is for trusted networks only. */
+  readonly plaintext = new Gauge({ name: 'nexus_grpc_plaintext', help: '1 when the gRPC port is served without TLS', registers: [this.registry] });
+
+  private readonly pulseByKind = new Map<string, ReturnType<Counter['labels']>>();
+  private readonly sentByKind = new Map<string, ReturnType<Counter['labels']>>();
+
+  constructor(labels: Record<string, string>) {
+    this.registry.setDefaultLabels(labels);
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Counts one received message (label children are cached: this is the hot path). */
+  countPulse(kind: string): void {
+    let child = this.pulseByKind.get(kind);
+    if (!child) this.pulseByKind.set(kind, (child = this.pulseTotal.labels(kind)));
+    child.inc();
+  }
+
+  /** Counts one sent message. */
+  countSent(kind: string): void {
+    let child = this.sentByKind.get(kind);
+    if (!child) this.sentByKind.set(kind, (child = this.directivesSent.labels(kind)));
+    child.inc();
+  }
+}
+
+/** Serves `/metrics` over HTTP; returns the bound port. */
+export async function serveMetrics(metrics: OrchestratorMetrics, host: string, port: number, logger: Logger): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end('not found: try /metrics\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      (err: Error) => {
+        logger.error({ err: err.message }, 'metrics collection failed');
+        res.writeHead(500).end();
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  return { server, port: typeof address === 'object' && address ? address.port : port };
+}

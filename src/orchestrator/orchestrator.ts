@@ -1,0 +1,206 @@
+import type { Server as HttpServer } from 'node:http';
+import { status, type Server } from '@grpc/grpc-js';
+import type { HealthImplementation } from 'grpc-health-check';
+import type Redis from 'ioredis';
+import { delay } from '../shared/delay';
+import type { Logger } from '../shared/logger';
+import { Ticker } from '../shared/ticker';
+import { NEXUS_VERSION } from '../shared/version';
+import { AgentRegistry } from '../redis-bridge/agent-registry';
+import { EventLog } from '../redis-bridge/event-log';
+import { NexusKeys } from '../redis-bridge/keys';
+import { closeRedis, createRedis } from '../redis-bridge/redis-connection';
+import { ReplicaBell, type BellMessage } from '../redis-bridge/replica-bell';
+import { ReplicaRegistry } from '../redis-bridge/replica-registry';
+import { readStreamStats } from '../redis-bridge/stream-stats';
+import type { OrchestratorConfig } from './config';
+import { bindServer, buildGrpcServer, READINESS_SERVICE } from './grpc-server';
+import { HeartbeatFlusher } from './heartbeat-flusher';
+import { OrchestratorMetrics, serveMetrics } from './metrics';
+import { PulseHandler } from './pulse-handler';
+import { Readiness } from './readiness';
+import { ReplicaPresence } from './replica-presence';
+import { SessionRegistry } from './session-registry';
+import { StalenessMonitor } from './staleness-monitor';
+import { StatusService } from './status-service';
+
+/** created -> running -> draining -> stopped (see shutdown()). */
+export type OrchestratorState = 'created' | 'running' | 'draining' | 'stopped';
+
+/** Where a started orchestrator listens. */
+export interface Endpoints {
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+}
+
+/**
+ * One orchestrator replica: owns its Redis connections, gRPC server, metrics endpoint and
+ * background loops, and tears them down in a fixed order on shutdown.
+ */
+export class Orchestrator {
+  state: OrchestratorState = 'created';
+  readonly sessions = new SessionRegistry();
+  private readonly log: Logger;
+  private readonly metrics: OrchestratorMetrics;
+  private readonly redis: Redis;
+  private readonly probe: Redis;
+  private readonly subscriber: Redis;
+  private readonly bell: ReplicaBell;
+  private readonly readiness: Readiness;
+  private readonly pulse: PulseHandler;
+  private readonly tickers: Ticker[];
+  private readonly presence: ReplicaPresence;
+  private readonly server: Server;
+  private readonly health: HealthImplementation;
+  private metricsServer: HttpServer | undefined;
+  private bound = '';
+  private readonly startedAtMs = Date.now();
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly config: OrchestratorConfig, logger: Logger) {
+    this.log = logger;
+    this.metrics = new OrchestratorMetrics({ replica: config.replicaId });
+    this.metrics.plaintext.set(1);
+    const redisOptions = { name: `nexus:${config.replicaId}`, commandTimeoutMs: config.redisCommandTimeoutMs };
+    this.redis = createRedis(config.redisUrl, 'command', redisOptions, logger);
+    this.probe = createRedis(config.redisUrl, 'probe', { ...redisOptions, commandTimeoutMs: config.readinessProbeTimeoutMs }, logger);
+    this.subscriber = createRedis(config.redisUrl, 'subscriber', redisOptions, logger);
+
+    const keys = new NexusKeys(config.keyPrefix);
+    const agents = new AgentRegistry(this.redis, keys, { recordTtlMs: config.agentRetentionMs, eventsMaxLen: config.eventsMaxLen });
+    const replicas = new ReplicaRegistry(this.redis, keys, config.eventsMaxLen);
+    const events = new EventLog(this.redis, keys, config.eventsMaxLen);
+    this.bell = new ReplicaBell(this.redis, this.subscriber, keys, logger.child({ component: 'bell' }));
+
+    const { server, health } = buildGrpcServer(config, {
+      pulse: (call) => this.pulse.handle(call),
+      getSystemStatus: new StatusService({
+        agents,
+        replicas,
+        streams: () => readStreamStats(this.redis, keys),
+        replicaId: config.replicaId,
+        logger: logger.child({ component: 'status' }),
+      }).handle,
+    });
+    this.server = server;
+    this.health = health;
+    this.readiness = new Readiness(this.probe, (ready) => this.onReadiness(ready), logger.child({ component: 'readiness' }));
+    this.pulse = new PulseHandler({
+      config,
+      sessions: this.sessions,
+      agents,
+      bell: this.bell,
+      metrics: this.metrics,
+      logger,
+      accepting: () => this.state === 'running',
+    });
+    this.presence = new ReplicaPresence(replicas, events, config.replicaId, config.replicaBeatIntervalMs, () => ({
+      address: config.advertiseAddress,
+      version: NEXUS_VERSION,
+      startedAtMs: this.startedAtMs,
+      connectedAgents: this.sessions.size,
+      ready: this.readiness.ready,
+    }), logger.child({ component: 'presence' }));
+
+    const flusher = new HeartbeatFlusher(this.sessions, agents, (s) => this.pulse.reRegister(s), logger.child({ component: 'heartbeats' }));
+    const staleness = new StalenessMonitor(this.sessions, agents, config, logger.child({ component: 'staleness' }));
+    const warn = (what: string) => (err: Error) => this.log.warn({ err: err.message }, `${what} failed`);
+    this.tickers = [
+      new Ticker(config.readinessProbeIntervalMs, () => this.readiness.check(), warn('readiness probe')),
+      new Ticker(config.replicaBeatIntervalMs, () => this.presence.beat(), warn('replica beat')),
+      new Ticker(config.heartbeatFlushMs, () => flusher.flush(), warn('heartbeat flush')),
+      new Ticker(config.stalenessCheckIntervalMs, () => staleness.check(), warn('staleness check')),
+    ];
+  }
+
+  /**
+   * Binds gRPC (and metrics), then starts the background loops. Does not wait for Redis: a
+   * replica without Redis is alive but not ready, and becomes ready when Redis answers.
+   */
+  async start(): Promise<Endpoints> {
+    if (this.state !== 'created') throw new Error(`cannot start: orchestrator is ${this.state}`);
+    const { config } = this;
+    const grpcPort = await bindServer(this.server, config.grpcHost, config.grpcPort);
+    this.bound = `${config.grpcHost}:${grpcPort}`;
+    let metricsPort = 0;
+    if (config.metricsPort > 0) {
+      const served = await serveMetrics(this.metrics, config.grpcHost, config.metricsPort, this.log);
+      this.metricsServer = served.server;
+      metricsPort = served.port;
+    }
+    this.state = 'running';
+    this.bell.start(config.replicaId, (m) => this.onBell(m)).catch((err: Error) => this.log.error({ err: err.message }, 'could not subscribe to the replica bell'));
+    for (const ticker of this.tickers) ticker.start(true);
+    this.readiness.markStarted();
+    this.log.info({ replicaId: config.replicaId, grpcPort, metricsPort, version: NEXUS_VERSION }, 'orchestrator started');
+    this.log.warn('gRPC is served without TLS: use it on trusted networks only');
+    return { grpcPort, metricsPort };
+  }
+
+  /**
+   * Graceful shutdown, in order: readiness NOT_SERVING and stop accepting sessions; tell every
+   * agent to reconnect elsewhere after a delay spread over the drain window; wait for them to
+   * leave (until the grace deadline); end what remains; stop loops; retire from the registry;
+   * stop gRPC, metrics and Redis. Idempotent: later calls return the same promise.
+   */
+  shutdown(reason = 'shutdown'): Promise<void> {
+    this.closing ??= this.runShutdown(reason);
+    return this.closing;
+  }
+
+  private async runShutdown(reason: string): Promise<void> {
+    const { config } = this;
+    const startedAt = Date.now();
+    // Leave time after waiting for agents to finish the remaining steps inside the grace.
+    const deadline = startedAt + config.shutdownGraceMs - Math.min(2000, config.shutdownGraceMs / 4);
+    const wasRunning = this.state === 'running';
+    this.state = 'draining';
+    this.readiness.markDraining();
+    this.log.info({ reason, sessions: this.sessions.size }, 'draining');
+    const steps: [string, () => unknown][] = [
+      ['stop listening', () => this.bound && this.server.unbind(this.bound)],
+      ['drain sessions', () => this.drainSessions(deadline)],
+      ['stop loops', () => Promise.all(this.tickers.map((t) => t.close()))],
+      ['retire replica', () => wasRunning && this.presence.retire(reason)],
+      ['close bell', () => this.bell.close()],
+      ['stop grpc', () => this.server.forceShutdown()],
+      ['stop metrics', () => new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()))],
+      ['close redis', () => Promise.all([closeRedis(this.redis), closeRedis(this.probe), closeRedis(this.subscriber)])],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, step: name }, 'shutdown step failed; continuing');
+      }
+    }
+    this.state = 'stopped';
+    this.log.info({ tookMs: Date.now() - startedAt }, 'orchestrator stopped');
+  }
+
+  /** Sends each session a drain directive with a delay drawn from the drain window, then waits. */
+  private async drainSessions(deadline: number): Promise<void> {
+    for (const session of this.sessions.values()) {
+      const reconnectAfterMs = Math.floor(Math.random() * this.config.drainWindowMs);
+      session.send({ kind: { $case: 'drain', drain: { reconnectAfterMs, reason: 'replica shutting down' } } });
+      session.state = 'draining';
+    }
+    while (this.sessions.size > 0 && Date.now() < deadline) await delay(50);
+    for (const session of this.sessions.values()) {
+      session.close({ code: status.UNAVAILABLE, details: 'replica shut down; reconnect elsewhere' });
+    }
+  }
+
+  private onReadiness(ready: boolean): void {
+    this.health.setStatus(READINESS_SERVICE, ready ? 'SERVING' : 'NOT_SERVING');
+    this.metrics.ready.set(ready ? 1 : 0);
+  }
+
+  private onBell(message: BellMessage): void {
+    const session = this.sessions.get(message.agentId);
+    if (message.kind === 'replaced' && session && session.epoch < message.epoch) {
+      this.log.info({ agentId: message.agentId, epoch: session.epoch, newerEpoch: message.epoch }, 'session replaced on another replica; closing');
+      session.close({ code: status.ABORTED, details: 'replaced by a newer session for the same agent id' });
+    }
+  }
+}

@@ -1,0 +1,211 @@
+import { randomUUID } from 'node:crypto';
+import { status, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { AgentMessage, Hello, OrchestratorMessage } from '../generated/nexus/prime/pulse';
+import { agentIdProblem } from '../shared/agent-id';
+import type { Logger } from '../shared/logger';
+import type { AgentProfile } from '../redis-bridge/agent-record';
+import type { AgentRegistry } from '../redis-bridge/agent-registry';
+import type { ReplicaBell } from '../redis-bridge/replica-bell';
+import type { OrchestratorConfig } from './config';
+import type { OrchestratorMetrics } from './metrics';
+import { Session } from './session';
+import type { SessionRegistry } from './session-registry';
+
+type PulseCall = ServerDuplexStream<AgentMessage, OrchestratorMessage>;
+
+/** Longest accepted hello text fields and list sizes. */
+const MAX_FIELD = 256;
+const MAX_LIST = 64;
+
+export interface PulseHandlerDeps {
+  readonly config: OrchestratorConfig;
+  readonly sessions: SessionRegistry;
+  readonly agents: AgentRegistry;
+  readonly bell: ReplicaBell;
+  readonly metrics: OrchestratorMetrics;
+  readonly logger: Logger;
+  /** False while draining or before start: new sessions are refused with UNAVAILABLE. */
+  readonly accepting: () => boolean;
+}
+
+/**
+ * Runs the server side of one Pulse stream: hello (with a deadline) -> registration in Redis
+ * (new fencing epoch; an older session for the id is closed wherever it lives) -> welcome ->
+ * heartbeats, until either side ends it. Protocol errors end the stream with a status code;
+ * nothing an agent sends can throw out of here.
+ */
+export class PulseHandler {
+  private readonly log: Logger;
+
+  constructor(private readonly deps: PulseHandlerDeps) {
+    this.log = deps.logger.child({ component: 'pulse' });
+  }
+
+  /** The grpc-js handler for NexusPulseService/Pulse. */
+  readonly handle = (call: PulseCall): void => {
+    const { config, metrics } = this.deps;
+    let session: Session | undefined;
+    let registering = false;
+    let ended = false;
+
+    const reject = (code: status, details: string): void => {
+      metrics.sessionsRejected.labels(status[code]).inc();
+      if (session) session.close({ code, details });
+      else if (!call.writableEnded) call.emit('error', { code, details });
+    };
+
+    if (!this.deps.accepting()) return reject(status.UNAVAILABLE, 'replica is not accepting sessions (draining or not ready); reconnect elsewhere');
+
+    const helloTimer = setTimeout(() => reject(status.FAILED_PRECONDITION, `no hello within ${config.helloTimeoutMs} ms`), config.helloTimeoutMs);
+
+    const finish = (reason: string): void => {
+      clearTimeout(helloTimer);
+      if (ended) return;
+      ended = true;
+      if (session) this.release(session, reason);
+    };
+    call.on('error', () => finish('stream error'));
+    call.on('cancelled', () => finish('cancelled by peer'));
+    call.on('close', () => finish('stream closed'));
+    call.on('end', () => {
+      // The agent half-closed its side: finish ours.
+      if (session) session.close({ code: status.OK, details: 'bye' });
+      else if (!call.writableEnded) call.end();
+      finish('agent ended stream');
+    });
+
+    call.on('data', (message: AgentMessage) => {
+      const kind = message.kind;
+      metrics.countPulse(kind?.$case ?? 'empty');
+      if (!session) {
+        if (registering) return; // the stream is paused while registering; late data is dropped
+        if (kind?.$case !== 'hello') return reject(status.FAILED_PRECONDITION, 'the first message on a Pulse stream must be hello');
+        const problem = helloProblem(kind.hello);
+        if (problem) return reject(status.INVALID_ARGUMENT, problem);
+        clearTimeout(helloTimer);
+        registering = true;
+        call.pause();
+        this.register(call, kind.hello).then(
+          (s) => {
+            registering = false;
+            if (ended) {
+              this.release(s, 'ended during registration');
+              return;
+            }
+            session = s;
+            call.resume();
+          },
+          (err: Error) => {
+            registering = false;
+            this.log.warn({ err: err.message, agentId: kind.hello.agentId }, 'registration failed');
+            reject(status.UNAVAILABLE, 'registry unavailable; retry later');
+          },
+        );
+        return;
+      }
+      const previousHeardAt = session.lastHeardAt;
+      session.lastHeardAt = performance.now();
+      switch (kind?.$case) {
+        case 'heartbeat':
+          session.metrics = kind.heartbeat.metrics;
+          session.activeCommands = kind.heartbeat.activeCommands;
+          session.dirty = true;
+          // Answer a heartbeat with a ping unless a directive went down since the agent last
+          // spoke: an agent hears from a live replica at least once per heartbeat interval.
+          if (session.lastSentAt <= previousHeardAt) {
+            session.send({ kind: { $case: 'ping', ping: { sentAtUnixMs: Date.now() } } });
+          }
+          return;
+        case 'hello':
+          return reject(status.FAILED_PRECONDITION, 'hello may be sent only once per stream');
+        case 'goodbye':
+          this.log.debug({ agentId: session.agentId, reason: kind.goodbye.reason }, 'agent said goodbye');
+          return;
+        case 'commandAck':
+        case 'commandResult':
+          // Commands are not routed to agents yet; nothing is waiting for these.
+          this.log.debug({ agentId: session.agentId, kind: kind.$case }, 'ignored command message');
+          return;
+        default:
+          return reject(status.INVALID_ARGUMENT, 'empty AgentMessage');
+      }
+    });
+  };
+
+  /** The longest heartbeat interval agents are told to use: a third of the staleness threshold. */
+  get welcomeHeartbeatMs(): number {
+    return Math.max(100, Math.floor(this.deps.config.stalenessThresholdMs / 3));
+  }
+
+  private async register(call: PulseCall, hello: Hello): Promise<Session> {
+    const { config, sessions, agents, bell, metrics } = this.deps;
+    const sessionId = randomUUID();
+    const profile = toProfile(hello);
+    const takeover = await agents.connect(hello.agentId, config.replicaId, sessionId, profile);
+    const session = new Session(call, hello.agentId, sessionId, takeover.epoch, profile, call.getPeer(), (kind) => metrics.countSent(kind));
+
+    const displaced = sessions.add(session);
+    if (displaced) displaced.close({ code: status.ABORTED, details: 'replaced by a newer session for the same agent id' });
+    if (takeover.previousReplica && takeover.previousReplica !== config.replicaId && takeover.previousState !== 'offline') {
+      void bell.ring(takeover.previousReplica, { kind: 'replaced', agentId: hello.agentId, epoch: takeover.epoch });
+    }
+    metrics.connectedAgents.set(sessions.size);
+    session.send({
+      kind: {
+        $case: 'welcome',
+        welcome: { replicaId: config.replicaId, sessionId, heartbeatIntervalMs: this.welcomeHeartbeatMs, epoch: takeover.epoch },
+      },
+    });
+    this.log.info({ agentId: hello.agentId, sessionId, epoch: takeover.epoch, peer: session.peer, replaced: takeover.previousReplica || undefined }, 'agent connected');
+    return session;
+  }
+
+  /**
+   * Registers a live session again under a new epoch (its record vanished: Redis restarted
+   * without persistence, or the record expired while Redis was away).
+   */
+  async reRegister(session: Session): Promise<void> {
+    const { config, agents } = this.deps;
+    const takeover = await agents.connect(session.agentId, config.replicaId, session.sessionId, session.profile);
+    session.epoch = takeover.epoch;
+  }
+
+  /** Forgets a session that ended and marks the agent offline unless a newer session owns it. */
+  private release(session: Session, reason: string): void {
+    const { config, sessions, agents, metrics } = this.deps;
+    session.state = 'closed';
+    if (!sessions.remove(session)) return; // replaced locally: the newer session owns the id
+    metrics.connectedAgents.set(sessions.size);
+    agents.disconnect(session.agentId, session.epoch, config.replicaId, reason).then(
+      (marked) => this.log.info({ agentId: session.agentId, sessionId: session.sessionId, reason, markedOffline: marked }, 'agent disconnected'),
+      (err: Error) => this.log.warn({ agentId: session.agentId, err: err.message }, 'could not record disconnect; the staleness sweep will'),
+    );
+  }
+}
+
+/** Why a hello cannot be accepted, or undefined. */
+export function helloProblem(hello: Hello): string | undefined {
+  const idProblem = agentIdProblem(hello.agentId);
+  if (idProblem) return idProblem;
+  for (const [name, value] of [['agent_type', hello.agentType], ['display_name', hello.displayName], ['version', hello.version]] as const) {
+    if (value.length > MAX_FIELD) return `${name} is longer than ${MAX_FIELD} characters`;
+  }
+  if (hello.capabilities.length > MAX_LIST) return `more than ${MAX_LIST} capabilities`;
+  if (hello.capabilities.some((c) => c.length > MAX_FIELD || c.includes(','))) return 'a capability is too long or contains a comma';
+  const labels = Object.entries(hello.labels);
+  if (labels.length > MAX_LIST) return `more than ${MAX_LIST} labels`;
+  if (labels.some(([k, v]) => k.length > MAX_FIELD || v.length > MAX_FIELD)) return `a label is longer than ${MAX_FIELD} characters`;
+  if (hello.maxConcurrency > 10000) return 'max_concurrency is above 10000';
+  return undefined;
+}
+
+function toProfile(hello: Hello): AgentProfile {
+  return {
+    agentType: hello.agentType,
+    displayName: hello.displayName || hello.agentId,
+    capabilities: hello.capabilities,
+    labels: hello.labels,
+    version: hello.version,
+    maxConcurrency: hello.maxConcurrency,
+  };
+}

@@ -1,0 +1,57 @@
+import type Redis from 'ioredis';
+import type { Logger } from '../shared/logger';
+
+/**
+ * Readiness = Redis answers a PING on a dedicated probe connection (short timeout, no
+ * offline queue, never the blocking reader) and the replica is started and not draining.
+ * Liveness does not depend on it: a replica waiting for Redis is alive, just not ready.
+ */
+export class Readiness {
+  private redisOk = false;
+  private started = false;
+  private draining = false;
+  private last: boolean | undefined;
+
+  constructor(
+    private readonly probe: Redis,
+    private readonly onChange: (ready: boolean) => void,
+    private readonly logger: Logger,
+  ) {}
+
+  get ready(): boolean {
+    return this.redisOk && this.started && !this.draining;
+  }
+
+  get redisReachable(): boolean {
+    return this.redisOk;
+  }
+
+  async check(): Promise<void> {
+    try {
+      await this.probe.ping();
+      this.redisOk = true;
+    } catch (err) {
+      if (this.redisOk) this.logger.warn({ err: (err as Error).message }, 'readiness probe failed: redis unreachable');
+      this.redisOk = false;
+    }
+    this.publish();
+  }
+
+  markStarted(): void {
+    this.started = true;
+    this.publish();
+  }
+
+  markDraining(): void {
+    this.draining = true;
+    this.publish();
+  }
+
+  private publish(): void {
+    const ready = this.ready;
+    if (ready === this.last) return;
+    this.last = ready;
+    this.logger.info({ ready }, ready ? 'readiness SERVING' : 'readiness NOT_SERVING');
+    this.onChange(ready);
+  }
+}

@@ -1,0 +1,63 @@
+import type { ServerDuplexStream, StatusObject } from '@grpc/grpc-js';
+import type { AgentMessage, HostMetrics, OrchestratorMessage } from '../generated/nexus/prime/pulse';
+import type { AgentProfile } from '../redis-bridge/agent-record';
+
+type PulseCall = ServerDuplexStream<AgentMessage, OrchestratorMessage>;
+
+/** Lifecycle of a session: live -> draining (told to leave) -> closed. */
+export type SessionState = 'live' | 'draining' | 'closed';
+
+/**
+ * One agent's live Pulse stream on this replica. Holds the latest heartbeat until the
+ * flusher writes it (only the newest is kept: at most one pending write per agent).
+ */
+export class Session {
+  state: SessionState = 'live';
+  /** Monotonic time of the last message from the agent. */
+  lastHeardAt: number;
+  /** Monotonic time of the last message other than a ping to the agent. */
+  lastSentAt: number;
+  metrics: HostMetrics | undefined;
+  activeCommands = 0;
+  /** A heartbeat arrived that is not yet written to Redis. */
+  dirty = false;
+
+  constructor(
+    readonly call: PulseCall,
+    readonly agentId: string,
+    readonly sessionId: string,
+    public epoch: number,
+    readonly profile: AgentProfile,
+    readonly peer: string,
+    private readonly onSend: (kind: string) => void,
+  ) {
+    this.lastHeardAt = performance.now();
+    this.lastSentAt = this.lastHeardAt;
+  }
+
+  /**
+   * Writes a message; returns false when the stream's buffer is full (backpressure: the
+   * caller holds further directives until 'drain'). Never throws on a closed stream.
+   */
+  send(message: OrchestratorMessage): boolean {
+    if (this.state === 'closed' || this.call.writableEnded || this.call.destroyed) return false;
+    const kind = message.kind?.$case ?? 'unknown';
+    if (kind !== 'ping') this.lastSentAt = performance.now();
+    this.onSend(kind);
+    return this.call.write(message);
+  }
+
+  /** True while the transport accepts writes without buffering beyond its high-water mark. */
+  get writable(): boolean {
+    return this.state !== 'closed' && !this.call.writableNeedDrain;
+  }
+
+  /** Ends the stream with `status` (OK ends it cleanly). Idempotent. */
+  close(status: Pick<StatusObject, 'code' | 'details'>): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.call.writableEnded || this.call.destroyed) return;
+    if (status.code === 0) this.call.end();
+    else this.call.emit('error', status);
+  }
+}

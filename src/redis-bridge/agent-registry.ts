@@ -1,0 +1,165 @@
+import type Redis from 'ioredis';
+import { parseAgentRecord, profileFields, type AgentProfile, type AgentRecord, type AgentStateName } from './agent-record';
+import type { NexusKeys } from './keys';
+
+/** Limits that bound the agent registry. */
+export interface AgentRegistryLimits {
+  /** How long an agent record lives without a write (ms); also how long offline agents are kept. */
+  readonly recordTtlMs: number;
+  /** Approximate cap of the events stream. */
+  readonly eventsMaxLen: number;
+}
+
+/** Who owned the agent before a new session took it over. */
+export interface Takeover {
+  readonly epoch: number;
+  readonly previousReplica: string;
+  readonly previousSession: string;
+  readonly previousState: string;
+  readonly nowMs: number;
+}
+
+/** One coalesced heartbeat write. */
+export interface HeartbeatWrite {
+  readonly agentId: string;
+  readonly epoch: number;
+  readonly metricsJson: string;
+  readonly activeCommands: number;
+}
+
+/** Outcome of a heartbeat write: recorded, fenced (newer session owns the id), or missing record. */
+export type HeartbeatOutcome = 'ok' | 'fenced' | 'missing';
+
+/** Filters for listing agents. */
+export interface AgentFilter {
+  readonly state?: AgentStateName;
+  readonly replicaId?: string;
+  readonly agentType?: string;
+  readonly idPrefix?: string;
+}
+
+/** Hard cap on records examined by one page request, so a selective filter stays cheap. */
+const MAX_SCANNED_PER_PAGE = 5000;
+
+/**
+ * The cluster-wide agent registry in Redis: ownership (fencing epochs), state sets and
+ * records. Every multi-key change is one Lua script; see ./scripts.
+ */
+export class AgentRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: NexusKeys,
+    private readonly limits: AgentRegistryLimits,
+  ) {}
+
+  /** Makes a new session the owner of `agentId` and reports who owned it before. */
+  async connect(agentId: string, replicaId: string, sessionId: string, profile: AgentProfile): Promise<Takeover> {
+    const k = this.keys;
+    const [epoch, previousReplica, previousSession, previousState, nowMs] = await this.redis.connectAgent(
+      k.agent(agentId), k.agentIndex, k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentEpoch, k.events,
+      agentId, replicaId, sessionId, this.limits.recordTtlMs, this.limits.eventsMaxLen, ...profileFields(profile),
+    );
+    return { epoch: Number(epoch), previousReplica, previousSession, previousState, nowMs: Number(nowMs) };
+  }
+
+  /** Writes a batch of heartbeats in one pipeline (one round trip). */
+  async recordHeartbeats(writes: readonly HeartbeatWrite[]): Promise<HeartbeatOutcome[]> {
+    if (writes.length === 0) return [];
+    const k = this.keys;
+    const pipeline = this.redis.pipeline();
+    for (const w of writes) {
+      pipeline.recordHeartbeat(
+        k.agent(w.agentId), k.agentsOnline, k.agentsStale, k.agentsOffline,
+        w.agentId, w.epoch, this.limits.recordTtlMs, w.metricsJson, w.activeCommands,
+      );
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, code]) => {
+      if (err) throw err;
+      return code === 1 ? 'ok' : code === -1 ? 'fenced' : 'missing';
+    });
+  }
+
+  /** Marks the agent offline unless a newer session owns it; true when it was marked. */
+  async disconnect(agentId: string, epoch: number, replicaId: string, reason: string): Promise<boolean> {
+    const k = this.keys;
+    const marked = await this.redis.disconnectAgent(
+      k.agent(agentId), k.agentsOnline, k.agentsStale, k.agentsOffline, k.events,
+      agentId, epoch, replicaId, reason, this.limits.recordTtlMs, this.limits.eventsMaxLen,
+    );
+    return marked === 1;
+  }
+
+  /** Runs one staleness sweep; returns how many agents changed state. */
+  async sweep(staleAfterMs: number, offlineAfterMs: number, replicaId: string): Promise<{ stale: number; offline: number; forgotten: number }> {
+    const k = this.keys;
+    const [stale, offline, forgotten] = await this.redis.sweepAgents(
+      k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentIndex, k.events,
+      k.agentPrefix, staleAfterMs, offlineAfterMs, this.limits.recordTtlMs, 1000, this.limits.eventsMaxLen, replicaId,
+    );
+    return { stale, offline, forgotten };
+  }
+
+  /** Agent counts by state over the whole cluster (three O(1) reads). */
+  async counts(): Promise<Record<AgentStateName, number>> {
+    const k = this.keys;
+    const [[, online], [, stale], [, offline]] = ((await this.redis
+      .pipeline()
+      .zcard(k.agentsOnline)
+      .zcard(k.agentsStale)
+      .zcard(k.agentsOffline)
+      .exec()) ?? []) as [unknown, number][];
+    return { online, stale, offline };
+  }
+
+  /** Reads records in one round trip; missing ones are skipped. */
+  async getMany(agentIds: readonly string[]): Promise<AgentRecord[]> {
+    if (agentIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of agentIds) pipeline.hgetall(this.keys.agent(id));
+    const replies = (await pipeline.exec()) ?? [];
+    const out: AgentRecord[] = [];
+    for (const [err, hash] of replies) {
+      if (err) throw err;
+      const record = parseAgentRecord(hash as Record<string, string>);
+      if (record) out.push(record);
+    }
+    return out;
+  }
+
+  /**
+   * One page of agents ordered by id, after `afterId`. Scans the id index in chunks and
+   * filters records, examining at most MAX_SCANNED_PER_PAGE ids per call; `nextAfterId` is
+   * empty when the index is exhausted.
+   */
+  async page(filter: AgentFilter, pageSize: number, afterId: string): Promise<{ agents: AgentRecord[]; nextAfterId: string }> {
+    const prefix = filter.idPrefix ?? '';
+    const min = afterId ? `(${afterId}` : prefix ? `[${prefix}` : '-';
+    // '\xff' sorts after every id byte, so [prefix, prefix\xff] bounds the prefix range.
+    const max = prefix ? `[${prefix}\xff` : '+';
+    const agents: AgentRecord[] = [];
+    let cursor = min;
+    let scanned = 0;
+    while (agents.length < pageSize && scanned < MAX_SCANNED_PER_PAGE) {
+      const chunk = Math.min(Math.max(pageSize - agents.length, 50), MAX_SCANNED_PER_PAGE - scanned);
+      const ids = await this.redis.zrangebylex(this.keys.agentIndex, cursor, max, 'LIMIT', 0, chunk);
+      if (ids.length === 0) return { agents, nextAfterId: '' };
+      scanned += ids.length;
+      for (const record of await this.getMany(ids)) {
+        if (agents.length < pageSize && matches(record, filter)) agents.push(record);
+        if (agents.length === pageSize) return { agents, nextAfterId: record.agentId };
+      }
+      cursor = `(${ids[ids.length - 1]}`;
+      if (ids.length < chunk) return { agents, nextAfterId: '' };
+    }
+    return { agents, nextAfterId: cursor.slice(1) };
+  }
+}
+
+function matches(record: AgentRecord, filter: AgentFilter): boolean {
+  return (
+    (!filter.state || record.state === filter.state) &&
+    (!filter.replicaId || record.replicaId === filter.replicaId) &&
+    (!filter.agentType || record.agentType === filter.agentType)
+  );
+}

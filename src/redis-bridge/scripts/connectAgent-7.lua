@@ -1,0 +1,47 @@
+--[[
+  Makes a new session the owner of an agent id: takes the next fencing epoch, records the
+  owner and the hello fields, moves the agent to `online` and emits `agent_connected`.
+  Time comes from the Redis clock, so replica clock skew changes nothing.
+
+  Input:
+    KEYS[1] agent record (hash)
+    KEYS[2] agent index (zset, lex)
+    KEYS[3] agents online (zset)
+    KEYS[4] agents stale (zset)
+    KEYS[5] agents offline (zset)
+    KEYS[6] epoch counter
+    KEYS[7] events stream
+
+    ARGV[1] agent id
+    ARGV[2] replica id
+    ARGV[3] session id
+    ARGV[4] record TTL (ms)
+    ARGV[5] events stream cap (approximate MAXLEN)
+    ARGV[6..] hello fields as field, value pairs
+
+  Output:
+    { epoch, previous replica or '', previous session or '', previous state or '', now (ms) }
+]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local id = ARGV[1]
+
+local prev = redis.call('HMGET', KEYS[1], 'replica', 'session', 'state')
+local epoch = redis.call('INCR', KEYS[6])
+
+redis.call('HSET', KEYS[1], 'agent_id', id, 'replica', ARGV[2], 'session', ARGV[3], 'epoch', epoch,
+  'state', 'online', 'connected_at', now, 'last_pulse', now)
+for i = 6, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+
+redis.call('ZADD', KEYS[2], 0, id)
+redis.call('ZREM', KEYS[4], id)
+redis.call('ZREM', KEYS[5], id)
+redis.call('ZADD', KEYS[3], now, id)
+
+redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[5], '*', 'type', 'agent_connected', 'agent_id', id,
+  'replica', ARGV[2], 'session', ARGV[3], 'epoch', epoch, 'ts', now)
+
+return { epoch, prev[1] or '', prev[2] or '', prev[3] or '', now }
