@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort } from './free-port';
+import { waitFor } from './wait-for';
+
+const ROOT = join(__dirname, '..', '..');
+export const ORCHESTRATOR_BIN = join(ROOT, 'dist', 'src', 'orchestrator', 'main.js');
+export const AGENT_BIN = join(ROOT, 'dist', 'src', 'agent', 'main.js');
+
+/** A child process with its output kept for assertions and failure messages. */
+export class Child {
+  readonly output: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(readonly name: string, readonly proc: ChildProcess) {
+    const keep = (chunk: Buffer): void => {
+      for (const line of chunk.toString().split('\n')) if (line) this.output.push(line);
+      if (this.output.length > 5000) this.output.splice(0, this.output.length - 5000);
+    };
+    proc.stdout?.on('data', keep);
+    proc.stderr?.on('data', keep);
+    this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get pid(): number {
+    return this.proc.pid ?? -1;
+  }
+
+  get running(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.running) this.proc.kill(sig);
+  }
+
+  /** SIGTERM and wait; SIGKILL if it is still there after `graceMs`. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Log lines parsed as JSON (non-JSON lines skipped). */
+  json(): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = [];
+    for (const line of this.output) {
+      try {
+        out.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+    return out;
+  }
+
+  tail(n = 30): string {
+    return this.output.slice(-n).join('\n');
+  }
+}
+
+/** Settings that keep the suite fast (production values are in the README). */
+export const FAST_ORCHESTRATOR_ENV = {
+  LOG_LEVEL: 'info',
+  STALENESS_THRESHOLD_SEC: '3',
+  STALENESS_CHECK_INTERVAL: '0.25',
+  REPLICA_BEAT_INTERVAL_MS: '250',
+  HEARTBEAT_FLUSH_MS: '100',
+  READINESS_PROBE_INTERVAL_MS: '100',
+  READINESS_PROBE_TIMEOUT_MS: '300',
+  KEEPALIVE_TIME_MS: '1000',
+  KEEPALIVE_TIMEOUT_MS: '500',
+  DRAIN_WINDOW_MS: '1000',
+  SHUTDOWN_GRACE_MS: '5000',
+};
+
+/** Spawns a replica from the build on free ports; resolves once its gRPC port accepts. */
+export async function spawnReplica(redisUrl: string, env: Record<string, string> = {}): Promise<Child & { port: number; metricsPort: number; replicaId: string }> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const replicaId = env.REPLICA_ID ?? `r-${port}`;
+  const proc = spawn(process.execPath, [ORCHESTRATOR_BIN], {
+    env: { ...process.env, ...FAST_ORCHESTRATOR_ENV, REDIS_URL: redisUrl, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(port), METRICS_PORT: String(metricsPort), REPLICA_ID: replicaId, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const child = Object.assign(new Child(replicaId, proc), { port, metricsPort, replicaId });
+  await waitFor(`replica ${replicaId} to start`, () => {
+    if (!child.running) throw new Error(`replica exited early:\n${child.tail()}`);
+    return child.output.some((l) => l.includes('orchestrator started'));
+  });
+  return child;
+}
+
+/** Spawns an agent process (or a swarm with AGENT_COUNT) from the build. */
+export function spawnAgent(target: string, env: Record<string, string>): Child {
+  const proc = spawn(process.execPath, [AGENT_BIN], {
+    env: { ...process.env, LOG_LEVEL: 'info', ORCHESTRATOR_HOST: target, HEARTBEAT_INTERVAL: '0.5', INITIAL_BACKOFF: '0.1', MAX_BACKOFF: '1', KEEPALIVE_TIME_MS: '1000', KEEPALIVE_TIMEOUT_MS: '500', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Child(env.AGENT_ID ?? 'agent', proc);
+}
+
+/** `ipv4:127.0.0.1:p1,127.0.0.1:p2,...`: stands in for a headless service's addresses. */
+export function ipv4Target(ports: readonly number[]): string {
+  return `ipv4:${ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
+}

@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import { Agent } from '../../src/agent/agent';
+import type { SessionOutcome } from '../../src/agent/pulse-session';
+import { NexusPulseServiceService, type AgentMessage, type OrchestratorMessage } from '../../src/generated/nexus/prime/pulse';
+import type { Orchestrator } from '../../src/orchestrator/orchestrator';
+import { createLogger } from '../../src/shared/logger';
+import { allAgents, statusClient } from '../helpers/grpc-clients';
+import { freePort } from '../helpers/free-port';
+import { startOrchestrator } from '../helpers/in-process';
+import { Child, ORCHESTRATOR_BIN, spawnAgent } from '../helpers/processes';
+import { RedisServer } from '../helpers/redis-server';
+import { waitFor } from '../helpers/wait-for';
+
+type Call = ServerDuplexStream<AgentMessage, OrchestratorMessage>;
+
+/** A real gRPC server on loopback whose Pulse welcomes and then never says another word. */
+async function silentOrchestrator(): Promise<{ server: Server; port: number; sessions: number[] }> {
+  const sessions: number[] = [];
+  const server = new Server();
+  const unimplemented = (_c: unknown, cb: (e: { code: number }) => void) => cb({ code: 12 });
+  server.addService(NexusPulseServiceService, {
+    pulse: (call: Call) => {
+      call.once('data', () => {
+        sessions.push(Date.now());
+        call.write({ kind: { $case: 'welcome', welcome: { replicaId: 'silent', sessionId: String(sessions.length), heartbeatIntervalMs: 0, epoch: sessions.length } } });
+      });
+      call.on('error', () => undefined);
+    },
+    getSystemStatus: unimplemented,
+    getCommand: unimplemented,
+    submitCommand: unimplemented,
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  return { server, port, sessions };
+}
+
+describe('agent', () => {
+  it('recreates its channel after hearing nothing for 3 heartbeat intervals', async () => {
+    const silent = await silentOrchestrator();
+    const agent = new Agent({ agentId: 'listener', orchestrator: `127.0.0.1:${silent.port}`, heartbeatIntervalMs: 100, initialBackoffMs: 10, maxBackoffMs: 20 }, { logger: createLogger('silent') });
+    const outcomes: SessionOutcome[] = [];
+    agent.on('disconnected', (o: SessionOutcome) => outcomes.push(o));
+    agent.start();
+    await waitFor('two reconnects', () => silent.sessions.length >= 3);
+    await agent.close();
+    silent.server.forceShutdown();
+    expect(outcomes[0]).toMatchObject({ kind: 'failed', reason: expect.stringMatching(/heard nothing for \d+ ms/) });
+    // Each session lasted about 3 intervals (300 ms), not the keepalive timeout.
+    const gap = silent.sessions[1] - silent.sessions[0];
+    expect(gap).toBeGreaterThanOrEqual(300);
+    expect(gap).toBeLessThan(2000);
+  });
+
+  it('gives up after MAX_RETRIES consecutive failures and the CLI exits 1', async () => {
+    const closed = await freePort();
+    const cli = spawnAgent(`127.0.0.1:${closed}`, { AGENT_ID: 'quitter', MAX_RETRIES: '2', INITIAL_BACKOFF: '0.02', MAX_BACKOFF: '0.05' });
+    const exit = await cli.exited;
+    expect(exit.code).toBe(1);
+    const attempts = cli.json().filter((l) => l.msg === 'session ended; reconnecting').map((l) => l.attempt);
+    expect(attempts).toEqual([1, 2]);
+    expect(cli.output.join('\n')).toMatch(/gave up after 3 failed attempts \(MAX_RETRIES=2\)/);
+  });
+
+  it.each([
+    [{ HEARTBEAT_INTERVAL: 'soon' }, /HEARTBEAT_INTERVAL: "soon" is not a number of seconds/],
+    [{ AGENT_ID: 'no spaces please' }, /AGENT_ID: /],
+    [{ MAX_BACKOFF: '0.5', INITIAL_BACKOFF: '2' }, /MAX_BACKOFF: must be at least INITIAL_BACKOFF/],
+  ])('stops at start naming the bad variable: %o', async (env, message) => {
+    const cli = spawnAgent('127.0.0.1:1', { AGENT_ID: 'ok', ...env });
+    expect((await cli.exited).code).toBe(1);
+    expect(cli.output.join('\n')).toMatch(message);
+  });
+});
+
+describe('agent CLI ids', () => {
+  const redis = new RedisServer();
+  let orchestrator: Orchestrator;
+  let port: number;
+
+  beforeAll(async () => {
+    await redis.start();
+    ({ orchestrator, grpcPort: port } = await startOrchestrator(redis.url));
+  });
+
+  afterAll(async () => {
+    await orchestrator?.shutdown();
+    await redis.destroy();
+  });
+
+  it('runs one agent named exactly AGENT_ID, or AGENT_COUNT agents named <AGENT_ID>-1..N', async () => {
+    const single = spawnAgent(`127.0.0.1:${port}`, { AGENT_ID: 'solo' });
+    const swarm = spawnAgent(`127.0.0.1:${port}`, { AGENT_ID: 'bee', AGENT_COUNT: '3' });
+    const client = statusClient(port);
+    try {
+      await waitFor('four agents', async () => (await allAgents(client)).length === 4);
+      expect((await allAgents(client)).map((a) => a.agentId)).toEqual(['bee-1', 'bee-2', 'bee-3', 'solo']);
+    } finally {
+      client.close();
+      await Promise.all([single.stop(), swarm.stop()]);
+    }
+    expect((await single.exited).code).toBe(0);
+    expect((await swarm.exited).code).toBe(0);
+  });
+});
+
+describe('orchestrator CLI', () => {
+  it.each([
+    [{ GRPC_PORT: 'fifty' }, /GRPC_PORT: "fifty" is not an integer/],
+    [{ REDIS_URL: 'http://nope' }, /REDIS_URL: protocol must be one of redis:, rediss:/],
+  ])('stops at start naming the bad variable: %o', async (env, message) => {
+    const child = new Child('bad', spawn(process.execPath, [ORCHESTRATOR_BIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+    expect((await child.exited).code).toBe(1);
+    expect(child.output.join('\n')).toMatch(message);
+  });
+});

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { CommandRunner } from '../../src/agent/command-runner';
+import { builtinHandlers, type CommandHandler } from '../../src/agent/handlers';
+import { HostMetricsSampler } from '../../src/agent/host-metrics';
+import { ResultCache } from '../../src/agent/result-cache';
+import { CommandOutcome, type AgentMessage, type Command, type CommandResult } from '../../src/generated/nexus/prime/pulse';
+import { createLogger } from '../../src/shared/logger';
+import { waitFor } from '../helpers/wait-for';
+
+function setup(extra: Record<string, CommandHandler> = {}, maxConcurrency = 2) {
+  const sent: AgentMessage[] = [];
+  const handlers = new Map(Object.entries({ ...builtinHandlers(new HostMetricsSampler()), ...extra }));
+  const runner = new CommandRunner('A1', maxConcurrency, handlers, new ResultCache(100), (m) => sent.push(m), createLogger('silent'));
+  const results = (): CommandResult[] => sent.flatMap((m) => (m.kind?.$case === 'commandResult' ? [m.kind.commandResult] : []));
+  const acks = (): string[] => sent.flatMap((m) => (m.kind?.$case === 'commandAck' ? [m.kind.commandAck.commandId] : []));
+  const result = (id: string) => waitFor(`result of ${id}`, () => results().find((r) => r.commandId === id));
+  return { runner, results, acks, result };
+}
+
+function command(commandId: string, commandType: string, payload = '', attempt = 1): Command {
+  return { commandId, commandType, payload, priority: 5, attempt, correlationId: '', deadlineUnixMs: 0 };
+}
+
+describe('command runner', () => {
+  it('acks, runs echo and returns the payload', async () => {
+    const { runner, acks, result } = setup();
+    runner.receive(command('c1', 'echo', 'hello'));
+    expect(acks()).toEqual(['c1']);
+    expect(await result('c1')).toMatchObject({ outcome: CommandOutcome.COMMAND_OUTCOME_SUCCEEDED, output: 'hello', attempt: 1 });
+  });
+
+  it('returns real host metrics for sysinfo', async () => {
+    const { runner, result } = setup();
+    runner.receive(command('c1', 'sysinfo'));
+    const metrics = JSON.parse((await result('c1')).output) as { memoryTotalBytes: number; uptimeSeconds: number };
+    expect(metrics.memoryTotalBytes).toBeGreaterThan(0);
+    expect(metrics.uptimeSeconds).toBeGreaterThan(0);
+  });
+
+  it('fails an unknown type permanently and a bad sleep payload permanently', async () => {
+    const { runner, result } = setup();
+    runner.receive(command('c1', 'format-disk'));
+    runner.receive(command('c2', 'sleep', 'soon'));
+    expect(await result('c1')).toMatchObject({ outcome: CommandOutcome.COMMAND_OUTCOME_FAILED, permanent: true, error: expect.stringMatching(/unknown command type/) });
+    expect(await result('c2')).toMatchObject({ outcome: CommandOutcome.COMMAND_OUTCOME_FAILED, permanent: true });
+  });
+
+  it('reports a thrown error as a retryable failure', async () => {
+    const { runner, result } = setup({ flaky: () => { throw new Error('disk busy'); } });
+    runner.receive(command('c1', 'flaky'));
+    expect(await result('c1')).toMatchObject({ outcome: CommandOutcome.COMMAND_OUTCOME_FAILED, permanent: false, error: 'disk busy' });
+  });
+
+  it('cancels a running sleep', async () => {
+    const { runner, result } = setup();
+    runner.receive(command('c1', 'sleep', '60000'));
+    runner.cancel('c1', 'operator said stop');
+    expect(await result('c1')).toMatchObject({ outcome: CommandOutcome.COMMAND_OUTCOME_CANCELLED });
+  });
+
+  it('runs a redelivered command once and answers with the remembered result', async () => {
+    let runs = 0;
+    const { runner, results, acks, result } = setup({ count: () => String(++runs) });
+    runner.receive(command('c1', 'count'));
+    runner.receive(command('c1', 'count', '', 2)); // redelivered while running
+    await result('c1');
+    runner.receive(command('c1', 'count', '', 3)); // redelivered after it finished
+    await waitFor('remembered result', () => results().length === 2);
+    expect(runs).toBe(1);
+    expect(acks()).toEqual(['c1', 'c1', 'c1']);
+    expect(results().map((r) => [r.output, r.attempt])).toEqual([['1', 1], ['1', 3]]);
+  });
+
+  it('runs at most maxConcurrency at once and queues the rest', async () => {
+    let active = 0;
+    let peak = 0;
+    const slow: CommandHandler = async () => {
+      peak = Math.max(peak, ++active);
+      await new Promise((r) => setTimeout(r, 20));
+      active--;
+      return 'ok';
+    };
+    const { runner, results } = setup({ slow }, 2);
+    for (let i = 0; i < 6; i++) runner.receive(command(`c${i}`, 'slow'));
+    expect(runner.active).toBe(2);
+    await waitFor('all results', () => results().length === 6);
+    expect(peak).toBe(2);
+  });
+});
