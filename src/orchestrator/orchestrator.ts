@@ -84,7 +84,7 @@ export class Orchestrator {
     });
     this.server = server;
     this.health = health;
-    this.readiness = new Readiness(this.probe, (ready) => this.onReadiness(ready), logger.child({ component: 'readiness' }));
+    this.readiness = new Readiness(this.probe, config.readinessProbeTimeoutMs, (ready) => this.onReadiness(ready), logger.child({ component: 'readiness' }));
     this.pulse = new PulseHandler({
       config,
       sessions: this.sessions,

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type Redis from 'ioredis';
 import type { Logger } from '../shared/logger';
 
@@ -10,10 +11,12 @@ export class Readiness {
   private redisOk = false;
   private started = false;
   private draining = false;
-  private last: boolean | undefined;
+  /** Last published value; health starts NOT_SERVING. */
+  private last = false;
 
   constructor(
     private readonly probe: Redis,
+    private readonly timeoutMs: number,
     private readonly onChange: (ready: boolean) => void,
     private readonly logger: Logger,
   ) {}
@@ -28,6 +31,11 @@ export class Readiness {
 
   async check(): Promise<void> {
     try {
+      // While the probe connection is still being made, give it one timeout to get there
+      // rather than reporting a Redis outage that is only a slow start.
+      if (this.probe.status === 'connecting' || this.probe.status === 'connect') {
+        await once(this.probe, 'ready', { signal: AbortSignal.timeout(this.timeoutMs) });
+      }
       await this.probe.ping();
       this.redisOk = true;
     } catch (err) {

@@ -1,4 +1,4 @@
-import { credentials } from '@grpc/grpc-js';
+import { credentials, Metadata } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '../../src/generated/grpc/health/v1/health';
 import {
   NexusPulseServiceClient,
@@ -16,7 +16,7 @@ export function statusClient(port: number): NexusPulseServiceClient {
 export function getStatus(client: NexusPulseServiceClient, request: Partial<GetSystemStatusRequest> = {}): Promise<GetSystemStatusResponse> {
   const full: GetSystemStatusRequest = { state: 0, replicaId: '', agentType: '', agentIdPrefix: '', pageSize: 0, pageToken: '', summaryOnly: false, ...request };
   return new Promise((resolve, reject) => {
-    client.getSystemStatus(full, { deadline: Date.now() + 3000 }, (err, res) => (err ? reject(err) : resolve(res)));
+    client.getSystemStatus(full, new Metadata(), { deadline: Date.now() + 3000 }, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
 
@@ -40,6 +40,6 @@ export function healthClient(port: number): HealthClient {
 /** Health Check of `service` ('' = liveness), as the status name; errors reject. */
 export function checkHealth(client: HealthClient, service: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    client.check({ service }, { deadline: Date.now() + 2000 }, (err, res) => (err ? reject(err) : resolve(HealthCheckResponse_ServingStatus[res.status])));
+    client.check({ service }, new Metadata(), { deadline: Date.now() + 2000 }, (err, res) => (err ? reject(err) : resolve(HealthCheckResponse_ServingStatus[res.status])));
   });
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { freePort } from './free-port';
+import { freePort } from '../../scripts/lib/free-port';
 import { waitFor } from './wait-for';
 
 const ROOT = join(__dirname, '..', '..');

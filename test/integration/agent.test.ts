@@ -7,7 +7,7 @@ import { NexusPulseServiceService, type AgentMessage, type OrchestratorMessage }
 import type { Orchestrator } from '../../src/orchestrator/orchestrator';
 import { createLogger } from '../../src/shared/logger';
 import { allAgents, statusClient } from '../helpers/grpc-clients';
-import { freePort } from '../helpers/free-port';
+import { freePort } from '../../scripts/lib/free-port';
 import { startOrchestrator } from '../helpers/in-process';
 import { Child, ORCHESTRATOR_BIN, spawnAgent } from '../helpers/processes';
 import { RedisServer } from '../helpers/redis-server';
