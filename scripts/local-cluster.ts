@@ -164,7 +164,7 @@ async function main(): Promise<void> {
     '',
     '=== Nexus local cluster is up ===',
     `Redis     ${redactUrl(redisUrl)}${redis ? `  (private, data in ${redis.dir})` : ''}`,
-    ...s.replicas.map((r, i) => `Replica   ${r.replicaId}  gRPC localhost:${ports[i]}  metrics http://localhost:${metricsPorts[i]}/metrics`),
+    ...ports.map((port, i) => `Replica   r${i + 1}  gRPC localhost:${port}  metrics http://localhost:${metricsPorts[i]}/metrics`),
     `Agents    ${s.agents.map((a) => `${a.agentId}@${a.replicaId}`).join('  ')}`,
     '',
     'Try (grpcurl, grpc_health_probe and redis-cli from your PATH):',
