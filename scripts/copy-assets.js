@@ -1,5 +1,5 @@
 // Copies the non-TypeScript files the runtime reads (Lua scripts, the descriptor set served by
-// reflection) next to the compiled JavaScript.
+// reflection) next to the compiled JavaScript, and marks the bin entries executable.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -11,4 +11,9 @@ const assets = [
 ];
 for (const [from, to] of assets) {
   fs.cpSync(path.join(root, from), path.join(root, to), { recursive: true });
+}
+
+// tsc writes plain files; the bin entries must be executable for npx and npm's bin links.
+for (const bin of Object.values(require('../package.json').bin)) {
+  fs.chmodSync(path.join(root, bin), 0o755);
 }

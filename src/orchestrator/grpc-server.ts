@@ -15,9 +15,9 @@ export function serverOptions(config: OrchestratorConfig): ChannelOptions {
     'grpc.keepalive_time_ms': config.keepaliveTimeMs,
     // ...and closed when the ping is not answered within this time.
     'grpc.keepalive_timeout_ms': config.keepaliveTimeoutMs,
-    // Agents ping us as often as every 5 s, also while no call is active.
+    // Keep pinging idle connections too. (grpc-js servers do not police client pings, so
+    // agents' keepalive can never earn a `too_many_pings` GOAWAY from a Nexus replica.)
     'grpc.keepalive_permit_without_calls': 1,
-    'grpc.http2.min_ping_interval_without_data_ms': 5000,
     // Bound what one peer can make us hold: message sizes both ways, streams per connection.
     'grpc.max_receive_message_length': config.maxMessageBytes,
     'grpc.max_send_message_length': config.maxMessageBytes,
