@@ -5,12 +5,12 @@
  * agents. Prints where everything is; Ctrl-C stops it all within 10 s and leaves nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import Redis from 'ioredis';
 import { NexusPulseServiceClient, type GetSystemStatusResponse } from '../src/generated/nexus/prime/pulse';
 import { redactUrl } from '../src/shared/logger';
+import { portIsFree } from './lib/free-port';
 import { RedisProcess, redisServerAvailable } from './lib/redis-process';
 
 const BASE_PORT = Number(process.env.NEXUS_BASE_PORT ?? 50051);
@@ -53,14 +53,6 @@ function launch(name: string, script: string, env: Record<string, string>): void
     if (!stopping) say(`!! ${name} exited unexpectedly (code ${code}, signal ${signal}); the rest keeps running`);
   });
   procs.push({ name, child });
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
-  });
 }
 
 async function resolveRedis(): Promise<string> {
@@ -132,7 +124,7 @@ async function main(): Promise<void> {
   const ports = Array.from({ length: REPLICAS }, (_, i) => BASE_PORT + i);
   const metricsPorts = Array.from({ length: REPLICAS }, (_, i) => METRICS_BASE_PORT + i);
   for (const port of [...ports, ...metricsPorts]) {
-    if (!(await portFree(port))) throw new Error(`port ${port} is in use: stop what holds it, or set NEXUS_BASE_PORT / NEXUS_METRICS_BASE_PORT`);
+    if (!(await portIsFree(port))) throw new Error(`port ${port} is in use: stop what holds it, or set NEXUS_BASE_PORT / NEXUS_METRICS_BASE_PORT`);
   }
   const redisUrl = await resolveRedis();
   ports.forEach((port, i) =>

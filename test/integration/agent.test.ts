@@ -1,16 +1,14 @@
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
 import { Agent } from '../../src/agent/agent';
 import type { SessionOutcome } from '../../src/agent/pulse-session';
 import { NexusPulseServiceService, type AgentMessage, type OrchestratorMessage } from '../../src/generated/nexus/prime/pulse';
-import type { Orchestrator } from '../../src/orchestrator/orchestrator';
 import { createLogger } from '../../src/shared/logger';
 import { allAgents, statusClient } from '../helpers/grpc-clients';
 import { freePort } from '../../scripts/lib/free-port';
-import { startOrchestrator } from '../helpers/in-process';
+import { useOrchestrator } from '../helpers/in-process';
 import { Child, ORCHESTRATOR_BIN, spawnAgent } from '../helpers/processes';
-import { RedisServer } from '../helpers/redis-server';
 import { waitFor } from '../helpers/wait-for';
 
 type Call = ServerDuplexStream<AgentMessage, OrchestratorMessage>;
@@ -75,21 +73,10 @@ describe('agent', () => {
 });
 
 describe('agent CLI ids', () => {
-  const redis = new RedisServer();
-  let orchestrator: Orchestrator;
-  let port: number;
-
-  beforeAll(async () => {
-    await redis.start();
-    ({ orchestrator, grpcPort: port } = await startOrchestrator(redis.url));
-  });
-
-  afterAll(async () => {
-    await orchestrator?.shutdown();
-    await redis.destroy();
-  });
+  const fx = useOrchestrator();
 
   it('runs one agent named exactly AGENT_ID, or AGENT_COUNT agents named <AGENT_ID>-1..N', async () => {
+    const port = fx.port;
     const single = spawnAgent(`127.0.0.1:${port}`, { AGENT_ID: 'solo' });
     const swarm = spawnAgent(`127.0.0.1:${port}`, { AGENT_ID: 'bee', AGENT_COUNT: '3' });
     const client = statusClient(port);

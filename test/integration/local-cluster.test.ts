@@ -1,33 +1,25 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { portIsFree } from '../../scripts/lib/free-port';
 import { Child } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
 
 const SCRIPT = join(__dirname, '..', '..', 'dist', 'scripts', 'local-cluster.js');
 
-function free(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '0.0.0.0', () => s.close(() => resolve(true)));
-  });
-}
-
 /** A base port with the next two also free (the cluster takes three in a row). */
 async function freeRange(): Promise<number> {
   for (;;) {
     const base = 20000 + Math.floor(Math.random() * 30000);
-    if ((await free(base)) && (await free(base + 1)) && (await free(base + 2))) return base;
+    if ((await portIsFree(base)) && (await portIsFree(base + 1)) && (await portIsFree(base + 2))) return base;
   }
 }
 
 describe('npm start (local cluster)', () => {
   it('comes up with 3 replicas and 3 demo agents, and Ctrl-C stops everything within 10 s leaving nothing behind', async () => {
     const [base, metricsBase] = [await freeRange(), await freeRange()];
-    const env = { ...process.env, NEXUS_BASE_PORT: String(base), NEXUS_METRICS_BASE_PORT: String(metricsBase) };
+    const env: NodeJS.ProcessEnv = { ...process.env, NEXUS_BASE_PORT: String(base), NEXUS_METRICS_BASE_PORT: String(metricsBase) };
     delete env.REDIS_URL; // it must start its own
     const cluster = new Child('local-cluster', spawn(process.execPath, [SCRIPT], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
     await waitFor('the cluster banner', () => {
@@ -48,6 +40,6 @@ describe('npm start (local cluster)', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(existsSync(dataDir!)).toBe(false);
     expect(cluster.output.join('\n')).toMatch(/stopped: no processes or temp dirs left behind/);
-    await waitFor('the replica ports to be free again', async () => (await free(base)) && (await free(base + 2)));
+    await waitFor('the replica ports to be free again', async () => (await portIsFree(base)) && (await portIsFree(base + 2)));
   });
 });

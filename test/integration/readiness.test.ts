@@ -1,28 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus } from '../../src/generated/grpc/health/v1/health';
-import type { Orchestrator } from '../../src/orchestrator/orchestrator';
 import { checkHealth, getStatus, healthClient, statusClient } from '../helpers/grpc-clients';
-import { startOrchestrator } from '../helpers/in-process';
-import { RedisServer } from '../helpers/redis-server';
+import { useOrchestrator } from '../helpers/in-process';
 import { waitFor } from '../helpers/wait-for';
 
 describe('health: liveness stays up, readiness follows Redis', () => {
-  const redis = new RedisServer();
-  let orchestrator: Orchestrator;
-  let port: number;
-
-  beforeAll(async () => {
-    await redis.start();
-    ({ orchestrator, grpcPort: port } = await startOrchestrator(redis.url));
-  });
-
-  afterAll(async () => {
-    await orchestrator?.shutdown();
-    await redis.destroy();
-  });
+  const fx = useOrchestrator();
 
   it('turns readiness NOT_SERVING while Redis is stopped and SERVING when it returns; liveness SERVING throughout', async () => {
+    const { redis, port } = fx;
     const health = healthClient(port);
     const ready = () => checkHealth(health, 'nexus.prime.NexusPulseService');
     const watched: string[] = [];

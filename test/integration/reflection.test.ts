@@ -1,15 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { clone, createFileRegistry, fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from '@bufbuild/protobuf/wkt';
 import { credentials } from '@grpc/grpc-js';
 import { ServerReflectionClient as V1Client, type ServerReflectionRequest, type ServerReflectionResponse } from '../../src/generated/grpc/reflection/v1/reflection';
 import { ServerReflectionClient as V1AlphaClient } from '../../src/generated/grpc/reflection/v1alpha/reflection';
-import type { Orchestrator } from '../../src/orchestrator/orchestrator';
-import { startOrchestrator } from '../helpers/in-process';
+import { useOrchestrator } from '../helpers/in-process';
 import { strictDescriptorProblems } from '../helpers/strict-descriptors';
-import { RedisServer } from '../helpers/redis-server';
 
 type AnyClient = InstanceType<typeof V1Client>;
 
@@ -33,22 +31,10 @@ async function filesFor(client: AnyClient, symbol: string): Promise<FileDescript
 }
 
 describe('server reflection serves the build\'s descriptors, strict enough for grpcurl', () => {
-  const redis = new RedisServer();
-  let orchestrator: Orchestrator;
-  let port: number;
-
-  beforeAll(async () => {
-    await redis.start();
-    ({ orchestrator, grpcPort: port } = await startOrchestrator(redis.url));
-  });
-
-  afterAll(async () => {
-    await orchestrator?.shutdown();
-    await redis.destroy();
-  });
+  const fx = useOrchestrator();
 
   it.each([['v1', V1Client], ['v1alpha', V1AlphaClient]] as const)('%s: lists services and resolves every descriptor with dependencies', async (_v, Client) => {
-    const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as AnyClient;
+    const client = new Client(`127.0.0.1:${fx.port}`, credentials.createInsecure()) as unknown as AnyClient;
     const listed = await ask(client, { $case: 'listServices', listServices: '' });
     expect(listed.messageResponse?.$case === 'listServicesResponse' && listed.messageResponse.listServicesResponse.service.map((s) => s.name).sort()).toEqual([
       'grpc.health.v1.Health',
@@ -78,7 +64,7 @@ describe('server reflection serves the build\'s descriptors, strict enough for g
   });
 
   it('the strict check rejects what proto-loader-based reflection serves (renamed map entry, missing import)', async () => {
-    const client = new V1Client(`127.0.0.1:${port}`, credentials.createInsecure());
+    const client = new V1Client(`127.0.0.1:${fx.port}`, credentials.createInsecure());
     const files = await filesFor(client, 'nexus.prime.Hello');
     const renamed = files.map((f) => clone(FileDescriptorProtoSchema, f));
     const hello = renamed[0].messageType.find((m) => m.name === 'Hello')!;
@@ -92,7 +78,7 @@ describe('server reflection serves the build\'s descriptors, strict enough for g
   });
 
   it('serves the exact bytes buf build produced', async () => {
-    const client = new V1Client(`127.0.0.1:${port}`, credentials.createInsecure());
+    const client = new V1Client(`127.0.0.1:${fx.port}`, credentials.createInsecure());
     const r = await ask(client, { $case: 'fileByFilename', fileByFilename: 'grpc/health/v1/health.proto' });
     const served = r.messageResponse?.$case === 'fileDescriptorResponse' ? r.messageResponse.fileDescriptorResponse.fileDescriptorProto[0] : undefined;
     const set = fromBinary(FileDescriptorSetSchema, readFileSync(join(__dirname, '../../src/generated/descriptors.binpb')));
