@@ -22,24 +22,34 @@ describe('npm start (local cluster)', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, NEXUS_BASE_PORT: String(base), NEXUS_METRICS_BASE_PORT: String(metricsBase) };
     delete env.REDIS_URL; // it must start its own
     const cluster = new Child('local-cluster', spawn(process.execPath, [SCRIPT], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
-    await waitFor('the cluster banner', () => {
-      if (!cluster.running) throw new Error(cluster.tail());
-      return cluster.output.some((l) => l.includes('Ctrl-C stops everything'));
-    }, { timeoutMs: 40_000 });
-    const text = cluster.output.join('\n');
-    expect(text).toMatch(new RegExp(`r1  gRPC localhost:${base}`));
-    expect(text).toMatch(/Agents +demo-agent-\d@r\d +demo-agent-\d@r\d +demo-agent-\d@r\d/);
-    expect(text).toMatch(new RegExp(`grpcurl -plaintext -d '\\{\\}' localhost:${base + 1} nexus.prime.NexusPulseService/GetSystemStatus`));
-    const dataDir = /data in (\S+)\)/.exec(text)?.[1];
-    expect(dataDir && existsSync(dataDir)).toBe(true);
-
-    const started = Date.now();
-    cluster.signal('SIGINT');
-    const exit = await cluster.exited;
-    expect(exit.code).toBe(0);
-    expect(Date.now() - started).toBeLessThan(10_000);
-    expect(existsSync(dataDir!)).toBe(false);
-    expect(cluster.output.join('\n')).toMatch(/stopped: no processes or temp dirs left behind/);
-    await waitFor('the replica ports to be free again', async () => (await portIsFree(base)) && (await portIsFree(base + 2)));
+    try {
+      await checkCluster(cluster, base);
+    } finally {
+      // Stop it even when an assertion failed: its children live in their own process groups.
+      cluster.signal('SIGINT');
+      await cluster.exited;
+    }
   });
 });
+
+async function checkCluster(cluster: Child, base: number): Promise<void> {
+  await waitFor('the cluster banner', () => {
+    if (!cluster.running) throw new Error(cluster.tail());
+    return cluster.output.some((l) => l.includes('Ctrl-C stops everything'));
+  }, { timeoutMs: 40_000 });
+  const text = cluster.output.join('\n');
+  expect(text).toMatch(new RegExp(`r1  gRPC localhost:${base}`));
+  expect(text).toMatch(/Agents +demo-agent-\d@r\d +demo-agent-\d@r\d +demo-agent-\d@r\d/);
+  expect(text).toMatch(new RegExp(`grpcurl -plaintext -d '\\{\\}' localhost:${base + 1} nexus.prime.NexusPulseService/GetSystemStatus`));
+  const dataDir = /data in (\S+)\)/.exec(text)?.[1];
+  expect(dataDir && existsSync(dataDir)).toBe(true);
+
+  const started = Date.now();
+  cluster.signal('SIGINT');
+  const exit = await cluster.exited;
+  expect(exit.code).toBe(0);
+  expect(Date.now() - started).toBeLessThan(10_000);
+  expect(existsSync(dataDir!)).toBe(false);
+  expect(cluster.output.join('\n')).toMatch(/stopped: no processes or temp dirs left behind/);
+  await waitFor('the replica ports to be free again', async () => (await portIsFree(base)) && (await portIsFree(base + 2)));
+}
