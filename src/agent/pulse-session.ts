@@ -10,7 +10,10 @@ export const WELCOME_TIMEOUT_MS = 10000;
 /** Heartbeat intervals of silence after which the link is presumed dead. */
 export const SILENT_INTERVALS = 3;
 
-/** How a session ended. `healthy`: it was welcomed and lasted at least one heartbeat interval. */
+/**
+ * How a session ended. `healthy`: it was welcomed, lasted at least one heartbeat interval and
+ * was not replaced by a newer session for the same id.
+ */
 export type SessionOutcome =
   | { kind: 'drained'; reconnectAfterMs: number }
   | { kind: 'closed' }
@@ -167,7 +170,10 @@ export class PulseSession {
       this.settle?.({ kind: 'drained', reconnectAfterMs: Math.max(0, this.drainDeadline - performance.now()) });
       return;
     }
-    const healthy = this.welcomedAt > 0 && performance.now() - this.welcomedAt >= this.intervalMs;
+    // A session replaced by another with the same id (ABORTED) never counts as healthy: two
+    // processes misconfigured with one id then back off further and further instead of
+    // taking the id from each other twice a second.
+    const healthy = code !== status.ABORTED && this.welcomedAt > 0 && performance.now() - this.welcomedAt >= this.intervalMs;
     this.settle?.({ kind: 'failed', reason, code, healthy });
   }
 

@@ -18,9 +18,6 @@ export class DescriptorIndex {
   private readonly depsByFile = new Map<string, string[]>();
   private readonly fileBySymbol = new Map<string, string>();
 
-  /** Full names of every service defined in the set. */
-  readonly services: string[] = [];
-
   constructor(descriptorSet: Uint8Array) {
     for (const bytes of splitFiles(descriptorSet)) {
       const file = fromBinary(FileDescriptorProtoSchema, bytes);
@@ -29,7 +26,6 @@ export class DescriptorIndex {
       const pkg = file.package ? `${file.package}.` : '';
       for (const service of file.service) {
         const name = pkg + service.name;
-        this.services.push(name);
         this.fileBySymbol.set(name, file.name);
         for (const method of service.method) this.fileBySymbol.set(`${name}.${method.name}`, file.name);
       }

@@ -25,10 +25,6 @@ export class Readiness {
     return this.redisOk && this.started && !this.draining;
   }
 
-  get redisReachable(): boolean {
-    return this.redisOk;
-  }
-
   async check(): Promise<void> {
     try {
       // While the probe connection is still being made, give it one timeout to get there

@@ -47,11 +47,6 @@ export class Session {
     return this.call.write(message);
   }
 
-  /** True while the transport accepts writes without buffering beyond its high-water mark. */
-  get writable(): boolean {
-    return this.state !== 'closed' && !this.call.writableNeedDrain;
-  }
-
   /** Ends the stream with `status` (OK ends it cleanly). Idempotent. */
   close(status: Pick<StatusObject, 'code' | 'details'>): void {
     if (this.state === 'closed') return;

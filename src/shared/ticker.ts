@@ -21,12 +21,6 @@ export class Ticker {
     this.schedule(immediately ? 0 : this.intervalMs);
   }
 
-  /** Runs the task now (outside the schedule), waiting for a run in progress first. */
-  async runNow(): Promise<void> {
-    if (this.running) await this.running;
-    await this.tick();
-  }
-
   /** Stops ticking and waits for a run in progress. Idempotent. */
   async close(): Promise<void> {
     this.stopped = true;

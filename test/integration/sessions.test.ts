@@ -80,7 +80,8 @@ describe('sessions', () => {
     await welcomed(second);
     const outcome = await firstLeft;
     await first.close(); // a real duplicate would fight back; this test checks one takeover
-    expect(outcome).toMatchObject({ kind: 'failed', code: status.ABORTED });
+    // Replaced is not healthy: a duplicate's backoff keeps growing instead of resetting.
+    expect(outcome).toMatchObject({ kind: 'failed', code: status.ABORTED, healthy: false });
 
     const client = statusClient(p1);
     await waitFor('dup held by r2 only', async () => {
