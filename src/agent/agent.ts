@@ -30,7 +30,8 @@ export interface AgentDeps {
  * agent.start();
  * ```
  *
- * Events: `welcome` (Welcome), `disconnected` (SessionOutcome), `give-up` (Error).
+ * Events: `welcome` (Welcome), `disconnected` (SessionOutcome), `give-up` (Error),
+ * `execute` (Command: a handler starts running it).
  */
 export class Agent extends EventEmitter {
   readonly options: CompiledAgentOptions;
@@ -62,6 +63,7 @@ export class Agent extends EventEmitter {
       new ResultCache(this.options.resultCacheSize),
       (message) => void this.session?.send(message),
       this.log,
+      (command) => this.emit('execute', command),
     );
   }
 

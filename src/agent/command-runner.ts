@@ -13,7 +13,7 @@ const QUEUE_PER_SLOT = 16;
  * Runs commands for one agent, at most `maxConcurrency` at once, across sessions: a command
  * keeps running when the stream drops, and its result is sent on whatever session is current
  * when it finishes (or, with none, returned from the cache when the command is redelivered).
- * A command id is never run twice while its result is remembered.
+ * A command attempt is never run twice while its result is remembered.
  */
 export class CommandRunner {
   private readonly running = new Map<string, AbortController>();
@@ -26,6 +26,8 @@ export class CommandRunner {
     private readonly cache: ResultCache,
     private readonly send: (message: AgentMessage) => void,
     private readonly logger: Logger,
+    /** Called when a handler starts running a command (not for remembered results). */
+    private readonly onStart: (command: Command) => void = () => undefined,
   ) {}
 
   /** Commands running now. */
@@ -37,7 +39,9 @@ export class CommandRunner {
   receive(command: Command): void {
     this.send({ kind: { $case: 'commandAck', commandAck: { commandId: command.commandId, attempt: command.attempt } } });
     const cached = this.cache.get(command.commandId);
-    if (cached) {
+    // A remembered result answers a redelivery of the same attempt, and any delivery of a
+    // command that already succeeded or was cancelled; a new attempt after a failure runs.
+    if (cached && (cached.attempt === command.attempt || cached.outcome !== CommandOutcome.COMMAND_OUTCOME_FAILED)) {
       this.send({ kind: { $case: 'commandResult', commandResult: { ...cached, attempt: command.attempt } } });
       return;
     }
@@ -70,6 +74,7 @@ export class CommandRunner {
   private start(command: Command): void {
     const controller = new AbortController();
     this.running.set(command.commandId, controller);
+    this.onStart(command);
     const started = performance.now();
     const handler = this.handlers.get(command.commandType);
     const run = handler

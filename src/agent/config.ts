@@ -7,7 +7,7 @@ import { compileAgentOptions, type CompiledAgentOptions } from './agent-options'
 export const AGENT_VARIABLES = [
   'AGENT_ID', 'AGENT_TYPE', 'DISPLAY_NAME', 'ORCHESTRATOR_HOST', 'HEARTBEAT_INTERVAL', 'MAX_RETRIES',
   'INITIAL_BACKOFF', 'MAX_BACKOFF', 'CAPABILITIES', 'AGENT_LABELS', 'MAX_CONCURRENCY', 'AGENT_COUNT',
-  'KEEPALIVE_TIME_MS', 'KEEPALIVE_TIMEOUT_MS', 'MAX_MESSAGE_BYTES', 'RESULT_CACHE_SIZE', 'LOG_LEVEL',
+  'KEEPALIVE_TIME_MS', 'KEEPALIVE_TIMEOUT_MS', 'MAX_MESSAGE_BYTES', 'RESULT_CACHE_SIZE', 'LOG_LEVEL', 'EXECUTION_LOG',
 ] as const;
 
 /** The agent CLI's configuration: one agent's options plus how many to run. */
@@ -16,6 +16,8 @@ export interface AgentCliConfig {
   /** Agents in this process (swarm mode when > 1: ids `<AGENT_ID>-1..N`). @default 1 */
   readonly agentCount: number;
   readonly logLevel: LogLevel;
+  /** File that gets one JSON line per command run ({agent, command_id, attempt, type, t}); empty = none. */
+  readonly executionLog: string;
 }
 
 /** Compiles raw values; throws ConfigError naming the bad variable. */
@@ -51,6 +53,7 @@ export function compileAgentCliConfig(raw: RawConfig): AgentCliConfig {
     agent,
     agentCount: r.int('AGENT_COUNT', 1, 1, 100000),
     logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+    executionLog: r.string('EXECUTION_LOG', ''),
   });
 }
 

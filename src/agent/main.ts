@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { createWriteStream } from 'node:fs';
+import type { Command } from '../generated/nexus/prime/pulse';
 import { ConfigError } from '../shared/config-error';
 import { toFlag } from '../shared/config-reader';
 import { createLogger } from '../shared/logger';
@@ -34,6 +36,15 @@ async function main(): Promise<void> {
   const base = config.agent;
   const ids = config.agentCount === 1 ? [base.agentId] : Array.from({ length: config.agentCount }, (_, i) => `${base.agentId}-${i + 1}`);
   const agents = ids.map((agentId) => new Agent({ ...base, agentId, displayName: config.agentCount === 1 ? base.displayName : agentId }, { logger }));
+  if (config.executionLog) {
+    // One line per run, for checking "effect once" from outside (tests, chaos runs).
+    const log = createWriteStream(config.executionLog, { flags: 'a' });
+    for (const agent of agents) {
+      agent.on('execute', (c: Command) => {
+        log.write(`${JSON.stringify({ agent: agent.options.agentId, command_id: c.commandId, attempt: c.attempt, type: c.commandType, t: Date.now() })}\n`);
+      });
+    }
+  }
   let running = agents.length;
   for (const agent of agents) {
     agent.once('give-up', () => {

@@ -12,6 +12,10 @@ export const ORCHESTRATOR_VARIABLES = [
   'MAX_CONCURRENT_STREAMS', 'KEEPALIVE_TIME_MS', 'KEEPALIVE_TIMEOUT_MS', 'DRAIN_WINDOW_MS',
   'SHUTDOWN_GRACE_MS', 'READINESS_PROBE_INTERVAL_MS', 'READINESS_PROBE_TIMEOUT_MS',
   'REDIS_COMMAND_TIMEOUT_MS', 'EVENTS_MAXLEN', 'LOG_LEVEL',
+  'MAX_PAYLOAD_BYTES', 'DEFAULT_MAX_ATTEMPTS', 'DEFAULT_COMMAND_TTL_MS', 'MAX_COMMAND_TTL_MS', 'COMMAND_RETENTION_MS',
+  'DLQ_MAXLEN', 'DLQ_PAYLOAD_BYTES', 'MAILBOX_MAX', 'DELIVERY_WINDOW_MAX', 'RETRY_BASE_MS', 'RETRY_MAX_MS',
+  'INGRESS_BATCH', 'INGRESS_BLOCK_MS', 'INGRESS_TARGET_LEN', 'CLAIM_MIN_IDLE_MS', 'CLAIM_SWEEP_MS', 'POISON_DELIVERIES',
+  'MAINTENANCE_INTERVAL_MS', 'WAKE_POLL_MS',
 ] as const;
 
 /** The orchestrator's configuration, compiled and validated once at start. Durations in ms. */
@@ -66,6 +70,44 @@ export interface OrchestratorConfig {
   readonly eventsMaxLen: number;
   /** @default info */
   readonly logLevel: LogLevel;
+  /** Largest command payload accepted from the ingress. @default 262144 (256 KiB) */
+  readonly maxPayloadBytes: number;
+  /** Runs of a failing command before it is dead-lettered `failed`. @default 3 */
+  readonly defaultMaxAttempts: number;
+  /** A command not delivered within this is dead-lettered `expired`. @default 3600000 (1 h) */
+  readonly defaultCommandTtlMs: number;
+  /** Largest `ttl_ms` accepted. @default 604800000 (7 days) */
+  readonly maxCommandTtlMs: number;
+  /** Finished command records (and dedupe of their ids) are kept this long. @default 86400000 (24 h) */
+  readonly commandRetentionMs: number;
+  /** Approximate cap of the dead-letter stream. @default 10000 */
+  readonly dlqMaxLen: number;
+  /** Bytes of a payload kept in a dead letter. @default 4096 */
+  readonly dlqPayloadBytes: number;
+  /** Commands waiting per agent; more are dead-lettered `mailbox_full`. @default 10000 */
+  readonly mailboxMax: number;
+  /** Most commands in flight per session (the agent's max_concurrency, capped here). @default 32 */
+  readonly deliveryWindowMax: number;
+  /** First retry delay after a failure, doubling per attempt. @default 1000 */
+  readonly retryBaseMs: number;
+  /** Longest retry delay. @default 60000 */
+  readonly retryMaxMs: number;
+  /** Entries per ingress read. @default 100 */
+  readonly ingressBatch: number;
+  /** Ingress read blocks this long at most. @default 2000 */
+  readonly ingressBlockMs: number;
+  /** The ingress is trimmed (only below what the group handled) when longer than this. @default 10000 */
+  readonly ingressTargetLen: number;
+  /** Entries pending this long on any consumer are reclaimed. @default 30000 */
+  readonly claimMinIdleMs: number;
+  /** How often idle entries are looked for. @default 5000 */
+  readonly claimSweepMs: number;
+  /** Deliveries after which an entry is dead-lettered `poison`. @default 5 */
+  readonly poisonDeliveries: number;
+  /** Expiry, trimming and stream gauges run this often. @default 1000 */
+  readonly maintenanceIntervalMs: number;
+  /** This replica's wake set is polled this often (the doorbell's durable half). @default 1000 */
+  readonly wakePollMs: number;
 }
 
 /** Compiles raw values into a frozen config; throws ConfigError naming the bad variable. */
@@ -103,9 +145,31 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
     redisCommandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 5000, 100, 600000),
     eventsMaxLen: r.int('EVENTS_MAXLEN', 100000, 100, 100_000_000),
     logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+    maxPayloadBytes: r.int('MAX_PAYLOAD_BYTES', 256 * 1024, 0, 16 * 1024 * 1024),
+    defaultMaxAttempts: r.int('DEFAULT_MAX_ATTEMPTS', 3, 1, 100),
+    defaultCommandTtlMs: r.int('DEFAULT_COMMAND_TTL_MS', 3_600_000, 1, 30 * 86_400_000),
+    maxCommandTtlMs: r.int('MAX_COMMAND_TTL_MS', 7 * 86_400_000, 1, 30 * 86_400_000),
+    commandRetentionMs: r.int('COMMAND_RETENTION_MS', 86_400_000, 1000, 30 * 86_400_000),
+    dlqMaxLen: r.int('DLQ_MAXLEN', 10_000, 10, 10_000_000),
+    dlqPayloadBytes: r.int('DLQ_PAYLOAD_BYTES', 4096, 0, 1024 * 1024),
+    mailboxMax: r.int('MAILBOX_MAX', 10_000, 1, 10_000_000),
+    deliveryWindowMax: r.int('DELIVERY_WINDOW_MAX', 32, 1, 10_000),
+    retryBaseMs: r.int('RETRY_BASE_MS', 1000, 1, 3_600_000),
+    retryMaxMs: r.int('RETRY_MAX_MS', 60_000, 1, 86_400_000),
+    ingressBatch: r.int('INGRESS_BATCH', 100, 1, 10_000),
+    ingressBlockMs: r.int('INGRESS_BLOCK_MS', 2000, 10, 60_000),
+    ingressTargetLen: r.int('INGRESS_TARGET_LEN', 10_000, 100, 100_000_000),
+    claimMinIdleMs: r.int('CLAIM_MIN_IDLE_MS', 30_000, 10, 3_600_000),
+    claimSweepMs: r.int('CLAIM_SWEEP_MS', 5000, 10, 3_600_000),
+    poisonDeliveries: r.int('POISON_DELIVERIES', 5, 1, 1000),
+    maintenanceIntervalMs: r.int('MAINTENANCE_INTERVAL_MS', 1000, 10, 3_600_000),
+    wakePollMs: r.int('WAKE_POLL_MS', 1000, 10, 60_000),
   };
   if (config.offlineThresholdMs <= config.stalenessThresholdMs) {
     throw new ConfigError('OFFLINE_THRESHOLD_SEC', 'must be greater than STALENESS_THRESHOLD_SEC');
+  }
+  if (config.defaultCommandTtlMs > config.maxCommandTtlMs) {
+    throw new ConfigError('DEFAULT_COMMAND_TTL_MS', 'must not exceed MAX_COMMAND_TTL_MS');
   }
   if (config.drainWindowMs >= config.shutdownGraceMs) {
     throw new ConfigError('DRAIN_WINDOW_MS', 'must be less than SHUTDOWN_GRACE_MS (agents need time to leave)');

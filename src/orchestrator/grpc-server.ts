@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, status, type ChannelOptions, type sendUnaryData } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { NexusPulseServiceService, type NexusPulseServiceServer } from '../generated/nexus/prime/pulse';
 import type { OrchestratorConfig } from './config';
@@ -25,25 +25,16 @@ export function serverOptions(config: OrchestratorConfig): ChannelOptions {
   };
 }
 
-/** The unary command RPCs until the command path lands. */
-function unimplemented(_call: unknown, callback: sendUnaryData<never>): void {
-  callback({ code: status.UNIMPLEMENTED, details: 'the command path is not available in this version' });
-}
-
 /**
  * Builds the gRPC server: the Nexus service, health (liveness "" and readiness), and
  * reflection over the build's own descriptors.
  */
 export function buildGrpcServer(
   config: OrchestratorConfig,
-  handlers: Pick<NexusPulseServiceServer, 'pulse' | 'getSystemStatus'>,
+  handlers: NexusPulseServiceServer,
 ): { server: Server; health: HealthImplementation } {
   const server = new Server(serverOptions(config));
-  server.addService(NexusPulseServiceService, {
-    ...handlers,
-    getCommand: unimplemented,
-    submitCommand: unimplemented,
-  } satisfies NexusPulseServiceServer);
+  server.addService(NexusPulseServiceService, handlers);
   const health = new HealthImplementation({ '': 'SERVING', [READINESS_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
   const index = DescriptorIndex.load();

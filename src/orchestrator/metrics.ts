@@ -18,10 +18,29 @@ export class OrchestratorMetrics {
   /** Whether gRPC runs without TLS (1) — plaintext is for trusted networks only. */
   readonly plaintext = new Gauge({ name: 'nexus_grpc_plaintext', help: '1 when the gRPC port is served without TLS', registers: [this.registry] });
 
+  /** Commands in flight on this replica's sessions (delivered, no result yet). */
+  readonly activeTasks: Gauge;
+  /** Ingress entries read by the group and not yet acknowledged. */
+  readonly streamsPending = new Gauge({ name: 'nexus_redis_streams_pending', help: 'Ingress entries pending in the consumer group', registers: [this.registry] });
+  /** Ingress entries not yet read by the group. */
+  readonly streamsLag = new Gauge({ name: 'nexus_redis_streams_lag', help: 'Ingress entries not yet read by the consumer group', registers: [this.registry] });
+  /** Dead letters held. */
+  readonly dlqLength = new Gauge({ name: 'nexus_dlq_length', help: 'Entries in the dead-letter stream', registers: [this.registry] });
+  /** Command results applied by this replica, by outcome. */
+  readonly commandsTotal = new Counter({ name: 'nexus_commands_total', help: 'Command results applied by this replica, by outcome', labelNames: ['outcome'], registers: [this.registry] });
+
   private readonly pulseByKind = new Map<string, ReturnType<Counter['labels']>>();
   private readonly sentByKind = new Map<string, ReturnType<Counter['labels']>>();
 
-  constructor(labels: Record<string, string>) {
+  constructor(labels: Record<string, string>, activeTasks: () => number) {
+    this.activeTasks = new Gauge({
+      name: 'nexus_active_tasks',
+      help: 'Commands delivered to agents on this replica and not finished',
+      registers: [this.registry],
+      collect() {
+        this.set(activeTasks());
+      },
+    });
     this.registry.setDefaultLabels(labels);
     collectDefaultMetrics({ register: this.registry });
   }
@@ -31,6 +50,11 @@ export class OrchestratorMetrics {
     let child = this.pulseByKind.get(kind);
     if (!child) this.pulseByKind.set(kind, (child = this.pulseTotal.labels(kind)));
     child.inc();
+  }
+
+  /** Counts one applied result. */
+  countOutcome(outcome: string): void {
+    this.commandsTotal.labels(outcome).inc();
   }
 
   /** Counts one sent message. */

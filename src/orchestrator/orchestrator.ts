@@ -7,13 +7,19 @@ import type { Logger } from '../shared/logger';
 import { Ticker } from '../shared/ticker';
 import { NEXUS_VERSION } from '../shared/version';
 import { AgentRegistry } from '../redis-bridge/agent-registry';
+import { CommandStore } from '../redis-bridge/command-store';
+import { IngressConsumer } from '../redis-bridge/ingress-consumer';
 import { EventLog } from '../redis-bridge/event-log';
 import { NexusKeys } from '../redis-bridge/keys';
 import { closeRedis, createRedis } from '../redis-bridge/redis-connection';
 import { ReplicaBell, type BellMessage } from '../redis-bridge/replica-bell';
 import { ReplicaRegistry } from '../redis-bridge/replica-registry';
 import { readStreamStats } from '../redis-bridge/stream-stats';
+import { CommandIntake } from './command-intake';
+import { CommandMaintenance } from './command-maintenance';
+import { CommandService } from './command-service';
 import type { OrchestratorConfig } from './config';
+import { Delivery } from './delivery';
 import { bindServer, buildGrpcServer, READINESS_SERVICE } from './grpc-server';
 import { HeartbeatFlusher } from './heartbeat-flusher';
 import { OrchestratorMetrics, serveMetrics } from './metrics';
@@ -45,7 +51,10 @@ export class Orchestrator {
   private readonly redis: Redis;
   private readonly probe: Redis;
   private readonly subscriber: Redis;
+  private readonly blocking: Redis;
   private readonly bell: ReplicaBell;
+  private readonly delivery: Delivery;
+  private readonly consumer: IngressConsumer;
   private readonly readiness: Readiness;
   private readonly pulse: PulseHandler;
   private readonly tickers: Ticker[];
@@ -59,12 +68,17 @@ export class Orchestrator {
 
   constructor(private readonly config: OrchestratorConfig, logger: Logger) {
     this.log = logger;
-    this.metrics = new OrchestratorMetrics({ replica: config.replicaId });
+    this.metrics = new OrchestratorMetrics({ replica: config.replicaId }, () => {
+      let n = 0;
+      for (const s of this.sessions.values()) n += s.inflight;
+      return n;
+    });
     this.metrics.plaintext.set(1);
     const redisOptions = { name: `nexus:${config.replicaId}`, commandTimeoutMs: config.redisCommandTimeoutMs };
     this.redis = createRedis(config.redisUrl, 'command', redisOptions, logger);
     this.probe = createRedis(config.redisUrl, 'probe', { ...redisOptions, commandTimeoutMs: config.readinessProbeTimeoutMs }, logger);
     this.subscriber = createRedis(config.redisUrl, 'subscriber', redisOptions, logger);
+    this.blocking = createRedis(config.redisUrl, 'blocking', redisOptions, logger);
 
     const keys = new NexusKeys(config.keyPrefix);
     const agents = new AgentRegistry(this.redis, keys, { recordTtlMs: config.agentRetentionMs, eventsMaxLen: config.eventsMaxLen });
@@ -72,15 +86,46 @@ export class Orchestrator {
     const events = new EventLog(this.redis, keys, config.eventsMaxLen);
     this.bell = new ReplicaBell(this.redis, this.subscriber, keys, logger.child({ component: 'bell' }));
 
+    const store = new CommandStore(this.redis, keys, {
+      retentionMs: config.commandRetentionMs,
+      eventsMaxLen: config.eventsMaxLen,
+      dlqMaxLen: config.dlqMaxLen,
+      dlqPayloadBytes: config.dlqPayloadBytes,
+      mailboxMax: config.mailboxMax,
+      poisonDeliveries: config.poisonDeliveries,
+      retryBaseMs: config.retryBaseMs,
+      retryMaxMs: config.retryMaxMs,
+    }, config.replicaId);
+    const rules = {
+      maxPayloadBytes: config.maxPayloadBytes,
+      defaultMaxAttempts: config.defaultMaxAttempts,
+      defaultTtlMs: config.defaultCommandTtlMs,
+      maxTtlMs: config.maxCommandTtlMs,
+      dlqPayloadBytes: config.dlqPayloadBytes,
+    };
+    this.delivery = new Delivery(this.sessions, store, this.redis, keys, config.replicaId, config.deliveryWindowMax, this.metrics, logger.child({ component: 'delivery' }));
+    const intake = new CommandIntake(store, rules, this.delivery, this.bell, config.replicaId, logger.child({ component: 'intake' }));
+    this.consumer = new IngressConsumer(this.blocking, this.redis, keys, config.replicaId, {
+      batch: config.ingressBatch,
+      blockMs: config.ingressBlockMs,
+      claimMinIdleMs: config.claimMinIdleMs,
+      claimSweepMs: config.claimSweepMs,
+    }, intake.handleBatch, logger.child({ component: 'ingress' }));
+    const commands = new CommandService(this.redis, keys, store, rules, logger.child({ component: 'commands' }));
+    const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, this.metrics, logger.child({ component: 'maintenance' }));
+
     const { server, health } = buildGrpcServer(config, {
       pulse: (call) => this.pulse.handle(call),
       getSystemStatus: new StatusService({
         agents,
         replicas,
         streams: () => readStreamStats(this.redis, keys),
+        commandCounts: () => store.counts(),
         replicaId: config.replicaId,
         logger: logger.child({ component: 'status' }),
       }).handle,
+      getCommand: commands.getCommand,
+      submitCommand: commands.submitCommand,
     });
     this.server = server;
     this.health = health;
@@ -91,6 +136,7 @@ export class Orchestrator {
       agents,
       bell: this.bell,
       metrics: this.metrics,
+      delivery: this.delivery,
       logger,
       accepting: () => this.state === 'running',
     });
@@ -110,6 +156,8 @@ export class Orchestrator {
       new Ticker(config.replicaBeatIntervalMs, () => this.presence.beat(), warn('replica beat')),
       new Ticker(config.heartbeatFlushMs, () => flusher.flush(), warn('heartbeat flush')),
       new Ticker(config.stalenessCheckIntervalMs, () => staleness.check(), warn('staleness check')),
+      new Ticker(config.wakePollMs, () => this.delivery.pollWake(), warn('wake poll')),
+      new Ticker(config.maintenanceIntervalMs, () => maintenance.run(), warn('command maintenance')),
     ];
   }
 
@@ -131,6 +179,7 @@ export class Orchestrator {
     this.state = 'running';
     this.bell.start(config.replicaId, (m) => this.onBell(m)).catch((err: Error) => this.log.error({ err: err.message }, 'could not subscribe to the replica bell'));
     for (const ticker of this.tickers) ticker.start(true);
+    this.consumer.start();
     this.readiness.markStarted();
     this.log.info({ replicaId: config.replicaId, grpcPort, metricsPort, version: NEXUS_VERSION }, 'orchestrator started');
     this.log.warn('gRPC is served without TLS: use it on trusted networks only');
@@ -158,14 +207,17 @@ export class Orchestrator {
     this.readiness.markDraining();
     this.log.info({ reason, sessions: this.sessions.size }, 'draining');
     const steps: [string, () => unknown][] = [
+      // Stop taking commands first; a batch being routed is finished, unread ones stay for the others.
+      ['stop consuming', () => this.consumer.close()],
       ['stop listening', () => this.bound && this.server.unbind(this.bound)],
       ['drain sessions', () => this.drainSessions(deadline)],
+      ['stop delivery', () => this.delivery.close()],
       ['stop loops', () => Promise.all(this.tickers.map((t) => t.close()))],
       ['retire replica', () => wasRunning && this.presence.retire(reason)],
       ['close bell', () => this.bell.close()],
       ['stop grpc', () => this.server.forceShutdown()],
       ['stop metrics', () => new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()))],
-      ['close redis', () => Promise.all([closeRedis(this.redis), closeRedis(this.probe), closeRedis(this.subscriber)])],
+      ['close redis', () => Promise.all([closeRedis(this.redis), closeRedis(this.probe), closeRedis(this.subscriber), closeRedis(this.blocking)])],
     ];
     for (const [name, step] of steps) {
       try {
@@ -197,6 +249,10 @@ export class Orchestrator {
   }
 
   private onBell(message: BellMessage): void {
+    if (message.kind === 'mail') {
+      this.delivery.pollWake().catch((err: Error) => this.log.warn({ err: err.message }, 'wake poll failed'));
+      return;
+    }
     const session = this.sessions.get(message.agentId);
     if (message.kind === 'replaced' && session && session.epoch < message.epoch) {
       this.log.info({ agentId: message.agentId, epoch: session.epoch, newerEpoch: message.epoch }, 'session replaced on another replica; closing');

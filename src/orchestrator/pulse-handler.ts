@@ -7,6 +7,7 @@ import type { AgentProfile } from '../redis-bridge/agent-record';
 import type { AgentRegistry } from '../redis-bridge/agent-registry';
 import type { ReplicaBell } from '../redis-bridge/replica-bell';
 import type { OrchestratorConfig } from './config';
+import type { Delivery } from './delivery';
 import type { OrchestratorMetrics } from './metrics';
 import { Session } from './session';
 import type { SessionRegistry } from './session-registry';
@@ -23,6 +24,7 @@ export interface PulseHandlerDeps {
   readonly agents: AgentRegistry;
   readonly bell: ReplicaBell;
   readonly metrics: OrchestratorMetrics;
+  readonly delivery: Delivery;
   readonly logger: Logger;
   /** False while draining or before start: new sessions are refused with UNAVAILABLE. */
   readonly accepting: () => boolean;
@@ -122,10 +124,16 @@ export class PulseHandler {
           this.log.debug({ agentId: session.agentId, reason: kind.goodbye.reason }, 'agent said goodbye');
           return;
         case 'commandAck':
-        case 'commandResult':
-          // Commands are not routed to agents yet; nothing is waiting for these.
-          this.log.debug({ agentId: session.agentId, kind: kind.$case }, 'ignored command message');
+          return this.deps.delivery.onAck(session, kind.commandAck);
+        case 'commandResult': {
+          const s = session;
+          this.deps.delivery.onResult(s, kind.commandResult).catch((err: Error) =>
+            // Not applied: the command stays delivered and is redelivered on the agent's next
+            // session, where the agent answers from its result cache.
+            this.log.warn({ agentId: s.agentId, commandId: kind.commandResult.commandId, err: err.message }, 'result not applied'),
+          );
           return;
+        }
         default:
           return reject(status.INVALID_ARGUMENT, 'empty AgentMessage');
       }
@@ -157,6 +165,9 @@ export class PulseHandler {
       },
     });
     this.log.info({ agentId: hello.agentId, sessionId, epoch: takeover.epoch, peer: session.peer, replaced: takeover.previousReplica || undefined }, 'agent connected');
+    // Backpressure relief and a fresh session both mean: deliver what waits in the mailbox.
+    call.on('drain', () => this.deps.delivery.kick(hello.agentId));
+    this.deps.delivery.kick(hello.agentId);
     return session;
   }
 

@@ -21,6 +21,8 @@ export class Session {
   activeCommands = 0;
   /** A heartbeat arrived that is not yet written to Redis. */
   dirty = false;
+  /** Commands sent on this session without a result yet (for the active-tasks gauge). */
+  inflight = 0;
 
   constructor(
     readonly call: PulseCall,

@@ -9,6 +9,7 @@ import type { Logger } from '../shared/logger';
 import type { AgentRecord, AgentStateName } from '../redis-bridge/agent-record';
 import type { AgentRegistry } from '../redis-bridge/agent-registry';
 import type { ReplicaRegistry } from '../redis-bridge/replica-registry';
+import type { CommandCountsByState } from '../redis-bridge/command-store';
 import type { IngressStats } from '../redis-bridge/stream-stats';
 
 export const DEFAULT_PAGE_SIZE = 100;
@@ -24,6 +25,7 @@ export interface StatusSources {
   readonly agents: AgentRegistry;
   readonly replicas: ReplicaRegistry;
   readonly streams: () => Promise<{ ingress: IngressStats; dlqLength: number }>;
+  readonly commandCounts: () => Promise<CommandCountsByState>;
   readonly replicaId: string;
   readonly logger: Logger;
 }
@@ -57,15 +59,16 @@ export class StatusService {
   };
 
   private async build(req: GetSystemStatusRequest, afterId: string, state: AgentStateName | undefined): Promise<GetSystemStatusResponse> {
-    const { agents, replicas, streams } = this.sources;
+    const { agents, replicas, streams, commandCounts } = this.sources;
     const pageSize = req.pageSize || DEFAULT_PAGE_SIZE;
-    const [replicaList, counts, page, streamStats] = await Promise.all([
+    const [replicaList, counts, page, streamStats, commands] = await Promise.all([
       replicas.list(),
       agents.counts(),
       req.summaryOnly
         ? Promise.resolve({ agents: [], nextAfterId: '' })
         : agents.page({ state, replicaId: req.replicaId || undefined, agentType: req.agentType || undefined, idPrefix: req.agentIdPrefix || undefined }, pageSize, afterId),
       streams(),
+      commandCounts(),
     ]);
     return {
       answeredBy: this.sources.replicaId,
@@ -84,8 +87,7 @@ export class StatusService {
       nextPageToken: page.nextAfterId ? Buffer.from(page.nextAfterId, 'utf8').toString('base64url') : '',
       ingress: streamStats.ingress,
       dlqLength: streamStats.dlqLength,
-      // Command counts arrive with the command path; until then the field is left unset.
-      commands: undefined,
+      commands,
     };
   }
 }

@@ -24,6 +24,18 @@ export class NexusKeys {
   readonly replicas: string;
   /** Prefix of agent record keys; scripts that walk many agents build keys from it. */
   readonly agentPrefix: string;
+  /** Prefix of command record keys (`<prefix>:command:<id>`; its timeline adds `:timeline`). */
+  readonly commandPrefix: string;
+  /** Prefix of agent mailboxes (`<prefix>:mailbox:<agent id>`). */
+  readonly mailboxPrefix: string;
+  /** Prefix of replica keys (`<prefix>:replica:<id>`, `...:wake`, `...:bell`). */
+  readonly replicaPrefix: string;
+  /** Commands by TTL deadline (zset): the expiry sweep's work list. */
+  readonly commandDeadlines: string;
+  /** Arrival counter that orders commands of equal priority in a mailbox. */
+  readonly commandSeq: string;
+  /** Commands by state (hash): active states as gauges, finished states as totals. */
+  readonly commandCounts: string;
 
   constructor(readonly prefix: string) {
     this.commandsStream = `${prefix}:commands:stream`;
@@ -36,6 +48,12 @@ export class NexusKeys {
     this.agentEpoch = `${prefix}:agents:epoch`;
     this.replicas = `${prefix}:replicas`;
     this.agentPrefix = `${prefix}:agent:`;
+    this.commandPrefix = `${prefix}:command:`;
+    this.mailboxPrefix = `${prefix}:mailbox:`;
+    this.replicaPrefix = `${prefix}:replica:`;
+    this.commandDeadlines = `${prefix}:commands:deadlines`;
+    this.commandSeq = `${prefix}:commands:seq`;
+    this.commandCounts = `${prefix}:commands:counts`;
   }
 
   /** Agent record (hash): owner replica, session, epoch, state, hello fields, metrics. */
@@ -45,11 +63,31 @@ export class NexusKeys {
 
   /** Replica record (hash, TTL'd): address, version, start time, connected agents. */
   replica(replicaId: string): string {
-    return `${this.prefix}:replica:${replicaId}`;
+    return this.replicaPrefix + replicaId;
   }
 
   /** Pub/sub channel on which a replica hears about its sessions (replacement, mail). */
   replicaChannel(replicaId: string): string {
-    return `${this.prefix}:replica:${replicaId}:bell`;
+    return `${this.replicaPrefix}${replicaId}:bell`;
+  }
+
+  /** Agents with new mail for a replica (set, TTL'd): the durable half of the doorbell. */
+  replicaWake(replicaId: string): string {
+    return `${this.replicaPrefix}${replicaId}:wake`;
+  }
+
+  /** Command record (hash, TTL'd). */
+  command(commandId: string): string {
+    return this.commandPrefix + commandId;
+  }
+
+  /** A command's timeline (list of JSON steps, TTL'd with the record). */
+  commandTimeline(commandId: string): string {
+    return `${this.commandPrefix}${commandId}:timeline`;
+  }
+
+  /** An agent's durable mailbox (zset of command ids, priority then arrival). */
+  mailbox(agentId: string): string {
+    return this.mailboxPrefix + agentId;
   }
 }

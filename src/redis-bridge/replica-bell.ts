@@ -5,12 +5,14 @@ import type { NexusKeys } from './keys';
 /** Messages one replica sends another about sessions it holds. */
 export type BellMessage =
   /** A newer session (with `epoch`) took the agent over: close the older one. */
-  { kind: 'replaced'; agentId: string; epoch: number };
+  | { kind: 'replaced'; agentId: string; epoch: number }
+  /** Agents of this replica have new mail (their ids are in the replica's wake set). */
+  | { kind: 'mail' };
 
 /**
  * A per-replica doorbell over Redis pub/sub. Delivery is best effort: whatever it carries is
- * also enforced by fencing (heartbeat writes of a replaced session are refused), so a lost
- * ring only delays the outcome.
+ * also kept durably (replacement by fencing epochs, mail in the replica's wake set, which the
+ * replica polls), so a lost ring only delays the outcome.
  */
 export class ReplicaBell {
   private closed = false;
@@ -54,6 +56,7 @@ function parseBell(text: string): BellMessage | undefined {
     if (m.kind === 'replaced' && typeof m.agentId === 'string' && typeof m.epoch === 'number') {
       return { kind: 'replaced', agentId: m.agentId, epoch: m.epoch };
     }
+    if (m.kind === 'mail') return { kind: 'mail' };
   } catch {
     // fall through
   }

@@ -12,6 +12,15 @@ export function splitFilename(file: string): { name: string; numberOfKeys: numbe
   return { name: match[1], numberOfKeys: Number(match[2]) };
 }
 
+/** Replaces `--- @include "includes/x.lua"` lines with that file (each once per script). */
+export function resolveIncludes(source: string, dir = SCRIPTS_DIR, seen = new Set<string>()): string {
+  return source.replace(/^--- @include "([^"]+)"$/gm, (_line, path: string) => {
+    if (seen.has(path)) return '';
+    seen.add(path);
+    return resolveIncludes(readFileSync(join(dir, path), 'utf8'), dir, seen);
+  });
+}
+
 /**
  * Defines every script in SCRIPTS_DIR as an ioredis command. ioredis sends EVALSHA and falls
  * back to EVAL on NOSCRIPT, so a SCRIPT FLUSH or a Redis restart needs no reload here.
@@ -20,6 +29,6 @@ export function defineScripts(redis: Redis): void {
   for (const file of readdirSync(SCRIPTS_DIR)) {
     if (!file.endsWith('.lua')) continue;
     const { name, numberOfKeys } = splitFilename(file);
-    redis.defineCommand(name, { numberOfKeys, lua: readFileSync(join(SCRIPTS_DIR, file), 'utf8') });
+    redis.defineCommand(name, { numberOfKeys, lua: resolveIncludes(readFileSync(join(SCRIPTS_DIR, file), 'utf8')) });
   }
 }

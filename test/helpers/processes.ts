@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort } from '../../scripts/lib/free-port';
+import { checkHealth, healthClient } from './grpc-clients';
 import { waitFor } from './wait-for';
 
 const ROOT = join(__dirname, '..', '..');
@@ -86,10 +87,15 @@ export async function spawnReplica(redisUrl: string, env: Record<string, string>
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const child = Object.assign(new Child(replicaId, proc), { port, metricsPort, replicaId });
-  await waitFor(`replica ${replicaId} to start`, () => {
-    if (!child.running) throw new Error(`replica exited early:\n${child.tail()}`);
-    return child.output.some((l) => l.includes('orchestrator started'));
-  });
+  const health = healthClient(port);
+  try {
+    await waitFor(`replica ${replicaId} to start`, async () => {
+      if (!child.running) throw new Error(`replica exited early:\n${child.tail()}`);
+      return (await checkHealth(health, '')) === 'SERVING';
+    });
+  } finally {
+    health.close();
+  }
   return child;
 }
 

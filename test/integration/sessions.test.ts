@@ -5,7 +5,7 @@ import type { SessionOutcome } from '../../src/agent/pulse-session';
 import { AgentState, NexusPulseServiceClient, type AgentMessage, type OrchestratorMessage } from '../../src/generated/nexus/prime/pulse';
 import type { Orchestrator } from '../../src/orchestrator/orchestrator';
 import { createLogger } from '../../src/shared/logger';
-import { allAgents, getStatus, statusClient } from '../helpers/grpc-clients';
+import { allAgents, statusClient } from '../helpers/grpc-clients';
 import { startOrchestrator } from '../helpers/in-process';
 import { RedisServer } from '../helpers/redis-server';
 import { waitFor } from '../helpers/wait-for';
@@ -131,13 +131,5 @@ describe('sessions', () => {
     const ended = await rawPulse(p1, [hello('double'), hello('double')]);
     expect(ended.code).toBe(status.FAILED_PRECONDITION);
     expect(ended.received[0]?.kind?.$case).toBe('welcome');
-  });
-
-  it('GetCommand and SubmitCommand answer UNIMPLEMENTED until the command path exists', async () => {
-    const client = statusClient(p1);
-    const err = await new Promise<{ code: number }>((resolve) => client.getCommand({ commandId: 'x' }, (e) => resolve(e as { code: number })));
-    expect(err.code).toBe(status.UNIMPLEMENTED);
-    expect((await getStatus(client, { summaryOnly: true })).answeredBy).toBe('r1');
-    client.close();
   });
 });

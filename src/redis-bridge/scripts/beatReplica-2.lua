@@ -12,8 +12,9 @@
   Output:
     now (ms)
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "includes/now.lua"
+
+local now = nowMs()
 redis.call('HSET', KEYS[1], 'replica_id', ARGV[1], 'last_seen', now)
 for i = 3, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])

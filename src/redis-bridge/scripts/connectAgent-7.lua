@@ -22,8 +22,9 @@
   Output:
     { epoch, previous replica or '', previous session or '', previous state or '', now (ms) }
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "includes/now.lua"
+
+local now = nowMs()
 local id = ARGV[1]
 
 local prev = redis.call('HMGET', KEYS[1], 'replica', 'session', 'state')

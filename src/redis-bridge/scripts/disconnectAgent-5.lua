@@ -20,10 +20,11 @@
     1 marked offline
     0 superseded (a newer session owns the agent) or no record
 ]]
+--- @include "includes/now.lua"
+
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[2] then return 0 end
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = nowMs()
 local id = ARGV[1]
 
 redis.call('HSET', KEYS[1], 'state', 'offline', 'disconnected_at', now, 'disconnect_reason', ARGV[4])

@@ -10,8 +10,9 @@
   Output:
     the event's entry id
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "includes/now.lua"
+
+local now = nowMs()
 local args = { KEYS[1], 'MAXLEN', '~', ARGV[1], '*' }
 for i = 2, #ARGV do args[#args + 1] = ARGV[i] end
 args[#args + 1] = 'ts'

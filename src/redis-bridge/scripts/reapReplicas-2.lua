@@ -13,8 +13,9 @@
   Output:
     ids of the replicas removed
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "includes/now.lua"
+
+local now = nowMs()
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'LIMIT', 0, 100)
 for _, id in ipairs(dead) do
   redis.call('ZREM', KEYS[1], id)

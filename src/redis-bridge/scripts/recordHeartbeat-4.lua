@@ -19,12 +19,13 @@
     -1 fenced: a newer session owns the agent
     -2 no record (expired, or Redis lost its data): the session must register again
 ]]
+--- @include "includes/now.lua"
+
 local cur = redis.call('HMGET', KEYS[1], 'epoch', 'state')
 if not cur[1] then return -2 end
 if cur[1] ~= ARGV[2] then return -1 end
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = nowMs()
 
 redis.call('HSET', KEYS[1], 'last_pulse', now, 'metrics', ARGV[4], 'active_commands', ARGV[5])
 if cur[2] ~= 'online' then

@@ -23,8 +23,9 @@
   Output:
     { became stale, became offline, forgotten }
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "includes/now.lua"
+
+local now = nowMs()
 local limit = tonumber(ARGV[5])
 
 local function event(kind, id, record, extra)

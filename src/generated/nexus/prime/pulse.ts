@@ -130,9 +130,13 @@ export enum CommandState {
   COMMAND_STATE_QUEUED = 1,
   COMMAND_STATE_DELIVERED = 2,
   COMMAND_STATE_SUCCEEDED = 3,
+  /** COMMAND_STATE_FAILED - Failed on every attempt (or permanently): dead-lettered with reason `failed`. */
   COMMAND_STATE_FAILED = 4,
+  /** COMMAND_STATE_DEAD - Dead-lettered for another reason (expired, poison, mailbox_full). */
   COMMAND_STATE_DEAD = 5,
   COMMAND_STATE_CANCELLED = 6,
+  /** COMMAND_STATE_RETRYING - Failed; runs again after a backoff. */
+  COMMAND_STATE_RETRYING = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -159,6 +163,9 @@ export function commandStateFromJSON(object: any): CommandState {
     case 6:
     case "COMMAND_STATE_CANCELLED":
       return CommandState.COMMAND_STATE_CANCELLED;
+    case 7:
+    case "COMMAND_STATE_RETRYING":
+      return CommandState.COMMAND_STATE_RETRYING;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -182,6 +189,8 @@ export function commandStateToJSON(object: CommandState): string {
       return "COMMAND_STATE_DEAD";
     case CommandState.COMMAND_STATE_CANCELLED:
       return "COMMAND_STATE_CANCELLED";
+    case CommandState.COMMAND_STATE_RETRYING:
+      return "COMMAND_STATE_RETRYING";
     case CommandState.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -379,7 +388,10 @@ export interface IngressStatus {
   consumers: number;
 }
 
-/** Commands by state. */
+/**
+ * Commands by state: queued, delivered and retrying are current counts; succeeded, failed,
+ * dead and cancelled are totals since the counters began.
+ */
 export interface CommandCounts {
   queued: number;
   delivered: number;
@@ -387,6 +399,7 @@ export interface CommandCounts {
   failed: number;
   dead: number;
   cancelled: number;
+  retrying: number;
 }
 
 /** The whole cluster. */
@@ -3303,7 +3316,7 @@ export const IngressStatus: MessageFns<IngressStatus> = {
 };
 
 function createBaseCommandCounts(): CommandCounts {
-  return { queued: 0, delivered: 0, succeeded: 0, failed: 0, dead: 0, cancelled: 0 };
+  return { queued: 0, delivered: 0, succeeded: 0, failed: 0, dead: 0, cancelled: 0, retrying: 0 };
 }
 
 export const CommandCounts: MessageFns<CommandCounts> = {
@@ -3325,6 +3338,9 @@ export const CommandCounts: MessageFns<CommandCounts> = {
     }
     if (message.cancelled !== 0) {
       writer.uint32(48).uint64(message.cancelled);
+    }
+    if (message.retrying !== 0) {
+      writer.uint32(56).uint64(message.retrying);
     }
     return writer;
   },
@@ -3390,6 +3406,14 @@ export const CommandCounts: MessageFns<CommandCounts> = {
             message.cancelled = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.retrying = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3410,6 +3434,7 @@ export const CommandCounts: MessageFns<CommandCounts> = {
       failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
       dead: isSet(object.dead) ? globalThis.Number(object.dead) : 0,
       cancelled: isSet(object.cancelled) ? globalThis.Number(object.cancelled) : 0,
+      retrying: isSet(object.retrying) ? globalThis.Number(object.retrying) : 0,
     };
   },
 
@@ -3433,6 +3458,9 @@ export const CommandCounts: MessageFns<CommandCounts> = {
     if (message.cancelled !== 0) {
       obj.cancelled = Math.round(message.cancelled);
     }
+    if (message.retrying !== 0) {
+      obj.retrying = Math.round(message.retrying);
+    }
     return obj;
   },
 
@@ -3447,6 +3475,7 @@ export const CommandCounts: MessageFns<CommandCounts> = {
     message.failed = object.failed ?? 0;
     message.dead = object.dead ?? 0;
     message.cancelled = object.cancelled ?? 0;
+    message.retrying = object.retrying ?? 0;
     return message;
   },
 };

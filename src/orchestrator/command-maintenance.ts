@@ -1,0 +1,34 @@
+import type Redis from 'ioredis';
+import type { Logger } from '../shared/logger';
+import type { CommandStore } from '../redis-bridge/command-store';
+import { trimIngress } from '../redis-bridge/ingress-trim';
+import type { NexusKeys } from '../redis-bridge/keys';
+import { readStreamStats } from '../redis-bridge/stream-stats';
+import type { OrchestratorMetrics } from './metrics';
+
+/**
+ * Periodic upkeep of the command path, safe to run on every replica at once: dead-letter
+ * commands past their TTL, trim the ingress below what the group handled, and refresh the
+ * stream gauges (pending, lag, DLQ length).
+ */
+export class CommandMaintenance {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: NexusKeys,
+    private readonly store: CommandStore,
+    private readonly ingressTargetLen: number,
+    private readonly metrics: OrchestratorMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  async run(): Promise<void> {
+    const expired = await this.store.expire();
+    if (expired > 0) this.logger.info({ expired }, 'commands past their TTL dead-lettered');
+    const stats = await readStreamStats(this.redis, this.keys);
+    this.metrics.streamsPending.set(stats.ingress.pending);
+    this.metrics.streamsLag.set(stats.ingress.lag);
+    this.metrics.dlqLength.set(stats.dlqLength);
+    const trimmed = await trimIngress(this.redis, this.keys, this.ingressTargetLen);
+    if (trimmed > 0) this.logger.debug({ trimmed }, 'ingress trimmed below the group\'s progress');
+  }
+}

@@ -1,0 +1,142 @@
+import { status } from '@grpc/grpc-js';
+import type Redis from 'ioredis';
+import { CommandOutcome, type CommandAck, type CommandResult } from '../generated/nexus/prime/pulse';
+import type { Logger } from '../shared/logger';
+import type { CommandStore } from '../redis-bridge/command-store';
+import type { NexusKeys } from '../redis-bridge/keys';
+import type { OrchestratorMetrics } from './metrics';
+import type { Session } from './session';
+import type { SessionRegistry } from './session-registry';
+
+/** Agents woken per wake-set poll. */
+const WAKE_BATCH = 1000;
+
+const OUTCOMES: Partial<Record<CommandOutcome, 'succeeded' | 'failed' | 'cancelled'>> = {
+  [CommandOutcome.COMMAND_OUTCOME_SUCCEEDED]: 'succeeded',
+  [CommandOutcome.COMMAND_OUTCOME_FAILED]: 'failed',
+  [CommandOutcome.COMMAND_OUTCOME_CANCELLED]: 'cancelled',
+};
+
+/**
+ * Delivers mailboxes to the sessions this replica holds. A delivery run for an agent asks
+ * the store (one fenced script) what to send within the agent's window, and writes it; runs
+ * for one agent never overlap (a kick during a run schedules one more). Runs are triggered by
+ * a new session, a result freeing the window, the stream draining after backpressure, a due
+ * retry, and the doorbell (pub/sub ring, or the wake set polled as a fallback).
+ */
+export class Delivery {
+  private readonly running = new Map<string, { again: boolean }>();
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(
+    private readonly sessions: SessionRegistry,
+    private readonly store: CommandStore,
+    private readonly redis: Redis,
+    private readonly keys: NexusKeys,
+    private readonly replicaId: string,
+    private readonly windowMax: number,
+    private readonly metrics: OrchestratorMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Asks for a delivery run for `agentId` if this replica holds its session. */
+  kick(agentId: string): void {
+    if (this.closed) return;
+    const run = this.running.get(agentId);
+    if (run) {
+      run.again = true;
+      return;
+    }
+    const state = { again: true };
+    this.running.set(agentId, state);
+    void (async () => {
+      try {
+        while (state.again && !this.closed) {
+          state.again = false;
+          await this.deliverOnce(agentId);
+        }
+      } catch (err) {
+        this.logger.warn({ agentId, err: (err as Error).message }, 'delivery failed; the next kick or wake poll retries');
+      } finally {
+        this.running.delete(agentId);
+      }
+    })();
+  }
+
+  /** Wakes the agents listed in this replica's wake set (the doorbell's durable half). */
+  async pollWake(): Promise<void> {
+    const ids = (await this.redis.spop(this.keys.replicaWake(this.replicaId), WAKE_BATCH)) as string[];
+    for (const id of ids) this.kick(id);
+  }
+
+  /** Records an ack (timeline only; failures are logged, not fatal). */
+  onAck(session: Session, ack: CommandAck): void {
+    this.store.ack(ack.commandId, session.agentId, ack.attempt).catch((err: Error) => this.logger.debug({ err: err.message }, 'ack not recorded'));
+  }
+
+  /** Applies a result, then refills the window. */
+  async onResult(session: Session, result: CommandResult): Promise<void> {
+    const outcome = OUTCOMES[result.outcome];
+    if (!outcome) {
+      this.logger.warn({ agentId: session.agentId, commandId: result.commandId }, 'result without an outcome ignored');
+      return;
+    }
+    session.inflight = Math.max(0, session.inflight - 1);
+    const applied = await this.store.complete({
+      commandId: result.commandId,
+      agentId: session.agentId,
+      epoch: session.epoch,
+      outcome,
+      output: result.output,
+      error: result.error,
+      durationMs: result.durationMs,
+      permanent: result.permanent,
+      attempt: result.attempt,
+    });
+    if (applied.code === -1) return this.fenced(session);
+    if (applied.code !== 0) this.metrics.countOutcome(applied.code === 2 ? 'retrying' : outcome === 'failed' ? 'dead' : outcome);
+    this.kick(session.agentId);
+  }
+
+  /** Stops timers; runs in progress finish on their own. Idempotent. */
+  close(): void {
+    this.closed = true;
+    for (const t of this.retryTimers.values()) clearTimeout(t);
+    this.retryTimers.clear();
+  }
+
+  private async deliverOnce(agentId: string): Promise<void> {
+    const session = this.sessions.get(agentId);
+    // Draining sessions get nothing new; what is in flight is redelivered by the next owner.
+    if (!session || session.state !== 'live') return;
+    // Backpressure: the stream's buffer is full; its 'drain' event kicks again.
+    if (session.call.writableNeedDrain) return;
+    const window = Math.min(this.windowMax, session.profile.maxConcurrency || 4);
+    const d = await this.store.deliver(agentId, session.epoch, window);
+    if (d.fenced) return this.fenced(session);
+    for (const c of d.commands) {
+      session.inflight++;
+      session.send({ kind: { $case: 'command', command: c } });
+    }
+    for (const commandId of d.cancels) {
+      session.send({ kind: { $case: 'cancel', cancel: { commandId, reason: 'cancelled by operator' } } });
+    }
+    if (d.nextRetryInMs > 0) this.scheduleRetry(agentId, d.nextRetryInMs);
+  }
+
+  private scheduleRetry(agentId: string, inMs: number): void {
+    clearTimeout(this.retryTimers.get(agentId));
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(agentId);
+      this.kick(agentId);
+    }, inMs + 5);
+    timer.unref();
+    this.retryTimers.set(agentId, timer);
+  }
+
+  private fenced(session: Session): void {
+    this.logger.info({ agentId: session.agentId, epoch: session.epoch }, 'session fenced by a newer one; closing');
+    session.close({ code: status.ABORTED, details: 'replaced by a newer session for the same agent id' });
+  }
+}

@@ -1,0 +1,182 @@
+import type Redis from 'ioredis';
+import type { NewCommand } from './ingress-entry';
+import { CONSUMER_GROUP, type NexusKeys } from './keys';
+
+/** Bounds and timings of the command path (see the orchestrator config for defaults). */
+export interface CommandLimits {
+  /** Finished records (and dedupe of their ids) are kept this long. */
+  readonly retentionMs: number;
+  readonly eventsMaxLen: number;
+  readonly dlqMaxLen: number;
+  /** Bytes of payload kept in a dead letter (the original size is noted). */
+  readonly dlqPayloadBytes: number;
+  readonly mailboxMax: number;
+  /** Deliveries of an ingress entry after which it is dead-lettered `poison`. */
+  readonly poisonDeliveries: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+}
+
+/** Outcome of routing one ingress entry. */
+export type RouteOutcome = 'queued' | 'duplicate' | 'poison' | 'mailbox_full' | 'not_owner';
+export type CancelOutcome = 'cancelled' | 'cancel_requested' | 'final' | 'unknown' | 'not_owner';
+
+/** A command picked for delivery. */
+export interface Outgoing {
+  commandId: string;
+  commandType: string;
+  payload: string;
+  priority: number;
+  attempt: number;
+  correlationId: string;
+  deadlineUnixMs: number;
+}
+
+/** What the owner of a session should send now. */
+export interface Delivery {
+  fenced: boolean;
+  commands: Outgoing[];
+  cancels: string[];
+  /** Time until the earliest retry is due (ms), 0 = none. */
+  nextRetryInMs: number;
+}
+
+/** An agent's result as the store applies it. */
+export interface ResultInput {
+  commandId: string;
+  agentId: string;
+  epoch: number;
+  outcome: 'succeeded' | 'failed' | 'cancelled';
+  output: string;
+  error: string;
+  durationMs: number;
+  permanent: boolean;
+  attempt: number;
+}
+
+/** Commands by state: active states are current counts, finished ones totals. */
+export type CommandCountsByState = Record<'queued' | 'delivered' | 'retrying' | 'succeeded' | 'failed' | 'dead' | 'cancelled', number>;
+
+/** The durable command path in Redis: every state change is one Lua script (./scripts). */
+export class CommandStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: NexusKeys,
+    private readonly limits: CommandLimits,
+    private readonly replicaId: string,
+  ) {}
+
+  /** Records, mailboxes and acknowledges a valid entry (fenced by the pending owner). */
+  async route(entryId: string, c: NewCommand): Promise<{ outcome: RouteOutcome; owner: string }> {
+    const k = this.keys;
+    const l = this.limits;
+    const [outcome, owner] = await this.redis.routeCommand(
+      k.commandsStream, k.command(c.commandId), k.commandTimeline(c.commandId), k.mailbox(c.target), k.agent(c.target),
+      k.events, k.dlq, k.commandSeq, k.commandDeadlines, k.commandCounts,
+      CONSUMER_GROUP, this.replicaId, entryId, l.poisonDeliveries, c.commandId, c.target, c.commandType, c.payload,
+      c.priority, c.correlationId, c.maxAttempts, c.ttlMs, l.retentionMs, l.mailboxMax, l.eventsMaxLen, l.dlqMaxLen,
+      l.dlqPayloadBytes, k.replicaPrefix,
+    );
+    return { outcome: outcome as RouteOutcome, owner };
+  }
+
+  /** Dead-letters an entry that cannot be routed and acknowledges it; false if not ours any more. */
+  async reject(entryId: string, reason: string, error: string, original: string[]): Promise<boolean> {
+    const k = this.keys;
+    const l = this.limits;
+    const done = await this.redis.rejectEntry(
+      k.commandsStream, k.dlq, k.events, k.commandCounts,
+      CONSUMER_GROUP, this.replicaId, entryId, reason, error, l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes, ...original,
+    );
+    return done === 1;
+  }
+
+  /** Applies a `command_cancel` entry. */
+  async cancel(entryId: string, commandId: string, original: string[]): Promise<{ outcome: CancelOutcome; owner: string }> {
+    const k = this.keys;
+    const l = this.limits;
+    const [outcome, owner] = await this.redis.cancelCommand(
+      k.commandsStream, k.command(commandId), k.commandTimeline(commandId), k.events, k.commandDeadlines, k.commandCounts, k.dlq,
+      CONSUMER_GROUP, this.replicaId, entryId, commandId, k.mailboxPrefix, k.agentPrefix, l.eventsMaxLen, l.dlqMaxLen,
+      k.replicaPrefix, ...original,
+    );
+    return { outcome: outcome as CancelOutcome, owner };
+  }
+
+  /** Picks commands and cancels for an agent's session (fenced by its epoch). */
+  async deliver(agentId: string, epoch: number, window: number): Promise<Delivery> {
+    const k = this.keys;
+    const reply = await this.redis.deliverCommands(
+      k.agent(agentId), k.mailbox(agentId), k.events, k.commandCounts,
+      agentId, epoch, this.replicaId, window, Math.max(64, window * 4), k.commandPrefix, this.limits.eventsMaxLen,
+    );
+    if (Number(reply[0]) === -1) return { fenced: true, commands: [], cancels: [], nextRetryInMs: 0 };
+    const n = Number(reply[2]);
+    const commands: Outgoing[] = [];
+    let i = 3;
+    for (let c = 0; c < n; c++, i += 7) {
+      commands.push({
+        commandId: String(reply[i]),
+        commandType: String(reply[i + 1]),
+        payload: String(reply[i + 2]),
+        priority: Number(reply[i + 3]),
+        attempt: Number(reply[i + 4]),
+        correlationId: String(reply[i + 5]),
+        deadlineUnixMs: Number(reply[i + 6]),
+      });
+    }
+    const m = Number(reply[i++]);
+    const cancels = reply.slice(i, i + m).map(String);
+    return { fenced: false, commands, cancels, nextRetryInMs: Number(reply[1]) };
+  }
+
+  /** Records the agent's receipt of a command (timeline only). */
+  async ack(commandId: string, agentId: string, attempt: number): Promise<void> {
+    await this.redis.ackCommand(this.keys.command(commandId), this.keys.commandTimeline(commandId), agentId, attempt, this.replicaId);
+  }
+
+  /** Applies a result; returns what happened and, for a retry, when it is due. */
+  async complete(r: ResultInput): Promise<{ code: -1 | 0 | 1 | 2; retryAt: number }> {
+    const k = this.keys;
+    const l = this.limits;
+    const [code, retryAt] = await this.redis.completeCommand(
+      k.command(r.commandId), k.commandTimeline(r.commandId), k.mailbox(r.agentId), k.agent(r.agentId), k.events, k.dlq,
+      k.commandDeadlines, k.commandCounts,
+      r.commandId, r.agentId, r.epoch, this.replicaId, r.outcome, r.output, r.error, r.durationMs, r.permanent ? 1 : 0,
+      r.attempt, l.retryBaseMs, l.retryMaxMs, l.retentionMs, l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes,
+    );
+    return { code: Number(code) as -1 | 0 | 1 | 2, retryAt: Number(retryAt) };
+  }
+
+  /** Dead-letters commands past their TTL; returns how many. */
+  async expire(batch = 500, recheckMs = 5000): Promise<number> {
+    const k = this.keys;
+    const l = this.limits;
+    return this.redis.expireCommands(
+      k.commandDeadlines, k.events, k.dlq, k.commandCounts,
+      k.commandPrefix, k.mailboxPrefix, k.agentPrefix, batch, l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes,
+      this.replicaId, l.retentionMs, recheckMs,
+    );
+  }
+
+  /** A command's record and timeline, or undefined. */
+  async get(commandId: string): Promise<{ record: Record<string, string>; timeline: string[] } | undefined> {
+    const [[e1, record], [e2, timeline]] = ((await this.redis
+      .pipeline()
+      .hgetall(this.keys.command(commandId))
+      .lrange(this.keys.commandTimeline(commandId), 0, -1)
+      .exec()) ?? []) as [Error | null, unknown][];
+    if (e1) throw e1;
+    if (e2) throw e2;
+    const rec = record as Record<string, string>;
+    if (!rec.command_id) return undefined;
+    return { record: rec, timeline: timeline as string[] };
+  }
+
+  /** Commands by state over the cluster. */
+  async counts(): Promise<CommandCountsByState> {
+    const raw = await this.redis.hgetall(this.keys.commandCounts);
+    const n = (k: string) => Math.max(0, Number(raw[k] ?? 0));
+    return { queued: n('queued'), delivered: n('delivered'), retrying: n('retrying'), succeeded: n('succeeded'), failed: n('failed'), dead: n('dead'), cancelled: n('cancelled') };
+  }
+}

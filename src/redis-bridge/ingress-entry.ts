@@ -1,0 +1,143 @@
+import { agentIdProblem } from '../shared/agent-id';
+
+/** A command as accepted from the ingress. */
+export interface NewCommand {
+  commandId: string;
+  target: string;
+  commandType: string;
+  payload: string;
+  priority: number;
+  correlationId: string;
+  maxAttempts: number;
+  ttlMs: number;
+}
+
+/** What an ingress entry asks for, or why it cannot be done. */
+export type IngressRequest =
+  | { kind: 'issue'; command: NewCommand }
+  | { kind: 'cancel'; commandId: string }
+  | { kind: 'invalid'; error: string };
+
+/** Limits and defaults applied to ingress entries. */
+export interface EntryRules {
+  readonly maxPayloadBytes: number;
+  readonly defaultMaxAttempts: number;
+  readonly defaultTtlMs: number;
+  readonly maxTtlMs: number;
+}
+
+const PRIORITY_NAMES: Record<string, number> = { low: 2, medium: 5, high: 8, critical: 10 };
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/-]*$/;
+const MAX_NAME = 128;
+const MAX_CORRELATION = 256;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+class Invalid extends Error {}
+
+/** Entry fields as they arrived (raw bytes), flat: name, value, name, value ... */
+export type RawFields = readonly Buffer[];
+
+/**
+ * Validates an ingress entry. `entryId` is the command id when the entry has none. Unknown
+ * fields are ignored; duplicated fields, bytes that are not UTF-8, missing or oversized
+ * fields and bad numbers make it invalid, with the field named in the error.
+ */
+export function parseIngressEntry(entryId: string, raw: RawFields, rules: EntryRules): IngressRequest {
+  try {
+    const f = decodeFields(raw, rules);
+    const type = f.get('type') ?? 'command_issued';
+    if (type === 'command_cancel') {
+      return { kind: 'cancel', commandId: name(f, 'command_id', true) };
+    }
+    if (type !== 'command_issued') throw new Invalid(`type must be command_issued or command_cancel, got ${quote(type)}`);
+    const target = f.get('target');
+    if (target === undefined || target === '') throw new Invalid('target is required');
+    const targetProblem = agentIdProblem(target);
+    if (targetProblem) throw new Invalid(`target: ${targetProblem.replace('agent_id ', '')}`);
+    const payload = f.get('payload') ?? '';
+    const correlationId = f.get('correlation_id') ?? '';
+    if (correlationId.length > MAX_CORRELATION) throw new Invalid(`correlation_id is longer than ${MAX_CORRELATION} characters`);
+    return {
+      kind: 'issue',
+      command: {
+        commandId: name(f, 'command_id', false) || entryId,
+        target,
+        commandType: name(f, 'command_type', true),
+        payload,
+        priority: priority(f.get('priority')),
+        correlationId,
+        maxAttempts: integer(f, 'max_attempts', rules.defaultMaxAttempts, 1, 100),
+        ttlMs: integer(f, 'ttl_ms', rules.defaultTtlMs, 1, rules.maxTtlMs),
+      },
+    };
+  } catch (err) {
+    if (err instanceof Invalid) return { kind: 'invalid', error: err.message };
+    throw err;
+  }
+}
+
+function decodeFields(raw: RawFields, rules: EntryRules): Map<string, string> {
+  const fields = new Map<string, string>();
+  if (raw.length % 2 !== 0) throw new Invalid('entry has an odd number of field items');
+  for (let i = 0; i < raw.length; i += 2) {
+    const key = raw[i].toString('latin1');
+    const value = raw[i + 1];
+    if (fields.has(key)) throw new Invalid(`field ${quote(key)} is given more than once`);
+    if (key === 'payload' && value.length > rules.maxPayloadBytes) {
+      throw new Invalid(`payload is ${value.length} bytes; the limit is ${rules.maxPayloadBytes}`);
+    }
+    if (key !== 'payload' && value.length > 4096) throw new Invalid(`field ${quote(key)} is longer than 4096 bytes`);
+    try {
+      fields.set(key, utf8.decode(value));
+    } catch {
+      throw new Invalid(`field ${quote(key)} is not valid UTF-8`);
+    }
+  }
+  return fields;
+}
+
+function name(f: Map<string, string>, field: string, required: boolean): string {
+  const v = f.get(field) ?? '';
+  if (v === '') {
+    if (required) throw new Invalid(`${field} is required`);
+    return '';
+  }
+  if (v.length > MAX_NAME) throw new Invalid(`${field} is longer than ${MAX_NAME} characters`);
+  if (!NAME.test(v)) throw new Invalid(`${field} ${quote(v)} may hold only letters, digits and . _ : @ / -`);
+  return v;
+}
+
+function priority(value: string | undefined): number {
+  if (value === undefined || value === '') return 5;
+  const named = PRIORITY_NAMES[value.toLowerCase()];
+  if (named !== undefined) return named;
+  if (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 10) return Number(value);
+  throw new Invalid(`priority must be 1..10 or low|medium|high|critical, got ${quote(value)}`);
+}
+
+function integer(f: Map<string, string>, field: string, fallback: number, min: number, max: number): number {
+  const v = f.get(field);
+  if (v === undefined || v === '') return fallback;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Invalid(`${field} must be a whole number in ${min}..${max}, got ${quote(v)}`);
+  return Number(v);
+}
+
+function quote(v: string): string {
+  return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+}
+
+/**
+ * The entry's fields as text for a dead letter: each value cut to `capBytes` (the payload
+ * also gets `payload_size`), never a multi-megabyte copy; bytes that are not UTF-8 are
+ * replaced, not dropped.
+ */
+export function fieldsForDeadLetter(raw: RawFields, capBytes: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const key = raw[i].toString('utf8').slice(0, 128);
+    const value = raw[i + 1];
+    out.push(key, value.subarray(0, capBytes).toString('utf8'));
+    if (value.length > capBytes) out.push(`${key}_size`, String(value.length));
+  }
+  return out;
+}

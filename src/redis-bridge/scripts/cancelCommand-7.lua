@@ -1,0 +1,72 @@
+--[[
+  Handles an ingress `command_cancel` entry, fenced like routing. A queued or retrying command
+  is cancelled at once; a delivered one is flagged so its owner sends `cancel` to the agent
+  (the agent's result then finishes it). The target's mailbox and agent record are built
+  from ARGV[5] and ARGV[6] (same hash tag as KEYS on Redis Cluster).
+
+  Input:
+    KEYS[1] ingress stream
+    KEYS[2] command record (hash)
+    KEYS[3] command timeline (list)
+    KEYS[4] events stream
+    KEYS[5] command deadlines (zset)
+    KEYS[6] command counts by state (hash)
+    KEYS[7] dead-letter stream
+
+    ARGV[1] group                ARGV[6] agent record key prefix
+    ARGV[2] consumer             ARGV[7] events cap
+    ARGV[3] entry id             ARGV[8] dlq cap
+    ARGV[4] command id           ARGV[9] replica key prefix (`<prefix>:replica:`)
+    ARGV[5] mailbox key prefix   ARGV[10..] the entry's original fields
+
+  Output:
+    { 'cancelled', '' }                  was queued or retrying: now cancelled
+    { 'cancel_requested', owner or '' }  delivered: the owner tells the agent
+    { 'final', '' }                      already finished: acknowledged, nothing else
+    { 'unknown', '' }                    no such command: dead-lettered `cancelled_undeliverable`
+    { 'not_owner', '' }                  the entry is no longer pending for this consumer
+]]
+--- @include "includes/now.lua"
+--- @include "includes/pendingFor.lua"
+--- @include "includes/setState.lua"
+--- @include "includes/deadLetter.lua"
+
+if not pendingFor(KEYS[1], ARGV[1], ARGV[3], ARGV[2]) then return { 'not_owner', '' } end
+local now = nowMs()
+local id = ARGV[4]
+local rec = redis.call('HMGET', KEYS[2], 'state', 'target')
+local state, target = rec[1], rec[2]
+
+if not state then
+  local original = {}
+  for i = 10, #ARGV do original[#original + 1] = ARGV[i] end
+  deadLetter(KEYS[7], ARGV[8], KEYS[4], ARGV[7], original, 'cancelled_undeliverable',
+    'no command ' .. id .. ' to cancel', 0, ARGV[3], ARGV[2], now, 4096)
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
+  return { 'unknown', '' }
+end
+
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
+if state == 'queued' or state == 'retrying' then
+  setState(KEYS[2], KEYS[6], state, 'cancelled')
+  redis.call('HSET', KEYS[2], 'finished_at', now, 'error', 'cancelled before delivery')
+  redis.call('ZREM', ARGV[5] .. target, id)
+  redis.call('ZREM', KEYS[5], id)
+  redis.call('RPUSH', KEYS[3], cjson.encode({ event = 'cancelled', at = now, replica = ARGV[2] }))
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'type', 'command_cancelled', 'command_id', id,
+    'agent_id', target, 'replica', ARGV[2], 'ts', now)
+  return { 'cancelled', '' }
+end
+if state == 'delivered' then
+  redis.call('HSET', KEYS[2], 'cancel_requested', now)
+  redis.call('RPUSH', KEYS[3], cjson.encode({ event = 'cancel_requested', at = now, replica = ARGV[2] }))
+  local owner = redis.call('HGET', ARGV[6] .. target, 'replica')
+  if owner then
+    local wake = ARGV[9] .. owner .. ':wake'
+    redis.call('SADD', wake, target)
+    redis.call('PEXPIRE', wake, 3600000)
+    return { 'cancel_requested', owner }
+  end
+  return { 'cancel_requested', '' }
+end
+return { 'final', '' }

@@ -1,0 +1,57 @@
+--[[
+  Dead-letters commands past their TTL (`expired`): queued, retrying, or delivered to a
+  session that no longer exists. A command in flight on a live session is looked at again
+  later: the agent is working on it. Any replica may run this; Redis time decides.
+  Record, mailbox and agent keys are built from prefixes (same hash tag on Redis Cluster).
+
+  Input:
+    KEYS[1] command deadlines (zset)
+    KEYS[2] events stream
+    KEYS[3] dead-letter stream
+    KEYS[4] command counts by state (hash)
+
+    ARGV[1] command record key prefix   ARGV[6] dlq cap
+    ARGV[2] mailbox key prefix          ARGV[7] dlq payload cap (bytes)
+    ARGV[3] agent record key prefix     ARGV[8] replica id
+    ARGV[4] most commands per call      ARGV[9] record retention after finishing (ms)
+    ARGV[5] events cap                  ARGV[10] look again after (ms) for in-flight ones
+
+  Output:
+    number of commands dead-lettered
+]]
+--- @include "includes/now.lua"
+--- @include "includes/setState.lua"
+--- @include "includes/deadLetter.lua"
+
+local now = nowMs()
+local expired = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))) do
+  local key = ARGV[1] .. id
+  local r = redis.call('HMGET', key, 'state', 'target', 'delivered_epoch', 'attempt')
+  local state, target = r[1], r[2]
+  local live = false
+  if state == 'delivered' then
+    local agent = redis.call('HMGET', ARGV[3] .. target, 'epoch', 'state')
+    live = agent[1] == r[3] and agent[2] ~= 'offline'
+  end
+  if state ~= 'queued' and state ~= 'retrying' and state ~= 'delivered' then
+    redis.call('ZREM', KEYS[1], id) -- finished or gone
+  elseif live then
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[10]), id)
+  else
+    setState(key, KEYS[4], state, 'dead')
+    redis.call('HSET', key, 'dead_reason', 'expired', 'finished_at', now)
+    redis.call('ZREM', ARGV[2] .. target, id)
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('PEXPIRE', key, tonumber(ARGV[9]))
+    redis.call('PEXPIRE', key .. ':timeline', tonumber(ARGV[9]))
+    redis.call('RPUSH', key .. ':timeline', cjson.encode({ event = 'expired', at = now, replica = ARGV[8] }))
+    local c = redis.call('HMGET', key, 'command_type', 'payload', 'priority', 'correlation_id', 'max_attempts', 'source_id', 'ttl_ms')
+    local original = { 'type', 'command_issued', 'target', target, 'command_id', id, 'command_type', c[1],
+      'payload', c[2], 'priority', c[3], 'correlation_id', c[4], 'max_attempts', c[5], 'ttl_ms', c[7] }
+    deadLetter(KEYS[3], ARGV[6], KEYS[2], ARGV[5], original, 'expired',
+      'not delivered within ttl_ms=' .. c[7], tonumber(r[4]) - 1, c[6] or '', ARGV[8], now, tonumber(ARGV[7]))
+    expired = expired + 1
+  end
+end
+return expired

@@ -1,0 +1,36 @@
+import type Redis from 'ioredis';
+import { readEvents } from './events';
+
+export const INGRESS = 'nexus:commands:stream';
+export const DLQ = 'nexus:commands:dlq';
+
+/** XADDs many entries in one pipeline; returns their ids. */
+export async function xaddMany(redis: Redis, entries: (string | Buffer)[][]): Promise<string[]> {
+  const pipeline = redis.pipeline();
+  for (const fields of entries) pipeline.xadd(INGRESS, '*', ...fields);
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([err, id]) => {
+    if (err) throw err;
+    return String(id);
+  });
+}
+
+/** DLQ entries as flat objects. */
+export function readDlq(redis: Redis): Promise<Record<string, string>[]> {
+  return readEvents(redis, DLQ);
+}
+
+/** The group's pending and lag on the ingress. */
+export async function groupState(redis: Redis): Promise<{ pending: number; lag: number }> {
+  const groups = (await redis.xinfo('GROUPS', INGRESS)) as unknown[][];
+  const info: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < groups[0].length; i += 2) info[String(groups[0][i])] = groups[0][i + 1];
+  return { pending: Number(info.pending), lag: Number(info.lag) };
+}
+
+/** Counts events of `type` per command id. */
+export async function eventCounts(redis: Redis, type: string): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const e of await readEvents(redis)) if (e.type === type) counts.set(e.command_id, (counts.get(e.command_id) ?? 0) + 1);
+  return counts;
+}
