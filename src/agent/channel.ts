@@ -20,10 +20,27 @@ export function agentChannelOptions(options: CompiledAgentOptions): ChannelOptio
     'grpc.use_local_subchannel_pool': 1,
     // See a headless service's new pod addresses within seconds, not the default 30 s.
     'grpc.dns_min_time_between_resolutions_ms': 5000,
-    // Spread agents over every address of the target (headless service, ipv4: list)
-    // instead of all piling onto the first one.
+    // Spread agents over every address of a resolved target (dns:/// of a headless service)
+    // instead of all piling onto the first one. Address lists we shuffle ourselves (below).
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ pick_first: { shuffleAddressList: true } }] }),
   };
+}
+
+/**
+ * The target for one connection attempt: `ipv4:`/`ipv6:` address lists come back in a fresh
+ * uniformly random order. grpc-js 1.14's own shuffle (pick_first shuffleAddressList) loops
+ * `i > 1` instead of `i > 0`, so the second address can never come first: with three
+ * replicas, one would never get a first pick. Other targets are returned unchanged.
+ */
+export function attemptTarget(target: string, random: () => number = Math.random): string {
+  const match = /^(ipv4|ipv6):(.*)$/.exec(target);
+  if (!match) return target;
+  const addresses = match[2].split(',');
+  for (let i = addresses.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [addresses[i], addresses[j]] = [addresses[j], addresses[i]];
+  }
+  return `${match[1]}:${addresses.join(',')}`;
 }
 
 /**
@@ -32,5 +49,5 @@ export function agentChannelOptions(options: CompiledAgentOptions): ChannelOptio
  * channel-level reconnect backoff never stacks on top of ours.
  */
 export function createPulseClient(options: CompiledAgentOptions): NexusPulseServiceClient {
-  return new NexusPulseServiceClient(options.orchestrator, credentials.createInsecure(), agentChannelOptions(options));
+  return new NexusPulseServiceClient(attemptTarget(options.orchestrator), credentials.createInsecure(), agentChannelOptions(options));
 }

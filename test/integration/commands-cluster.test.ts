@@ -80,5 +80,16 @@ describe('commands through 3 replicas to 30 agents', () => {
 
     const sample = await db.hgetall('nexus:command:c-42');
     expect(sample).toMatchObject({ state: 'succeeded', output: 'p-42', target: targets.get('c-42') });
+
+    // The command metrics on every replica; together they applied every result once.
+    let applied = 0;
+    for (const r of replicas) {
+      const text = await (await fetch(`http://127.0.0.1:${r.metricsPort}/metrics`)).text();
+      for (const name of ['nexus_active_tasks', 'nexus_redis_streams_pending', 'nexus_redis_streams_lag', 'nexus_dlq_length', 'nexus_pulse_total', 'nexus_directives_sent', 'nexus_connected_agents']) {
+        expect(text, `${r.replicaId} ${name}`).toContain(`${name}{`);
+      }
+      applied += Number(/nexus_commands_total\{outcome="succeeded",replica="[^"]+"\} (\d+)/.exec(text)?.[1] ?? 0);
+    }
+    expect(applied).toBe(COMMANDS);
   });
 });
