@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/clients/**/*.test.ts'],
+    setupFiles: ['test/helpers/cleanup.ts'],
     fileParallelism: false,
     testTimeout: 180_000,
     hookTimeout: 30_000,

@@ -8,6 +8,9 @@ const ROOT = join(__dirname, '..', '..');
 export const ORCHESTRATOR_BIN = join(ROOT, 'dist', 'src', 'orchestrator', 'main.js');
 export const AGENT_BIN = join(ROOT, 'dist', 'src', 'agent', 'main.js');
 
+/** Every child still running in this test file; see cleanup.ts. */
+export const liveChildren = new Set<Child>();
+
 /** A child process with its output kept for assertions and failure messages. */
 export class Child {
   readonly output: string[] = [];
@@ -21,6 +24,8 @@ export class Child {
     proc.stdout?.on('data', keep);
     proc.stderr?.on('data', keep);
     this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    liveChildren.add(this);
+    void this.exited.then(() => liveChildren.delete(this));
   }
 
   get pid(): number {

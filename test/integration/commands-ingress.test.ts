@@ -73,7 +73,7 @@ describe('ingress consumer group', () => {
     await waitFor('two running', () => active === 2);
     const inState = async (s: string) => {
       let n = 0;
-      for (const id of await client.zrange('nexus:mailbox:windowed', 0, -1)) if ((await client.hget(`nexus:command:${id}`, 'state')) === s) n++;
+      for (const id of await client.zrange('nexus:mailbox:windowed', '0', '-1')) if ((await client.hget(`nexus:command:${id}`, 'state')) === s) n++;
       return n;
     };
     await waitFor('eight waiting in the mailbox', async () => (await inState('queued')) === 8);
