@@ -220,8 +220,10 @@ export class Orchestrator {
       ['close redis', () => Promise.all([closeRedis(this.redis), closeRedis(this.probe), closeRedis(this.subscriber), closeRedis(this.blocking)])],
     ];
     for (const [name, step] of steps) {
+      const stepStarted = Date.now();
       try {
         await step();
+        this.log.debug({ step: name, tookMs: Date.now() - stepStarted }, 'shutdown step done');
       } catch (err) {
         this.log.warn({ err: (err as Error).message, step: name }, 'shutdown step failed; continuing');
       }

@@ -32,6 +32,9 @@ type StreamReply = [Buffer, [Buffer, Buffer[] | null][]][] | null;
 export class IngressConsumer {
   private stopped = false;
   private loop: Promise<void> | undefined;
+  /** Resolves on close(): blocking reads race it, so a stop never waits on Redis. */
+  private readonly stopping: Promise<null>;
+  private signalStop!: () => void;
   private readonly sweeper: Ticker;
 
   constructor(
@@ -43,6 +46,7 @@ export class IngressConsumer {
     private readonly handle: BatchHandler,
     private readonly logger: Logger,
   ) {
+    this.stopping = new Promise<null>((resolve) => (this.signalStop = () => resolve(null)));
     this.sweeper = new Ticker(settings.claimSweepMs, () => this.claimIdle(), (err) => this.logger.warn({ err: err.message }, 'reclaim sweep failed'));
   }
 
@@ -58,8 +62,11 @@ export class IngressConsumer {
    */
   async close(): Promise<void> {
     this.stopped = true;
+    this.signalStop();
     await this.sweeper.close();
-    // Interrupts a blocked XREADGROUP; the loop sees `stopped` and returns.
+    // A read that was waiting is abandoned, not awaited: ioredis does not fail a command queued
+    // while the connection waits to reconnect, even on disconnect(). Its entries (if Redis
+    // delivered any) stay pending and are reclaimed by the other replicas.
     this.blocking.disconnect();
     await this.loop;
   }
@@ -109,9 +116,9 @@ export class IngressConsumer {
   private async readOwnPending(): Promise<void> {
     let after = '0';
     while (!this.stopped) {
-      const reply = (await this.blocking.xreadgroupBuffer(
+      const reply = (await this.untilStopped(this.blocking.xreadgroupBuffer(
         'GROUP', CONSUMER_GROUP, this.consumer, 'COUNT', this.settings.batch, 'STREAMS', this.keys.commandsStream, after,
-      )) as StreamReply;
+      ))) as StreamReply;
       const entries = toEntries(reply);
       if (entries.length === 0) return;
       await this.handle(entries);
@@ -121,13 +128,19 @@ export class IngressConsumer {
 
   /** New entries (blocks up to blockMs). */
   private async readNew(): Promise<void> {
-    const reply = (await this.blocking.xreadgroupBuffer(
+    const reply = (await this.untilStopped(this.blocking.xreadgroupBuffer(
       'GROUP', CONSUMER_GROUP, this.consumer, 'COUNT', this.settings.batch, 'BLOCK', this.settings.blockMs,
       'STREAMS', this.keys.commandsStream, '>',
-    )) as StreamReply;
+    ))) as StreamReply;
     const entries = toEntries(reply);
     // Handled even when a stop came meanwhile: these are ours now.
     if (entries.length > 0) await this.handle(entries);
+  }
+
+  /** `read`, or null as soon as the consumer is stopped (the read is then abandoned). */
+  private untilStopped<T>(read: Promise<T>): Promise<T | null> {
+    read.catch(() => undefined); // an abandoned read may still fail later
+    return Promise.race([read, this.stopping]);
   }
 
   /** Takes over entries idle on any consumer (dead or paused replicas, or this one's own). */

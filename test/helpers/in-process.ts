@@ -9,7 +9,8 @@ import { RedisServer } from './redis-server';
 export async function startOrchestrator(redisUrl: string, env: Record<string, string> = {}): Promise<{ orchestrator: Orchestrator } & Endpoints> {
   const config = compileOrchestratorConfig({
     ...FAST_ORCHESTRATOR_ENV,
-    LOG_LEVEL: 'silent',
+    // TEST_LOG_LEVEL=debug shows an in-process orchestrator's logs when a test needs explaining.
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     REDIS_URL: redisUrl,
     GRPC_HOST: '127.0.0.1',
     GRPC_PORT: '0',
