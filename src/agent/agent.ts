@@ -31,7 +31,7 @@ export interface AgentDeps {
  * ```
  *
  * Events: `welcome` (Welcome), `disconnected` (SessionOutcome), `give-up` (Error),
- * `execute` (Command: a handler starts running it).
+ * `execute` (Command: a handler starts running it), `waiting` (ms until the next attempt).
  */
 export class Agent extends EventEmitter {
   readonly options: CompiledAgentOptions;
@@ -40,6 +40,8 @@ export class Agent extends EventEmitter {
   replicaId = '';
   /** Consecutive failed attempts (reset by a healthy session). */
   failures = 0;
+  /** When waiting: the wait chosen before the next attempt (ms). */
+  nextAttemptInMs = 0;
   private readonly handlers = new Map<string, CommandHandler>();
   private readonly runner: CommandRunner;
   private readonly metrics: HostMetricsSampler;
@@ -120,6 +122,8 @@ export class Agent extends EventEmitter {
         this.emit('give-up', err);
         break;
       }
+      this.nextAttemptInMs = waitMs;
+      this.emit('waiting', waitMs);
       await delay(waitMs, this.stop.signal);
     }
     this.state = 'closed';
@@ -136,7 +140,9 @@ export class Agent extends EventEmitter {
     if (outcome.healthy) this.failures = 0;
     this.failures++;
     if (this.options.maxRetries > 0 && this.failures > this.options.maxRetries) return undefined;
-    const waitMs = fullJitterDelay(this.backoff, this.failures - 1);
+    // A refusal with a retry delay (admission, per-id limit) is honoured, plus our own jitter so
+    // the refused fleet does not come back in lock-step.
+    const waitMs = (outcome.retryAfterMs ?? 0) + fullJitterDelay(this.backoff, this.failures - 1);
     this.log.warn({ reason: outcome.reason, code: outcome.code, attempt: this.failures, retryInMs: waitMs }, 'session ended; reconnecting');
     return waitMs;
   }

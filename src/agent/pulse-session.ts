@@ -5,6 +5,12 @@ import { AGENT_VERSION, type CompiledAgentOptions } from './agent-options';
 import type { CommandRunner } from './command-runner';
 import type { HostMetricsSampler } from './host-metrics';
 
+/** The orchestrator's `retry-after-ms` trailer on a refusal, if any. */
+function retryAfter(err: ServiceError): number | undefined {
+  const value = Number(err.metadata?.get('retry-after-ms')[0]);
+  return Number.isFinite(value) && value > 0 ? Math.min(value, 3_600_000) : undefined;
+}
+
 /** How long to wait for the welcome after saying hello. */
 export const WELCOME_TIMEOUT_MS = 10000;
 /** Heartbeat intervals of silence after which the link is presumed dead. */
@@ -17,7 +23,7 @@ export const SILENT_INTERVALS = 3;
 export type SessionOutcome =
   | { kind: 'drained'; reconnectAfterMs: number }
   | { kind: 'closed' }
-  | { kind: 'failed'; reason: string; code?: status; healthy: boolean };
+  | { kind: 'failed'; reason: string; code?: status; healthy: boolean; retryAfterMs?: number };
 
 export interface PulseSessionContext {
   readonly options: CompiledAgentOptions;
@@ -82,7 +88,7 @@ export class PulseSession {
       const call = this.client.pulse();
       this.call = call;
       call.on('data', (message: OrchestratorMessage) => this.onMessage(message));
-      call.on('error', (err: ServiceError) => this.fail(err.details || err.message, err.code));
+      call.on('error', (err: ServiceError) => this.fail(err.details || err.message, err.code, retryAfter(err)));
       call.on('end', () => this.fail('orchestrator ended the stream', status.OK));
       this.send({
         kind: {
@@ -164,7 +170,7 @@ export class PulseSession {
     this.later(reconnectAfterMs, leave);
   }
 
-  private fail(reason: string, code?: status): void {
+  private fail(reason: string, code?: status, retryAfterMs?: number): void {
     if (this.drainDeadline !== undefined) {
       // Drained and the orchestrator ended the stream first: wait out the rest of the delay.
       this.settle?.({ kind: 'drained', reconnectAfterMs: Math.max(0, this.drainDeadline - performance.now()) });
@@ -174,7 +180,7 @@ export class PulseSession {
     // processes misconfigured with one id then back off further and further instead of
     // taking the id from each other twice a second.
     const healthy = code !== status.ABORTED && this.welcomedAt > 0 && performance.now() - this.welcomedAt >= this.intervalMs;
-    this.settle?.({ kind: 'failed', reason, code, healthy });
+    this.settle?.({ kind: 'failed', reason, code, healthy, retryAfterMs });
   }
 
   private abort(reason: string): void {

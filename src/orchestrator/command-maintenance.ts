@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import type { Logger } from '../shared/logger';
 import type { CommandStore } from '../redis-bridge/command-store';
+import { retireIdleConsumers } from '../redis-bridge/consumer-retirement';
 import { trimIngress } from '../redis-bridge/ingress-trim';
 import type { NexusKeys } from '../redis-bridge/keys';
 import { readStreamStats } from '../redis-bridge/stream-stats';
@@ -17,9 +18,14 @@ export class CommandMaintenance {
     private readonly keys: NexusKeys,
     private readonly store: CommandStore,
     private readonly ingressTargetLen: number,
+    private readonly consumer: { readonly name: string; readonly retireIdleMs: number },
     private readonly metrics: OrchestratorMetrics,
     private readonly logger: Logger,
   ) {}
+
+  /** Consumers are looked at every this many runs (XINFO CONSUMERS is not free). */
+  private static readonly CONSUMER_CHECK_EVERY = 30;
+  private runs = 0;
 
   async run(): Promise<void> {
     const expired = await this.store.expire();
@@ -30,5 +36,9 @@ export class CommandMaintenance {
     this.metrics.dlqLength.set(stats.dlqLength);
     const trimmed = await trimIngress(this.redis, this.keys, this.ingressTargetLen);
     if (trimmed > 0) this.logger.debug({ trimmed }, 'ingress trimmed below the group\'s progress');
+    if (this.runs++ % CommandMaintenance.CONSUMER_CHECK_EVERY === 0) {
+      const retired = await retireIdleConsumers(this.redis, this.keys, this.consumer.name, this.consumer.retireIdleMs);
+      if (retired.length > 0) this.logger.info({ retired }, 'deleted idle consumers that held nothing');
+    }
   }
 }

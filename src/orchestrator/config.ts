@@ -15,7 +15,8 @@ export const ORCHESTRATOR_VARIABLES = [
   'MAX_PAYLOAD_BYTES', 'DEFAULT_MAX_ATTEMPTS', 'DEFAULT_COMMAND_TTL_MS', 'MAX_COMMAND_TTL_MS', 'COMMAND_RETENTION_MS',
   'DLQ_MAXLEN', 'DLQ_PAYLOAD_BYTES', 'MAILBOX_MAX', 'DELIVERY_WINDOW_MAX', 'RETRY_BASE_MS', 'RETRY_MAX_MS',
   'INGRESS_BATCH', 'INGRESS_BLOCK_MS', 'INGRESS_TARGET_LEN', 'CLAIM_MIN_IDLE_MS', 'CLAIM_SWEEP_MS', 'POISON_DELIVERIES',
-  'MAINTENANCE_INTERVAL_MS', 'WAKE_POLL_MS',
+  'MAINTENANCE_INTERVAL_MS', 'WAKE_POLL_MS', 'CONSUMER_RETIRE_IDLE_MS', 'REDIS_LOSS_DRAIN_MS',
+  'AGENT_RECONNECT_LIMIT', 'AGENT_RECONNECT_WINDOW_MS', 'SESSION_ADMISSION_RATE',
 ] as const;
 
 /** The orchestrator's configuration, compiled and validated once at start. Durations in ms. */
@@ -108,6 +109,16 @@ export interface OrchestratorConfig {
   readonly maintenanceIntervalMs: number;
   /** This replica's wake set is polled this often (the doorbell's durable half). @default 1000 */
   readonly wakePollMs: number;
+  /** Consumers of the group with nothing pending and idle this long are deleted. @default 3600000 */
+  readonly consumerRetireIdleMs: number;
+  /** Redis unreachable this long: tell this replica's agents to move to a healthy replica. @default 10000 */
+  readonly redisLossDrainMs: number;
+  /** Sessions one agent id may start per window, cluster-wide; more get RESOURCE_EXHAUSTED. @default 30 */
+  readonly agentReconnectLimit: number;
+  /** @default 60000 */
+  readonly agentReconnectWindowMs: number;
+  /** New sessions this replica admits per second (token bucket, burst = rate). @default 1000 */
+  readonly sessionAdmissionRate: number;
 }
 
 /** Compiles raw values into a frozen config; throws ConfigError naming the bad variable. */
@@ -164,6 +175,11 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
     poisonDeliveries: r.int('POISON_DELIVERIES', 5, 1, 1000),
     maintenanceIntervalMs: r.int('MAINTENANCE_INTERVAL_MS', 1000, 10, 3_600_000),
     wakePollMs: r.int('WAKE_POLL_MS', 1000, 10, 60_000),
+    consumerRetireIdleMs: r.int('CONSUMER_RETIRE_IDLE_MS', 3_600_000, 1000, 30 * 86_400_000),
+    redisLossDrainMs: r.int('REDIS_LOSS_DRAIN_MS', 10_000, 100, 3_600_000),
+    agentReconnectLimit: r.int('AGENT_RECONNECT_LIMIT', 30, 1, 1_000_000),
+    agentReconnectWindowMs: r.int('AGENT_RECONNECT_WINDOW_MS', 60_000, 100, 86_400_000),
+    sessionAdmissionRate: r.int('SESSION_ADMISSION_RATE', 1000, 1, 1_000_000),
   };
   if (config.offlineThresholdMs <= config.stalenessThresholdMs) {
     throw new ConfigError('OFFLINE_THRESHOLD_SEC', 'must be greater than STALENESS_THRESHOLD_SEC');

@@ -8,6 +8,7 @@ import { Ticker } from '../shared/ticker';
 import { NEXUS_VERSION } from '../shared/version';
 import { AgentRegistry } from '../redis-bridge/agent-registry';
 import { CommandStore } from '../redis-bridge/command-store';
+import { retireSelf } from '../redis-bridge/consumer-retirement';
 import { IngressConsumer } from '../redis-bridge/ingress-consumer';
 import { EventLog } from '../redis-bridge/event-log';
 import { NexusKeys } from '../redis-bridge/keys';
@@ -26,6 +27,7 @@ import { OrchestratorMetrics, serveMetrics } from './metrics';
 import { PulseHandler } from './pulse-handler';
 import { Readiness } from './readiness';
 import { ReplicaPresence } from './replica-presence';
+import type { Session } from './session';
 import { SessionRegistry } from './session-registry';
 import { StalenessMonitor } from './staleness-monitor';
 import { StatusService } from './status-service';
@@ -55,6 +57,7 @@ export class Orchestrator {
   private readonly bell: ReplicaBell;
   private readonly delivery: Delivery;
   private readonly consumer: IngressConsumer;
+  private readonly keys: NexusKeys;
   private readonly readiness: Readiness;
   private readonly pulse: PulseHandler;
   private readonly tickers: Ticker[];
@@ -81,7 +84,12 @@ export class Orchestrator {
     this.blocking = createRedis(config.redisUrl, 'blocking', redisOptions, logger);
 
     const keys = new NexusKeys(config.keyPrefix);
-    const agents = new AgentRegistry(this.redis, keys, { recordTtlMs: config.agentRetentionMs, eventsMaxLen: config.eventsMaxLen });
+    const agents = new AgentRegistry(this.redis, keys, {
+      recordTtlMs: config.agentRetentionMs,
+      eventsMaxLen: config.eventsMaxLen,
+      reconnectLimit: config.agentReconnectLimit,
+      reconnectWindowMs: config.agentReconnectWindowMs,
+    });
     const replicas = new ReplicaRegistry(this.redis, keys, config.eventsMaxLen);
     const events = new EventLog(this.redis, keys, config.eventsMaxLen);
     this.bell = new ReplicaBell(this.redis, this.subscriber, keys, logger.child({ component: 'bell' }));
@@ -112,7 +120,8 @@ export class Orchestrator {
       claimSweepMs: config.claimSweepMs,
     }, intake.handleBatch, logger.child({ component: 'ingress' }));
     const commands = new CommandService(this.redis, keys, store, rules, logger.child({ component: 'commands' }));
-    const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, this.metrics, logger.child({ component: 'maintenance' }));
+    const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, { name: config.replicaId, retireIdleMs: config.consumerRetireIdleMs }, this.metrics, logger.child({ component: 'maintenance' }));
+    this.keys = keys;
 
     const { server, health } = buildGrpcServer(config, {
       pulse: (call) => this.pulse.handle(call),
@@ -152,7 +161,7 @@ export class Orchestrator {
     const staleness = new StalenessMonitor(this.sessions, agents, config, logger.child({ component: 'staleness' }));
     const warn = (what: string) => (err: Error) => this.log.warn({ err: err.message }, `${what} failed`);
     this.tickers = [
-      new Ticker(config.readinessProbeIntervalMs, () => this.readiness.check(), warn('readiness probe')),
+      new Ticker(config.readinessProbeIntervalMs, () => this.checkReadiness(), warn('readiness probe')),
       new Ticker(config.replicaBeatIntervalMs, () => this.presence.beat(), warn('replica beat')),
       new Ticker(config.heartbeatFlushMs, () => flusher.flush(), warn('heartbeat flush')),
       new Ticker(config.stalenessCheckIntervalMs, () => staleness.check(), warn('staleness check')),
@@ -209,6 +218,8 @@ export class Orchestrator {
     const steps: [string, () => unknown][] = [
       // Stop taking commands first; a batch being routed is finished, unread ones stay for the others.
       ['stop consuming', () => this.consumer.close()],
+      // Leave no consumer name behind if nothing is pending on it (else the others reclaim it).
+      ['retire consumer', () => wasRunning && retireSelf(this.redis, this.keys, config.replicaId)],
       ['stop listening', () => this.bound && this.server.unbind(this.bound)],
       ['drain sessions', () => this.drainSessions(deadline)],
       ['stop delivery', () => this.delivery.close()],
@@ -232,13 +243,32 @@ export class Orchestrator {
     this.log.info({ tookMs: Date.now() - startedAt }, 'orchestrator stopped');
   }
 
-  /** Sends each session a drain directive with a delay drawn from the drain window, then waits. */
-  private async drainSessions(deadline: number): Promise<void> {
-    for (const session of this.sessions.values()) {
+  /**
+   * Probes Redis; when it has been unreachable for REDIS_LOSS_DRAIN_MS while this replica runs,
+   * its agents are told to move (spread over the drain window) to replicas that still reach
+   * Redis. Their commands wait safely in Redis meanwhile.
+   */
+  private async checkReadiness(): Promise<void> {
+    await this.readiness.check();
+    if (this.state !== 'running' || this.readiness.redisDownForMs < this.config.redisLossDrainMs) return;
+    const live = [...this.sessions.values()].filter((s) => s.state === 'live');
+    if (live.length === 0) return;
+    this.log.warn({ sessions: live.length, downMs: Math.round(this.readiness.redisDownForMs) }, 'redis unreachable too long: moving agents to other replicas');
+    this.tellToLeave(live, 'replica lost redis');
+  }
+
+  /** Sends each session a drain directive with a delay drawn from the drain window. */
+  private tellToLeave(sessions: Iterable<Session>, reason: string): void {
+    for (const session of sessions) {
       const reconnectAfterMs = Math.floor(Math.random() * this.config.drainWindowMs);
-      session.send({ kind: { $case: 'drain', drain: { reconnectAfterMs, reason: 'replica shutting down' } } });
+      session.send({ kind: { $case: 'drain', drain: { reconnectAfterMs, reason } } });
       session.state = 'draining';
     }
+  }
+
+  /** Tells every session to leave, then waits for them until the deadline. */
+  private async drainSessions(deadline: number): Promise<void> {
+    this.tellToLeave([...this.sessions.values()].filter((s) => s.state === 'live'), 'replica shutting down');
     while (this.sessions.size > 0 && Date.now() < deadline) await delay(50);
     for (const session of this.sessions.values()) {
       session.close({ code: status.UNAVAILABLE, details: 'replica shut down; reconnect elsewhere' });

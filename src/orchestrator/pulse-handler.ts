@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { status, type ServerDuplexStream } from '@grpc/grpc-js';
+import { Metadata, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { AgentMessage, Hello, OrchestratorMessage } from '../generated/nexus/prime/pulse';
 import { agentIdProblem } from '../shared/agent-id';
 import type { Logger } from '../shared/logger';
 import type { AgentProfile } from '../redis-bridge/agent-record';
-import type { AgentRegistry } from '../redis-bridge/agent-registry';
+import { ReconnectLimitError, type AgentRegistry } from '../redis-bridge/agent-registry';
+import { Admission } from './admission';
 import type { ReplicaBell } from '../redis-bridge/replica-bell';
 import type { OrchestratorConfig } from './config';
 import type { Delivery } from './delivery';
@@ -13,6 +14,9 @@ import { Session } from './session';
 import type { SessionRegistry } from './session-registry';
 
 type PulseCall = ServerDuplexStream<AgentMessage, OrchestratorMessage>;
+
+/** Trailer telling a refused agent when to try again (ms); the agent honours it. */
+export const RETRY_AFTER_HEADER = 'retry-after-ms';
 
 /** Longest accepted hello text fields and list sizes. */
 const MAX_FIELD = 256;
@@ -38,9 +42,11 @@ export interface PulseHandlerDeps {
  */
 export class PulseHandler {
   private readonly log: Logger;
+  private readonly admission: Admission;
 
   constructor(private readonly deps: PulseHandlerDeps) {
     this.log = deps.logger.child({ component: 'pulse' });
+    this.admission = new Admission(deps.config.sessionAdmissionRate);
   }
 
   /** The grpc-js handler for NexusPulseService/Pulse. */
@@ -50,13 +56,18 @@ export class PulseHandler {
     let registering = false;
     let ended = false;
 
-    const reject = (code: status, details: string): void => {
+    const reject = (code: status, details: string, retryAfterMs = 0): void => {
       metrics.sessionsRejected.labels(status[code]).inc();
-      if (session) session.close({ code, details });
-      else if (!call.writableEnded) call.emit('error', { code, details });
+      if (session) return session.close({ code, details });
+      if (call.writableEnded) return;
+      const metadata = new Metadata();
+      if (retryAfterMs > 0) metadata.set(RETRY_AFTER_HEADER, String(retryAfterMs));
+      call.emit('error', { code, details, metadata });
     };
 
     if (!this.deps.accepting()) return reject(status.UNAVAILABLE, 'replica is not accepting sessions (draining or not ready); reconnect elsewhere');
+    const waitMs = this.admission.take();
+    if (waitMs > 0) return reject(status.RESOURCE_EXHAUSTED, 'too many new sessions at once; retry later', waitMs);
 
     const helloTimer = setTimeout(() => reject(status.FAILED_PRECONDITION, `no hello within ${config.helloTimeoutMs} ms`), config.helloTimeoutMs);
 
@@ -99,6 +110,10 @@ export class PulseHandler {
           },
           (err: Error) => {
             registering = false;
+            if (err instanceof ReconnectLimitError) {
+              this.log.warn({ agentId: kind.hello.agentId, retryAfterMs: err.retryAfterMs }, 'agent id over its session limit');
+              return reject(status.RESOURCE_EXHAUSTED, `agent id ${kind.hello.agentId} started too many sessions; retry later`, err.retryAfterMs);
+            }
             this.log.warn({ err: err.message, agentId: kind.hello.agentId }, 'registration failed');
             reject(status.UNAVAILABLE, 'registry unavailable; retry later');
           },

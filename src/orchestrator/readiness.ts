@@ -13,6 +13,8 @@ export class Readiness {
   private draining = false;
   /** Last published value; health starts NOT_SERVING. */
   private last = false;
+  /** Monotonic time Redis was first found unreachable in the current outage, or 0. */
+  private downSince = 0;
 
   constructor(
     private readonly probe: Redis,
@@ -34,11 +36,18 @@ export class Readiness {
       }
       await this.probe.ping();
       this.redisOk = true;
+      this.downSince = 0;
     } catch (err) {
       if (this.redisOk) this.logger.warn({ err: (err as Error).message }, 'readiness probe failed: redis unreachable');
       this.redisOk = false;
+      this.downSince ||= performance.now();
     }
     this.publish();
+  }
+
+  /** How long Redis has been unreachable (0 while it answers). */
+  get redisDownForMs(): number {
+    return this.downSince ? performance.now() - this.downSince : 0;
   }
 
   markStarted(): void {

@@ -8,6 +8,18 @@ export interface AgentRegistryLimits {
   readonly recordTtlMs: number;
   /** Approximate cap of the events stream. */
   readonly eventsMaxLen: number;
+  /** Sessions one agent id may start per window. */
+  readonly reconnectLimit: number;
+  readonly reconnectWindowMs: number;
+}
+
+/** An agent id started too many sessions; it may try again after `retryAfterMs`. */
+export class ReconnectLimitError extends Error {
+  constructor(readonly retryAfterMs: number) {
+    super(`too many sessions for this agent id; retry in ${retryAfterMs} ms`);
+    this.name = 'ReconnectLimitError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
 }
 
 /** Who owned the agent before a new session took it over. */
@@ -55,10 +67,12 @@ export class AgentRegistry {
   /** Makes a new session the owner of `agentId` and reports who owned it before. */
   async connect(agentId: string, replicaId: string, sessionId: string, profile: AgentProfile): Promise<Takeover> {
     const k = this.keys;
+    const l = this.limits;
     const [epoch, previousReplica, previousSession, previousState, nowMs] = await this.redis.connectAgent(
-      k.agent(agentId), k.agentIndex, k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentEpoch, k.events,
-      agentId, replicaId, sessionId, this.limits.recordTtlMs, this.limits.eventsMaxLen, ...profileFields(profile),
+      k.agent(agentId), k.agentIndex, k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentEpoch, k.events, k.agentConnects(agentId),
+      agentId, replicaId, sessionId, l.recordTtlMs, l.eventsMaxLen, l.reconnectLimit, l.reconnectWindowMs, ...profileFields(profile),
     );
+    if (Number(epoch) === -1) throw new ReconnectLimitError(Number(previousReplica));
     return { epoch: Number(epoch), previousReplica, previousSession, previousState, nowMs: Number(nowMs) };
   }
 

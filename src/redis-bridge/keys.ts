@@ -61,6 +61,11 @@ export class NexusKeys {
     return this.agentPrefix + agentId;
   }
 
+  /** Sessions an agent id started in the current rate-limit window (counter, TTL'd). */
+  agentConnects(agentId: string): string {
+    return `${this.prefix}:connects:${agentId}`;
+  }
+
   /** Replica record (hash, TTL'd): address, version, start time, connected agents. */
   replica(replicaId: string): string {
     return this.replicaPrefix + replicaId;

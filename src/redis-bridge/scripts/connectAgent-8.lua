@@ -1,7 +1,9 @@
 --[[
   Makes a new session the owner of an agent id: takes the next fencing epoch, records the
   owner and the hello fields, moves the agent to `online` and emits `agent_connected`.
-  Time comes from the Redis clock, so replica clock skew changes nothing.
+  Time comes from the Redis clock, so replica clock skew changes nothing. An agent id that
+  starts too many sessions within the window is refused (a crash loop or a duplicate fight
+  must not churn the registry), cluster-wide.
 
   Input:
     KEYS[1] agent record (hash)
@@ -11,18 +13,28 @@
     KEYS[5] agents offline (zset)
     KEYS[6] epoch counter
     KEYS[7] events stream
+    KEYS[8] the agent's session counter for the rate limit
 
     ARGV[1] agent id
     ARGV[2] replica id
     ARGV[3] session id
     ARGV[4] record TTL (ms)
     ARGV[5] events stream cap (approximate MAXLEN)
-    ARGV[6..] hello fields as field, value pairs
+    ARGV[6] sessions allowed per window
+    ARGV[7] window (ms)
+    ARGV[8..] hello fields as field, value pairs
 
   Output:
     { epoch, previous replica or '', previous session or '', previous state or '', now (ms) }
+    { -1, retry after (ms), '', '', 0 } when the agent id is over its session limit
 ]]
 --- @include "includes/now.lua"
+
+local starts = redis.call('INCR', KEYS[8])
+if starts == 1 then redis.call('PEXPIRE', KEYS[8], ARGV[7]) end
+if starts > tonumber(ARGV[6]) then
+  return { -1, math.max(1, redis.call('PTTL', KEYS[8])), '', '', 0 }
+end
 
 local now = nowMs()
 local id = ARGV[1]
@@ -32,7 +44,7 @@ local epoch = redis.call('INCR', KEYS[6])
 
 redis.call('HSET', KEYS[1], 'agent_id', id, 'replica', ARGV[2], 'session', ARGV[3], 'epoch', epoch,
   'state', 'online', 'connected_at', now, 'last_pulse', now)
-for i = 6, #ARGV, 2 do
+for i = 8, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])

@@ -1,0 +1,29 @@
+import type Redis from 'ioredis';
+import { CONSUMER_GROUP, type NexusKeys } from './keys';
+
+/**
+ * Deletes consumers of the group that hold nothing (pending 0) and have been idle longer than
+ * `idleMs`: names of replicas that are gone. A consumer with pending entries is never deleted
+ * (XGROUP DELCONSUMER would drop them); its entries are reclaimed first. Returns the names.
+ */
+export async function retireIdleConsumers(redis: Redis, keys: NexusKeys, self: string, idleMs: number): Promise<string[]> {
+  const consumers = (await redis.xinfo('CONSUMERS', keys.commandsStream, CONSUMER_GROUP)) as unknown[][];
+  const retired: string[] = [];
+  for (const c of consumers) {
+    const info: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < c.length; i += 2) info[String(c[i])] = c[i + 1];
+    const name = String(info.name);
+    if (name === self || Number(info.pending) !== 0 || Number(info.idle) < idleMs) continue;
+    await redis.xgroup('DELCONSUMER', keys.commandsStream, CONSUMER_GROUP, name);
+    retired.push(name);
+  }
+  return retired;
+}
+
+/** Deletes this replica's own consumer on a clean shutdown, if it holds nothing. */
+export async function retireSelf(redis: Redis, keys: NexusKeys, self: string): Promise<boolean> {
+  const pending = (await redis.xpending(keys.commandsStream, CONSUMER_GROUP, '-', '+', 1, self)) as unknown[];
+  if (pending.length > 0) return false;
+  await redis.xgroup('DELCONSUMER', keys.commandsStream, CONSUMER_GROUP, self);
+  return true;
+}
