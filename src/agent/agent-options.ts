@@ -36,10 +36,16 @@ export interface AgentOptions {
   resultCacheSize?: number;
   /** Register `echo`, `sleep` and `sysinfo`. @default true */
   builtins?: boolean;
+  /**
+   * TLS to the orchestrator: `ca` to verify it (system CAs when absent), `cert`/`key` for mutual
+   * TLS (the certificate names this agent: SAN URI spiffe://nexus/agent/<id> or CN), `serverName`
+   * when the target's host name differs from the certificate's. @default undefined (plaintext)
+   */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; serverName?: string } | undefined;
 }
 
 /** AgentOptions with defaults applied and checked; durations in ms. */
-export type CompiledAgentOptions = Readonly<Required<AgentOptions>>;
+export type CompiledAgentOptions = Readonly<Required<Omit<AgentOptions, 'tls'>> & Pick<AgentOptions, 'tls'>>;
 
 function positive(name: string, value: number, max: number, min = 1): number {
   if (!Number.isInteger(value) || value < min || value > max) throw new TypeError(`${name} must be an integer in ${min}..${max}, got ${value}`);
@@ -68,7 +74,11 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
     maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes ?? 1024 * 1024, 64 * 1024 * 1024, 1024),
     resultCacheSize: positive('resultCacheSize', options.resultCacheSize ?? 1000, 1_000_000),
     builtins: options.builtins ?? true,
+    tls: options.tls,
   };
+  if (compiled.tls && (compiled.tls.cert === undefined) !== (compiled.tls.key === undefined)) {
+    throw new TypeError('tls.cert and tls.key go together');
+  }
   if (compiled.maxBackoffMs < compiled.initialBackoffMs) throw new TypeError('maxBackoffMs must be at least initialBackoffMs');
   if (!compiled.orchestrator.trim()) throw new TypeError('orchestrator must be a gRPC target');
   return Object.freeze(compiled);

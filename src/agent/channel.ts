@@ -8,6 +8,7 @@ import type { CompiledAgentOptions } from './agent-options';
  */
 export function agentChannelOptions(options: CompiledAgentOptions): ChannelOptions {
   return {
+    ...(options.tls?.serverName ? { 'grpc.ssl_target_name_override': options.tls.serverName } : {}),
     // Ping after this much idle time, and drop the connection when the ping goes unanswered:
     // the only way to notice a half-open link (no FIN, no RST).
     'grpc.keepalive_time_ms': options.keepaliveTimeMs,
@@ -49,5 +50,7 @@ export function attemptTarget(target: string, random: () => number = Math.random
  * channel-level reconnect backoff never stacks on top of ours.
  */
 export function createPulseClient(options: CompiledAgentOptions): NexusPulseServiceClient {
-  return new NexusPulseServiceClient(attemptTarget(options.orchestrator), credentials.createInsecure(), agentChannelOptions(options));
+  const tls = options.tls;
+  const creds = tls ? credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : credentials.createInsecure();
+  return new NexusPulseServiceClient(attemptTarget(options.orchestrator), creds, agentChannelOptions(options));
 }

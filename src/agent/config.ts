@@ -1,13 +1,15 @@
 import { ConfigError } from '../shared/config-error';
 import { ConfigReader, mergeFlags, type RawConfig } from '../shared/config-reader';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger';
-import { compileAgentOptions, type CompiledAgentOptions } from './agent-options';
+import { readPem } from '../shared/tls-files';
+import { compileAgentOptions, type AgentOptions, type CompiledAgentOptions } from './agent-options';
 
 /** Every variable the agent CLI reads (each also a `--kebab-case` flag). */
 export const AGENT_VARIABLES = [
   'AGENT_ID', 'AGENT_TYPE', 'DISPLAY_NAME', 'ORCHESTRATOR_HOST', 'HEARTBEAT_INTERVAL', 'MAX_RETRIES',
   'INITIAL_BACKOFF', 'MAX_BACKOFF', 'CAPABILITIES', 'AGENT_LABELS', 'MAX_CONCURRENCY', 'AGENT_COUNT',
   'KEEPALIVE_TIME_MS', 'KEEPALIVE_TIMEOUT_MS', 'MAX_MESSAGE_BYTES', 'RESULT_CACHE_SIZE', 'LOG_LEVEL', 'EXECUTION_LOG',
+  'TLS_CA', 'TLS_CERT', 'TLS_KEY', 'TLS_SERVER_NAME',
 ] as const;
 
 /** The agent CLI's configuration: one agent's options plus how many to run. */
@@ -40,6 +42,7 @@ export function compileAgentCliConfig(raw: RawConfig): AgentCliConfig {
     keepaliveTimeoutMs: r.int('KEEPALIVE_TIMEOUT_MS', 10000, 100, 600000),
     maxMessageBytes: r.int('MAX_MESSAGE_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     resultCacheSize: r.int('RESULT_CACHE_SIZE', 1000, 1, 1_000_000),
+    tls: readAgentTls(r),
   };
   if (options.maxBackoffMs < options.initialBackoffMs) throw new ConfigError('MAX_BACKOFF', 'must be at least INITIAL_BACKOFF');
   let agent: CompiledAgentOptions;
@@ -55,6 +58,21 @@ export function compileAgentCliConfig(raw: RawConfig): AgentCliConfig {
     logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     executionLog: r.string('EXECUTION_LOG', ''),
   });
+}
+
+function readAgentTls(r: ConfigReader): AgentOptions['tls'] {
+  const [ca, cert, key, serverName] = ['TLS_CA', 'TLS_CERT', 'TLS_KEY', 'TLS_SERVER_NAME'].map((v) => r.string(v, ''));
+  if (!ca && !cert && !key) {
+    if (serverName) throw new ConfigError('TLS_SERVER_NAME', 'only applies with TLS (set TLS_CA, or TLS_CERT and TLS_KEY)');
+    return undefined;
+  }
+  if (Boolean(cert) !== Boolean(key)) throw new ConfigError(cert ? 'TLS_KEY' : 'TLS_CERT', 'TLS_CERT and TLS_KEY go together');
+  return {
+    ca: ca ? readPem('TLS_CA', ca) : undefined,
+    cert: cert ? readPem('TLS_CERT', cert) : undefined,
+    key: key ? readPem('TLS_KEY', key) : undefined,
+    serverName: serverName || undefined,
+  };
 }
 
 /** Reads the process environment and flags. */

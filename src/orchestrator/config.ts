@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../shared/config-error';
 import { ConfigReader, mergeFlags, type RawConfig } from '../shared/config-reader';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger';
+import { readPem } from '../shared/tls-files';
 
 /** Every variable the orchestrator reads (each also a `--kebab-case` flag). */
 export const ORCHESTRATOR_VARIABLES = [
@@ -17,6 +18,7 @@ export const ORCHESTRATOR_VARIABLES = [
   'INGRESS_BATCH', 'INGRESS_BLOCK_MS', 'INGRESS_TARGET_LEN', 'CLAIM_MIN_IDLE_MS', 'CLAIM_SWEEP_MS', 'POISON_DELIVERIES',
   'MAINTENANCE_INTERVAL_MS', 'WAKE_POLL_MS', 'CONSUMER_RETIRE_IDLE_MS', 'REDIS_LOSS_DRAIN_MS',
   'AGENT_RECONNECT_LIMIT', 'AGENT_RECONNECT_WINDOW_MS', 'SESSION_ADMISSION_RATE',
+  'TLS_CERT', 'TLS_KEY', 'TLS_CA', 'REDIS_TLS_CA',
 ] as const;
 
 /** The orchestrator's configuration, compiled and validated once at start. Durations in ms. */
@@ -119,6 +121,14 @@ export interface OrchestratorConfig {
   readonly agentReconnectWindowMs: number;
   /** New sessions this replica admits per second (token bucket, burst = rate). @default 1000 */
   readonly sessionAdmissionRate: number;
+  /**
+   * gRPC TLS: certificate chain and key (PEM). With a CA too, clients must present a
+   * certificate from it (mTLS) and a hello's agent_id must match the certificate's identity.
+   * @default undefined (plaintext, with a warning at start)
+   */
+  readonly tls: { cert: Buffer; key: Buffer; ca: Buffer | undefined } | undefined;
+  /** CA (PEM) to verify a `rediss://` Redis with; the system CAs when unset. */
+  readonly redisTlsCa: Buffer | undefined;
 }
 
 /** Compiles raw values into a frozen config; throws ConfigError naming the bad variable. */
@@ -180,6 +190,8 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
     agentReconnectLimit: r.int('AGENT_RECONNECT_LIMIT', 30, 1, 1_000_000),
     agentReconnectWindowMs: r.int('AGENT_RECONNECT_WINDOW_MS', 60_000, 100, 86_400_000),
     sessionAdmissionRate: r.int('SESSION_ADMISSION_RATE', 1000, 1, 1_000_000),
+    tls: readTls(r),
+    redisTlsCa: r.string('REDIS_TLS_CA', '') ? readPem('REDIS_TLS_CA', r.string('REDIS_TLS_CA', '')) : undefined,
   };
   if (config.offlineThresholdMs <= config.stalenessThresholdMs) {
     throw new ConfigError('OFFLINE_THRESHOLD_SEC', 'must be greater than STALENESS_THRESHOLD_SEC');
@@ -191,6 +203,19 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
     throw new ConfigError('DRAIN_WINDOW_MS', 'must be less than SHUTDOWN_GRACE_MS (agents need time to leave)');
   }
   return Object.freeze(config);
+}
+
+function readTls(r: ConfigReader): OrchestratorConfig['tls'] {
+  const cert = r.string('TLS_CERT', '');
+  const key = r.string('TLS_KEY', '');
+  const ca = r.string('TLS_CA', '');
+  if (!cert && !key) {
+    if (ca) throw new ConfigError('TLS_CA', 'needs TLS_CERT and TLS_KEY (mutual TLS is TLS plus client certificates)');
+    return undefined;
+  }
+  if (!cert) throw new ConfigError('TLS_CERT', 'is required when TLS_KEY is set');
+  if (!key) throw new ConfigError('TLS_KEY', 'is required when TLS_CERT is set');
+  return { cert: readPem('TLS_CERT', cert), key: readPem('TLS_KEY', key), ca: ca ? readPem('TLS_CA', ca) : undefined };
 }
 
 /** Reads the process environment and flags. */

@@ -21,7 +21,7 @@ import { CommandMaintenance } from './command-maintenance';
 import { CommandService } from './command-service';
 import type { OrchestratorConfig } from './config';
 import { Delivery } from './delivery';
-import { bindServer, buildGrpcServer, READINESS_SERVICE } from './grpc-server';
+import { bindServer, buildGrpcServer, READINESS_SERVICE, serverCredentials } from './grpc-server';
 import { HeartbeatFlusher } from './heartbeat-flusher';
 import { OrchestratorMetrics, serveMetrics } from './metrics';
 import { PulseHandler } from './pulse-handler';
@@ -76,8 +76,8 @@ export class Orchestrator {
       for (const s of this.sessions.values()) n += s.inflight;
       return n;
     });
-    this.metrics.plaintext.set(1);
-    const redisOptions = { name: `nexus:${config.replicaId}`, commandTimeoutMs: config.redisCommandTimeoutMs };
+    this.metrics.plaintext.set(config.tls ? 0 : 1);
+    const redisOptions = { name: `nexus:${config.replicaId}`, commandTimeoutMs: config.redisCommandTimeoutMs, tlsCa: config.redisTlsCa };
     this.redis = createRedis(config.redisUrl, 'command', redisOptions, logger);
     this.probe = createRedis(config.redisUrl, 'probe', { ...redisOptions, commandTimeoutMs: config.readinessProbeTimeoutMs }, logger);
     this.subscriber = createRedis(config.redisUrl, 'subscriber', redisOptions, logger);
@@ -177,7 +177,7 @@ export class Orchestrator {
   async start(): Promise<Endpoints> {
     if (this.state !== 'created') throw new Error(`cannot start: orchestrator is ${this.state}`);
     const { config } = this;
-    const grpcPort = await bindServer(this.server, config.grpcHost, config.grpcPort);
+    const grpcPort = await bindServer(this.server, config.grpcHost, config.grpcPort, serverCredentials(config.tls));
     this.bound = `${config.grpcHost}:${grpcPort}`;
     let metricsPort = 0;
     if (config.metricsPort > 0) {
@@ -191,7 +191,8 @@ export class Orchestrator {
     this.consumer.start();
     this.readiness.markStarted();
     this.log.info({ replicaId: config.replicaId, grpcPort, metricsPort, version: NEXUS_VERSION }, 'orchestrator started');
-    this.log.warn('gRPC is served without TLS: use it on trusted networks only');
+    if (!config.tls) this.log.warn('gRPC is served without TLS (set TLS_CERT, TLS_KEY and TLS_CA for mutual TLS): use it on trusted networks only');
+    else this.log.info({ mtls: config.tls.ca !== undefined }, config.tls.ca ? 'gRPC with mutual TLS: agent ids must match their certificates' : 'gRPC with TLS');
     return { grpcPort, metricsPort };
   }
 

@@ -6,6 +6,7 @@ import type { Logger } from '../shared/logger';
 import type { AgentProfile } from '../redis-bridge/agent-record';
 import { ReconnectLimitError, type AgentRegistry } from '../redis-bridge/agent-registry';
 import { Admission } from './admission';
+import { certificateAgentId } from './peer-identity';
 import type { ReplicaBell } from '../redis-bridge/replica-bell';
 import type { OrchestratorConfig } from './config';
 import type { Delivery } from './delivery';
@@ -95,6 +96,14 @@ export class PulseHandler {
         if (kind?.$case !== 'hello') return reject(status.FAILED_PRECONDITION, 'the first message on a Pulse stream must be hello');
         const problem = helloProblem(kind.hello);
         if (problem) return reject(status.INVALID_ARGUMENT, problem);
+        if (config.tls?.ca) {
+          // mTLS: the certificate, not the hello, says who this is. Checked before any directive.
+          const certified = certificateAgentId(call.getAuthContext().sslPeerCertificate);
+          if (certified !== kind.hello.agentId) {
+            this.log.warn({ claimed: kind.hello.agentId, certified: certified ?? null, peer: call.getPeer() }, 'hello agent_id does not match the client certificate');
+            return reject(status.PERMISSION_DENIED, `agent_id ${kind.hello.agentId} does not match the client certificate identity`);
+          }
+        }
         clearTimeout(helloTimer);
         registering = true;
         call.pause();

@@ -18,6 +18,8 @@ export interface ConnectionOptions {
   readonly name: string;
   /** Per-command timeout for `command` connections and the probe's PING (ms). */
   readonly commandTimeoutMs: number;
+  /** CA to verify a `rediss://` server with (system CAs when unset). */
+  readonly tlsCa?: Buffer;
 }
 
 const ROLE_OPTIONS: Record<ConnectionRole, (o: ConnectionOptions) => RedisOptions> = {
@@ -35,6 +37,8 @@ const ROLE_OPTIONS: Record<ConnectionRole, (o: ConnectionOptions) => RedisOption
 export function createRedis(url: string, role: ConnectionRole, options: ConnectionOptions, logger: Logger): Redis {
   const redis = new Redis(url, {
     connectionName: options.name,
+    // rediss:// turns TLS on in ioredis; a private CA is added here.
+    ...(url.startsWith('rediss:') && options.tlsCa ? { tls: { ca: options.tlsCa } } : {}),
     // Reconnect forever with a capped, jittered delay (ioredis' default shape, capped at 2 s).
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000) + Math.floor(Math.random() * 100),
     ...ROLE_OPTIONS[role](options),
