@@ -10,6 +10,8 @@ import type { SessionRegistry } from './session-registry';
 
 /** Agents woken per wake-set poll. */
 const WAKE_BATCH = 1000;
+/** A delivery run or a result that failed (Redis away) is tried again after this long. */
+const RETRY_AFTER_FAILURE_MS = 500;
 
 const OUTCOMES: Partial<Record<CommandOutcome, 'succeeded' | 'failed' | 'cancelled'>> = {
   [CommandOutcome.COMMAND_OUTCOME_SUCCEEDED]: 'succeeded',
@@ -57,7 +59,9 @@ export class Delivery {
           await this.deliverOnce(agentId);
         }
       } catch (err) {
-        this.logger.warn({ agentId, err: (err as Error).message }, 'delivery failed; the next kick or wake poll retries');
+        // The trigger (a popped wake entry, a result) is spent: try again on our own.
+        this.logger.warn({ agentId, err: (err as Error).message }, 'delivery failed; retrying');
+        this.scheduleRetry(agentId, RETRY_AFTER_FAILURE_MS);
       } finally {
         this.running.delete(agentId);
       }
@@ -75,14 +79,29 @@ export class Delivery {
     this.store.ack(ack.commandId, session.agentId, ack.attempt).catch((err: Error) => this.logger.debug({ err: err.message }, 'ack not recorded'));
   }
 
-  /** Applies a result, then refills the window. */
-  async onResult(session: Session, result: CommandResult): Promise<void> {
+  /**
+   * Applies a result, then refills the window. A result that cannot be applied now (Redis
+   * away) is tried again until it is, or until its session ends (the command is then
+   * redelivered on the next session and the agent answers from its result cache).
+   */
+  onResult(session: Session, result: CommandResult): void {
     const outcome = OUTCOMES[result.outcome];
     if (!outcome) {
       this.logger.warn({ agentId: session.agentId, commandId: result.commandId }, 'result without an outcome ignored');
       return;
     }
     session.inflight = Math.max(0, session.inflight - 1);
+    const attempt = (): void => {
+      this.applyResult(session, result, outcome).catch((err: Error) => {
+        if (this.closed || session.state === 'closed') return;
+        this.logger.warn({ agentId: session.agentId, commandId: result.commandId, err: err.message }, 'result not applied yet; retrying');
+        setTimeout(attempt, RETRY_AFTER_FAILURE_MS).unref();
+      });
+    };
+    attempt();
+  }
+
+  private async applyResult(session: Session, result: CommandResult, outcome: 'succeeded' | 'failed' | 'cancelled'): Promise<void> {
     const applied = await this.store.complete({
       commandId: result.commandId,
       agentId: session.agentId,

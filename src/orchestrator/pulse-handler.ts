@@ -149,15 +149,8 @@ export class PulseHandler {
           return;
         case 'commandAck':
           return this.deps.delivery.onAck(session, kind.commandAck);
-        case 'commandResult': {
-          const s = session;
-          this.deps.delivery.onResult(s, kind.commandResult).catch((err: Error) =>
-            // Not applied: the command stays delivered and is redelivered on the agent's next
-            // session, where the agent answers from its result cache.
-            this.log.warn({ agentId: s.agentId, commandId: kind.commandResult.commandId, err: err.message }, 'result not applied'),
-          );
-          return;
-        }
+        case 'commandResult':
+          return this.deps.delivery.onResult(session, kind.commandResult);
         default:
           return reject(status.INVALID_ARGUMENT, 'empty AgentMessage');
       }
