@@ -16,7 +16,8 @@ export class Workload {
     private readonly targets: readonly string[],
     readonly prefix: string,
     private readonly commandType = 'echo',
-    private readonly extra: string[] = [],
+    /** Fixed payload; default: the command id (so results are checkable). */
+    private readonly payload?: string,
   ) {}
 
   /**
@@ -32,7 +33,7 @@ export class Workload {
       ids.push(id);
       this.attempted.add(id);
       this.targetOf.set(id, target);
-      pipeline.xadd('nexus:commands:stream', '*', 'target', target, 'command_id', id, 'command_type', this.commandType, 'payload', id, ...this.extra);
+      pipeline.xadd('nexus:commands:stream', '*', 'target', target, 'command_id', id, 'command_type', this.commandType, 'payload', this.payload ?? id);
     }
     try {
       const replies = (await pipeline.exec()) ?? [];
