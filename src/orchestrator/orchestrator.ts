@@ -147,7 +147,8 @@ export class Orchestrator {
       metrics: this.metrics,
       delivery: this.delivery,
       logger,
-      accepting: () => this.state === 'running',
+      // Refuse at once while Redis is known unreachable: registration would only hang and fail.
+      accepting: () => this.state === 'running' && this.readiness.redisReachable,
     });
     this.presence = new ReplicaPresence(replicas, events, config.replicaId, config.replicaBeatIntervalMs, () => ({
       address: config.advertiseAddress,

@@ -45,6 +45,11 @@ export class Readiness {
     this.publish();
   }
 
+  /** Whether the last probe reached Redis. */
+  get redisReachable(): boolean {
+    return this.redisOk;
+  }
+
   /** How long Redis has been unreachable (0 while it answers). */
   get redisDownForMs(): number {
     return this.downSince ? performance.now() - this.downSince : 0;

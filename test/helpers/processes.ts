@@ -84,8 +84,9 @@ export const FAST_ORCHESTRATOR_ENV = {
 
 /** Spawns a replica from the build on free ports; resolves once its gRPC port accepts. */
 export async function spawnReplica(redisUrl: string, env: Record<string, string> = {}): Promise<Child & { port: number; metricsPort: number; replicaId: string }> {
-  const port = await freePort();
-  const metricsPort = await freePort();
+  // A restarted replica keeps its address (GRPC_PORT/METRICS_PORT given), as a pod's would.
+  const port = env.GRPC_PORT ? Number(env.GRPC_PORT) : await freePort();
+  const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : await freePort();
   const replicaId = env.REPLICA_ID ?? `r-${port}`;
   const proc = spawn(process.execPath, [ORCHESTRATOR_BIN], {
     env: { ...process.env, ...FAST_ORCHESTRATOR_ENV, REDIS_URL: redisUrl, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(port), METRICS_PORT: String(metricsPort), REPLICA_ID: replicaId, ...env },

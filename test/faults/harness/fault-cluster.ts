@@ -44,8 +44,11 @@ export class FaultCluster {
     return this;
   }
 
+  /** Starts `name`; a replica started before under that name comes back on the same ports. */
   async startReplica(name: string, env: Record<string, string> = {}, redisUrl = this.redis.url): Promise<Replica> {
-    const replica = await spawnReplica(redisUrl, { ...FAULT_KNOBS, REPLICA_ID: name, ...env });
+    const before = this.replicas.get(name);
+    const ports: Record<string, string> = before ? { GRPC_PORT: String(before.port), METRICS_PORT: String(before.metricsPort) } : {};
+    const replica = await spawnReplica(redisUrl, { ...FAULT_KNOBS, REPLICA_ID: name, ...ports, ...env });
     this.replicas.set(name, replica);
     return replica;
   }
