@@ -186,6 +186,9 @@ export class Orchestrator {
       this.metricsServer = served.server;
       metricsPort = served.port;
     }
+    // Probe Redis once (bounded by the probe timeout) so a replica that just started can admit
+    // sessions at once when Redis is there; it does not wait for Redis beyond that.
+    await this.readiness.check();
     this.state = 'running';
     this.bell.start(config.replicaId, (m) => this.onBell(m)).catch((err: Error) => this.log.error({ err: err.message }, 'could not subscribe to the replica bell'));
     for (const ticker of this.tickers) ticker.start(true);
