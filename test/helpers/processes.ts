@@ -82,16 +82,24 @@ export const FAST_ORCHESTRATOR_ENV = {
   SHUTDOWN_GRACE_MS: '5000',
 };
 
+/**
+ * Runs `node <script>`, or `<wrapper...> node <script>` (e.g. faketime), so signals reach a
+ * real process tree the way they would in production.
+ */
+function node(script: string, env: NodeJS.ProcessEnv, wrapper: string[]): ChildProcess {
+  const [command, ...args] = [...wrapper, process.execPath, script];
+  return spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
 /** Spawns a replica from the build on free ports; resolves once its gRPC port accepts. */
-export async function spawnReplica(redisUrl: string, env: Record<string, string> = {}): Promise<Child & { port: number; metricsPort: number; replicaId: string }> {
+export async function spawnReplica(redisUrl: string, env: Record<string, string> = {}, wrapper: string[] = []): Promise<Child & { port: number; metricsPort: number; replicaId: string }> {
   // A restarted replica keeps its address (GRPC_PORT/METRICS_PORT given), as a pod's would.
   const port = env.GRPC_PORT ? Number(env.GRPC_PORT) : await freePort();
   const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : await freePort();
   const replicaId = env.REPLICA_ID ?? `r-${port}`;
-  const proc = spawn(process.execPath, [ORCHESTRATOR_BIN], {
-    env: { ...process.env, ...FAST_ORCHESTRATOR_ENV, REDIS_URL: redisUrl, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(port), METRICS_PORT: String(metricsPort), REPLICA_ID: replicaId, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = node(ORCHESTRATOR_BIN, {
+    ...process.env, ...FAST_ORCHESTRATOR_ENV, REDIS_URL: redisUrl, GRPC_HOST: '127.0.0.1', ...env, GRPC_PORT: String(port), METRICS_PORT: String(metricsPort), REPLICA_ID: replicaId,
+  }, wrapper);
   const child = Object.assign(new Child(replicaId, proc), { port, metricsPort, replicaId });
   const health = healthClient(port);
   try {
@@ -106,11 +114,10 @@ export async function spawnReplica(redisUrl: string, env: Record<string, string>
 }
 
 /** Spawns an agent process (or a swarm with AGENT_COUNT) from the build. */
-export function spawnAgent(target: string, env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [AGENT_BIN], {
-    env: { ...process.env, LOG_LEVEL: 'info', ORCHESTRATOR_HOST: target, HEARTBEAT_INTERVAL: '0.5', INITIAL_BACKOFF: '0.1', MAX_BACKOFF: '1', KEEPALIVE_TIME_MS: '1000', KEEPALIVE_TIMEOUT_MS: '500', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function spawnAgent(target: string, env: Record<string, string>, wrapper: string[] = []): Child {
+  const proc = node(AGENT_BIN, {
+    ...process.env, LOG_LEVEL: 'info', ORCHESTRATOR_HOST: target, HEARTBEAT_INTERVAL: '0.5', INITIAL_BACKOFF: '0.1', MAX_BACKOFF: '1', KEEPALIVE_TIME_MS: '1000', KEEPALIVE_TIMEOUT_MS: '500', ...env,
+  }, wrapper);
   return new Child(env.AGENT_ID ?? 'agent', proc);
 }
 

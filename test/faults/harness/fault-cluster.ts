@@ -45,10 +45,10 @@ export class FaultCluster {
   }
 
   /** Starts `name`; a replica started before under that name comes back on the same ports. */
-  async startReplica(name: string, env: Record<string, string> = {}, redisUrl = this.redis.url): Promise<Replica> {
+  async startReplica(name: string, env: Record<string, string> = {}, redisUrl = this.redis.url, wrapper: string[] = []): Promise<Replica> {
     const before = this.replicas.get(name);
     const ports: Record<string, string> = before ? { GRPC_PORT: String(before.port), METRICS_PORT: String(before.metricsPort) } : {};
-    const replica = await spawnReplica(redisUrl, { ...FAULT_KNOBS, REPLICA_ID: name, ...ports, ...env });
+    const replica = await spawnReplica(redisUrl, { ...FAULT_KNOBS, REPLICA_ID: name, ...ports, ...env }, wrapper);
     this.replicas.set(name, replica);
     return replica;
   }
@@ -65,10 +65,10 @@ export class FaultCluster {
   }
 
   /** Starts `count` agents `<prefix>-1..N` in one process that logs every execution. */
-  async startSwarm(prefix: string, count: number, env: Record<string, string> = {}, target = this.target()): Promise<Child> {
+  async startSwarm(prefix: string, count: number, env: Record<string, string> = {}, target = this.target(), wrapper: string[] = []): Promise<Child> {
     const log = join(this.dir, `${prefix}.jsonl`);
     this.executionLogs.push(log);
-    const swarm = spawnAgent(target, { AGENT_ID: prefix, AGENT_COUNT: String(count), EXECUTION_LOG: log, LOG_LEVEL: 'warn', MAX_CONCURRENCY: '8', ...env });
+    const swarm = spawnAgent(target, { AGENT_ID: prefix, AGENT_COUNT: String(count), EXECUTION_LOG: log, LOG_LEVEL: 'warn', MAX_CONCURRENCY: '8', ...env }, wrapper);
     this.swarms.push(swarm);
     await waitFor(`${count} agents of ${prefix} online`, async () => {
       if (!swarm.running) throw new Error(`swarm exited: ${swarm.tail()}`);
