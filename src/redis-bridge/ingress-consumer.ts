@@ -32,9 +32,8 @@ type StreamReply = [Buffer, [Buffer, Buffer[] | null][]][] | null;
 export class IngressConsumer {
   private stopped = false;
   private loop: Promise<void> | undefined;
-  /** Resolves on close(): blocking reads race it, so a stop never waits on Redis. */
-  private readonly stopping: Promise<null>;
-  private signalStop!: () => void;
+  /** Aborted on close(): a blocking read in progress returns at once, so a stop never waits on Redis. */
+  private readonly stop = new AbortController();
   private readonly sweeper: Ticker;
 
   constructor(
@@ -46,7 +45,6 @@ export class IngressConsumer {
     private readonly handle: BatchHandler,
     private readonly logger: Logger,
   ) {
-    this.stopping = new Promise<null>((resolve) => (this.signalStop = () => resolve(null)));
     this.sweeper = new Ticker(settings.claimSweepMs, () => this.claimIdle(), (err) => this.logger.warn({ err: err.message }, 'reclaim sweep failed'));
   }
 
@@ -62,7 +60,7 @@ export class IngressConsumer {
    */
   async close(): Promise<void> {
     this.stopped = true;
-    this.signalStop();
+    this.stop.abort();
     await this.sweeper.close();
     // A read that was waiting is abandoned, not awaited: ioredis does not fail a command queued
     // while the connection waits to reconnect, even on disconnect(). Its entries (if Redis
@@ -137,10 +135,29 @@ export class IngressConsumer {
     if (entries.length > 0) await this.handle(entries);
   }
 
-  /** `read`, or null as soon as the consumer is stopped (the read is then abandoned). */
+  /**
+   * `read`, or null as soon as the consumer is stopped (the read is then abandoned). Not a
+   * Promise.race against one long-lived promise: every race would leave a reaction on it that
+   * keeps that read's reply (a whole batch) reachable until the consumer stops.
+   */
   private untilStopped<T>(read: Promise<T>): Promise<T | null> {
     read.catch(() => undefined); // an abandoned read may still fail later
-    return Promise.race([read, this.stopping]);
+    const signal = this.stop.signal;
+    if (signal.aborted) return Promise.resolve(null);
+    return new Promise<T | null>((resolve, reject) => {
+      const onStop = (): void => resolve(null);
+      signal.addEventListener('abort', onStop, { once: true });
+      read.then(
+        (value) => {
+          signal.removeEventListener('abort', onStop);
+          resolve(value);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onStop);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** Takes over entries idle on any consumer (dead or paused replicas, or this one's own). */
