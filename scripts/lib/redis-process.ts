@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Redis from 'ioredis';
+import Redis, { type RedisOptions } from 'ioredis';
 import { freePort } from './free-port';
 
 /** Whether `redis-server` can be run from PATH. */
@@ -11,10 +11,10 @@ export function redisServerAvailable(): boolean {
 }
 
 /** Resolves once a Redis at 127.0.0.1:port answers PING, or rejects after `timeoutMs`. */
-export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<void> {
+export async function waitForRedis(port: number, timeoutMs = 10_000, options: RedisOptions = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...options });
     client.on('error', () => undefined); // refused until the server listens
     try {
       await client.connect();
@@ -37,7 +37,15 @@ export class RedisProcess {
   readonly dir = mkdtempSync(join(tmpdir(), 'nexus-redis-'));
   private proc: ChildProcess | undefined;
 
-  constructor(private readonly persistence: 'none' | 'aof' = 'none') {}
+  constructor(
+    private readonly persistence: 'none' | 'aof' = 'none',
+    /**
+     * TLS only (no plaintext port), with these PEM files; `users` are ACL lines (`nexus on
+     * >pass ~nexus:* ...`), and the default user is switched off when given. `probe` is how to
+     * log in to check the server is up.
+     */
+    private readonly secure?: { cert: string; key: string; ca: string; users: string[]; probe: RedisOptions },
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -52,9 +60,15 @@ export class RedisProcess {
     if (!this.port) this.port = await freePort();
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', ''];
     args.push(...(this.persistence === 'aof' ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no']));
+    if (this.secure) {
+      const s = this.secure;
+      args.splice(0, 2, '--port', '0', '--tls-port', String(this.port));
+      args.push('--tls-cert-file', s.cert, '--tls-key-file', s.key, '--tls-ca-cert-file', s.ca, '--tls-auth-clients', 'no');
+      for (const user of ['default off', ...s.users]) args.push('--user', ...user.split(' '));
+    }
     // detached: out of the terminal's process group, so Ctrl-C reaches only our parent.
     this.proc = spawn('redis-server', args, { stdio: 'ignore', detached: true });
-    await waitForRedis(this.port);
+    await waitForRedis(this.port, 10_000, this.secure?.probe);
     return this;
   }
 

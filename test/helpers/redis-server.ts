@@ -6,8 +6,8 @@ export const liveRedis = new Set<RedisServer>();
 
 /** A private redis-server for one suite, plus a client for assertions. */
 export class RedisServer extends RedisProcess {
-  constructor(persistence: 'none' | 'aof' = 'none') {
-    super(persistence);
+  constructor(...args: ConstructorParameters<typeof RedisProcess>) {
+    super(...args);
     liveRedis.add(this);
   }
 
