@@ -19,7 +19,9 @@ describe('F1/F10: a replica holding read-but-unrouted entries dies, or pauses an
 
   async function strandEntries(r1Env: Record<string, string> = {}): Promise<Workload> {
     cluster = await new FaultCluster('aof').start(['r2']);
-    await cluster.startReplica('r1', r1Env);
+    // A long BLOCK keeps r1's read waiting inside Redis for as long as r1 is paused (a short one
+    // would time out there, and a paused r1 would never read again, so nothing could strand).
+    await cluster.startReplica('r1', { INGRESS_BLOCK_MS: '60000', ...r1Env });
     await cluster.startSwarm('a', AGENTS);
     const workload = new Workload(cluster.db, cluster.agentIds('a', AGENTS), 'f1');
     // Paused with XREADGROUP waiting: Redis hands it entries it will not handle.
