@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import type { Command } from '../generated/nexus/prime/pulse';
 import type { NewCommand } from './ingress-entry';
 import { CONSUMER_GROUP, type NexusKeys } from './keys';
 
@@ -21,16 +22,8 @@ export interface CommandLimits {
 export type RouteOutcome = 'queued' | 'duplicate' | 'poison' | 'mailbox_full' | 'not_owner';
 export type CancelOutcome = 'cancelled' | 'cancel_requested' | 'final' | 'unknown' | 'not_owner';
 
-/** A command picked for delivery. */
-export interface Outgoing {
-  commandId: string;
-  commandType: string;
-  payload: string;
-  priority: number;
-  attempt: number;
-  correlationId: string;
-  deadlineUnixMs: number;
-}
+/** A command picked for delivery: exactly the Command message sent to the agent. */
+export type Outgoing = Command;
 
 /** What the owner of a session should send now. */
 export interface Delivery {

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkHealth, healthClient } from '../helpers/grpc-clients';
+import { rssMb } from '../helpers/rss';
 import { waitFor } from '../helpers/wait-for';
 import { check, settled } from './harness/checker';
 import { FaultCluster } from './harness/fault-cluster';
@@ -8,9 +8,6 @@ import { Workload } from './harness/workload';
 
 const AGENTS = 20;
 
-function rssMb(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-}
 
 /** Polls readiness of every replica; resolves when all report `want`. */
 async function allReady(cluster: FaultCluster, want: 'SERVING' | 'NOT_SERVING', timeoutMs: number): Promise<number> {

@@ -1,14 +1,11 @@
 import { connect, constants, type ClientHttp2Session } from 'node:http2';
 import { createConnection } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnAgent } from '../helpers/processes';
+import { rssMb } from '../helpers/rss';
 import { waitFor } from '../helpers/wait-for';
 import { FaultCluster } from './harness/fault-cluster';
 
-function rssMb(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-}
 
 /** One gRPC call over a raw HTTP/2 session with `body` as the whole request; resolves with grpc-status. */
 function rawCall(session: ClientHttp2Session, path: string, body: Buffer): Promise<number> {

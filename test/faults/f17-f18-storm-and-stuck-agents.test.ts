@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { credentials } from '@grpc/grpc-js';
 import { NexusPulseServiceClient, type OrchestratorMessage } from '../../src/generated/nexus/prime/pulse';
@@ -6,14 +5,12 @@ import { freePort } from '../../scripts/lib/free-port';
 import { xaddMany } from '../helpers/commands';
 import { readEvents } from '../helpers/events';
 import { ipv4Target } from '../helpers/processes';
+import { rssMb } from '../helpers/rss';
 import { waitFor } from '../helpers/wait-for';
 import { check, settled } from './harness/checker';
 import { FaultCluster } from './harness/fault-cluster';
 import { Workload } from './harness/workload';
 
-function rssMb(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-}
 
 async function metric(port: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
