@@ -28,7 +28,7 @@ const OUTCOMES: Partial<Record<CommandOutcome, 'succeeded' | 'failed' | 'cancell
  */
 export class Delivery {
   private readonly running = new Map<string, { again: boolean }>();
-  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly retryTimers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
   private closed = false;
 
   constructor(
@@ -115,13 +115,15 @@ export class Delivery {
     });
     if (applied.code === -1) return this.fenced(session);
     if (applied.code !== 0) this.metrics.countOutcome(applied.code === 2 ? 'retrying' : outcome === 'failed' ? 'dead' : outcome);
+    // The retry may sit behind the window's scan: its own timer brings it back when due.
+    if (applied.code === 2) this.scheduleRetry(session.agentId, applied.retryInMs);
     this.kick(session.agentId);
   }
 
   /** Stops timers; runs in progress finish on their own. Idempotent. */
   close(): void {
     this.closed = true;
-    for (const t of this.retryTimers.values()) clearTimeout(t);
+    for (const t of this.retryTimers.values()) clearTimeout(t.timer);
     this.retryTimers.clear();
   }
 
@@ -144,14 +146,18 @@ export class Delivery {
     if (d.nextRetryInMs > 0) this.scheduleRetry(agentId, d.nextRetryInMs);
   }
 
+  /** One timer per agent, for its earliest due retry (a later one is found by that run). */
   private scheduleRetry(agentId: string, inMs: number): void {
-    clearTimeout(this.retryTimers.get(agentId));
+    const at = performance.now() + inMs;
+    const existing = this.retryTimers.get(agentId);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
     const timer = setTimeout(() => {
       this.retryTimers.delete(agentId);
       this.kick(agentId);
     }, inMs + 5);
     timer.unref();
-    this.retryTimers.set(agentId, timer);
+    this.retryTimers.set(agentId, { timer, at });
   }
 
   private fenced(session: Session): void {

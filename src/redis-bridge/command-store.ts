@@ -91,7 +91,7 @@ export class CommandStore {
     const [outcome, owner] = await this.redis.cancelCommand(
       k.commandsStream, k.command(commandId), k.commandTimeline(commandId), k.events, k.commandDeadlines, k.commandCounts, k.dlq,
       CONSUMER_GROUP, this.replicaId, entryId, commandId, k.mailboxPrefix, k.agentPrefix, l.eventsMaxLen, l.dlqMaxLen,
-      k.replicaPrefix, ...original,
+      k.replicaPrefix, k.cancelsPrefix, ...original,
     );
     return { outcome: outcome as CancelOutcome, owner };
   }
@@ -100,8 +100,8 @@ export class CommandStore {
   async deliver(agentId: string, epoch: number, window: number): Promise<Delivery> {
     const k = this.keys;
     const reply = await this.redis.deliverCommands(
-      k.agent(agentId), k.mailbox(agentId), k.events, k.commandCounts,
-      agentId, epoch, this.replicaId, window, Math.max(64, window * 4), k.commandPrefix, this.limits.eventsMaxLen,
+      k.agent(agentId), k.mailbox(agentId), k.events, k.commandCounts, k.cancelsPrefix + agentId,
+      agentId, epoch, this.replicaId, window, window * 4 + 16, k.commandPrefix, this.limits.eventsMaxLen,
     );
     if (Number(reply[0]) === -1) return { fenced: true, commands: [], cancels: [], nextRetryInMs: 0 };
     const n = Number(reply[2]);
@@ -128,8 +128,8 @@ export class CommandStore {
     await this.redis.ackCommand(this.keys.command(commandId), this.keys.commandTimeline(commandId), agentId, attempt, this.replicaId);
   }
 
-  /** Applies a result; returns what happened and, for a retry, when it is due. */
-  async complete(r: ResultInput): Promise<{ code: -1 | 0 | 1 | 2; retryAt: number }> {
+  /** Applies a result; returns what happened and, for a retry, the delay until it is due. */
+  async complete(r: ResultInput): Promise<{ code: -1 | 0 | 1 | 2; retryInMs: number }> {
     const k = this.keys;
     const l = this.limits;
     const [code, retryAt] = await this.redis.completeCommand(
@@ -138,7 +138,7 @@ export class CommandStore {
       r.commandId, r.agentId, r.epoch, this.replicaId, r.outcome, r.output, r.error, r.durationMs, r.permanent ? 1 : 0,
       r.attempt, l.retryBaseMs, l.retryMaxMs, l.retentionMs, l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes,
     );
-    return { code: Number(code) as -1 | 0 | 1 | 2, retryAt: Number(retryAt) };
+    return { code: Number(code) as -1 | 0 | 1 | 2, retryInMs: Number(retryAt) };
   }
 
   /** Dead-letters commands past their TTL; returns how many. */

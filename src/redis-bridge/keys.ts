@@ -28,6 +28,8 @@ export class NexusKeys {
   readonly commandPrefix: string;
   /** Prefix of agent mailboxes (`<prefix>:mailbox:<agent id>`). */
   readonly mailboxPrefix: string;
+  /** Prefix of agents' requested-cancel sets (`<prefix>:cancels:<agent id>`). */
+  readonly cancelsPrefix: string;
   /** Prefix of replica keys (`<prefix>:replica:<id>`, `...:wake`, `...:bell`). */
   readonly replicaPrefix: string;
   /** Commands by TTL deadline (zset): the expiry sweep's work list. */
@@ -51,6 +53,7 @@ export class NexusKeys {
     this.commandPrefix = `${prefix}:command:`;
     this.mailboxPrefix = `${prefix}:mailbox:`;
     this.replicaPrefix = `${prefix}:replica:`;
+    this.cancelsPrefix = `${prefix}:cancels:`;
     this.commandDeadlines = `${prefix}:commands:deadlines`;
     this.commandSeq = `${prefix}:commands:seq`;
     this.commandCounts = `${prefix}:commands:counts`;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readEvents } from '../helpers/events';
 import { readDlq } from '../helpers/commands';
@@ -5,14 +6,22 @@ import { check, settled } from './harness/checker';
 import { FaultCluster } from './harness/fault-cluster';
 import { Workload } from './harness/workload';
 
-/** Runs a process with its wall clock moved (monotonic time left alone, so timers stay sane). */
-const skewed = (offset: string): string[] => ['env', 'FAKETIME_DONT_FAKE_MONOTONIC=1', 'faketime', '-f', offset];
+/** libfaketime from Debian's faketime package (the `faketime` wrapper itself forks). */
+const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1'].find(existsSync);
+
+/**
+ * Runs a process with its wall clock moved (monotonic time left alone, so timers stay sane).
+ * `env` execs the program with libfaketime preloaded, so the PID the test signals is the
+ * program itself (the `faketime` wrapper would fork it and leave it orphaned when stopped).
+ */
+const skewed = (offset: string): string[] => ['env', `LD_PRELOAD=${LIBFAKETIME}`, `FAKETIME=${offset}`, 'FAKETIME_DONT_FAKE_MONOTONIC=1'];
 
 describe('F20: clocks 5 minutes apart change no decision', () => {
   let cluster: FaultCluster;
   afterEach(async () => cluster?.stop());
 
   it('a replica at +5 min and agents at -5 min: nothing expires early, nobody goes stale, everything runs once', async () => {
+    expect(LIBFAKETIME, 'libfaketime (Debian package faketime) is installed').toBeDefined();
     const knobs = { STALENESS_THRESHOLD_SEC: '3', STALENESS_CHECK_INTERVAL: '0.2', DEFAULT_COMMAND_TTL_MS: '60000' };
     cluster = await new FaultCluster('aof').start(['r1'], knobs);
     const r2 = await cluster.startReplica('r2', { ...knobs, LOG_LEVEL: 'info' }, cluster.redis.url, skewed('+300s'));

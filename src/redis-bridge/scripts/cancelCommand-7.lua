@@ -17,7 +17,8 @@
     ARGV[2] consumer             ARGV[7] events cap
     ARGV[3] entry id             ARGV[8] dlq cap
     ARGV[4] command id           ARGV[9] replica key prefix (`<prefix>:replica:`)
-    ARGV[5] mailbox key prefix   ARGV[10..] the entry's original fields
+    ARGV[5] mailbox key prefix   ARGV[10] requested-cancels key prefix (`<prefix>:cancels:`)
+                                 ARGV[11..] the entry's original fields
 
   Output:
     { 'cancelled', '' }                  was queued or retrying: now cancelled
@@ -39,7 +40,7 @@ local state, target = rec[1], rec[2]
 
 if not state then
   local original = {}
-  for i = 10, #ARGV do original[#original + 1] = ARGV[i] end
+  for i = 11, #ARGV do original[#original + 1] = ARGV[i] end
   deadLetter(KEYS[7], ARGV[8], KEYS[4], ARGV[7], original, 'cancelled_undeliverable',
     'no command ' .. id .. ' to cancel', 0, ARGV[3], ARGV[2], now, 4096)
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
@@ -60,6 +61,9 @@ end
 if state == 'delivered' then
   redis.call('HSET', KEYS[2], 'cancel_requested', now)
   redis.call('RPUSH', KEYS[3], cjson.encode({ event = 'cancel_requested', at = now, replica = ARGV[2] }))
+  local cancels = ARGV[10] .. target
+  redis.call('SADD', cancels, id)
+  redis.call('PEXPIRE', cancels, 3600000)
   local owner = redis.call('HGET', ARGV[6] .. target, 'replica')
   if owner then
     local wake = ARGV[9] .. owner .. ':wake'

@@ -22,7 +22,7 @@
 
   Output:
     { 1, 0 }           finished (succeeded, cancelled or dead-lettered)
-    { 2, retry at ms } failed; retrying at that time
+    { 2, retry in ms } failed; retrying after that delay
     { 0, 0 }           ignored (already finished, other attempt, or not this agent's)
     { -1, 0 }          fenced: a newer session owns the agent
 ]]
@@ -31,9 +31,13 @@
 --- @include "includes/deadLetter.lua"
 
 if redis.call('HGET', KEYS[4], 'epoch') ~= ARGV[3] then return { -1, 0 } end
-local r = redis.call('HMGET', KEYS[1], 'state', 'target', 'attempt', 'max_attempts')
+local r = redis.call('HMGET', KEYS[1], 'state', 'target', 'attempt', 'max_attempts', 'delivered_epoch')
 local state = r[1]
 if state ~= 'delivered' or r[2] ~= ARGV[2] or r[3] ~= ARGV[10] then return { 0, 0 } end
+-- It leaves this session's window (a command delivered to an earlier session never counted).
+if r[5] == ARGV[3] and tonumber(redis.call('HINCRBY', KEYS[4], 'inflight', -1)) < 0 then
+  redis.call('HSET', KEYS[4], 'inflight', 0)
+end
 
 local now = nowMs()
 local id, outcome, attempt = ARGV[1], ARGV[5], tonumber(ARGV[10])
@@ -82,4 +86,4 @@ setState(KEYS[1], KEYS[8], state, 'retrying')
 redis.call('HSET', KEYS[1], 'attempt', attempt + 1, 'not_before', retryAt)
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[14], '*', 'type', 'command_retrying', 'command_id', id,
   'agent_id', ARGV[2], 'replica', ARGV[4], 'attempt', attempt + 1, 'retry_at', retryAt, 'ts', now)
-return { 2, retryAt }
+return { 2, math.floor(delay) }

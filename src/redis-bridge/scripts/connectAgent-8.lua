@@ -42,8 +42,9 @@ local id = ARGV[1]
 local prev = redis.call('HMGET', KEYS[1], 'replica', 'session', 'state')
 local epoch = redis.call('INCR', KEYS[6])
 
+-- inflight counts commands delivered to this session; earlier ones are redelivered.
 redis.call('HSET', KEYS[1], 'agent_id', id, 'replica', ARGV[2], 'session', ARGV[3], 'epoch', epoch,
-  'state', 'online', 'connected_at', now, 'last_pulse', now)
+  'state', 'online', 'connected_at', now, 'last_pulse', now, 'inflight', 0)
 for i = 8, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end

@@ -1,0 +1,5 @@
+/** One timed run of a throughput scenario. */
+export interface ThroughputRun {
+  perSecond: number;
+  seconds: number;
+}
