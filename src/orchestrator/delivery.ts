@@ -12,6 +12,12 @@ import type { SessionRegistry } from './session-registry';
 const WAKE_BATCH = 1000;
 /** A delivery run or a result that failed (Redis away) is tried again after this long. */
 const RETRY_AFTER_FAILURE_MS = 500;
+/**
+ * An ack is held this long: a result that follows in time carries it into Redis in the same
+ * script (one call per command instead of two); a command that runs longer gets its ack
+ * written on its own.
+ */
+const ACK_HOLD_MS = 50;
 
 const OUTCOMES: Partial<Record<CommandOutcome, 'succeeded' | 'failed' | 'cancelled'>> = {
   [CommandOutcome.COMMAND_OUTCOME_SUCCEEDED]: 'succeeded',
@@ -29,6 +35,8 @@ const OUTCOMES: Partial<Record<CommandOutcome, 'succeeded' | 'failed' | 'cancell
 export class Delivery {
   private readonly running = new Map<string, { again: boolean }>();
   private readonly retryTimers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
+  /** Acks held back, by command id (at most one window per session). */
+  private readonly heldAcks = new Map<string, NodeJS.Timeout>();
   private closed = false;
 
   constructor(
@@ -74,9 +82,16 @@ export class Delivery {
     for (const id of ids) this.kick(id);
   }
 
-  /** Records an ack (timeline only; failures are logged, not fatal). */
+  /** Records an ack (timeline only), with the result if that follows within ACK_HOLD_MS. */
   onAck(session: Session, ack: CommandAck): void {
-    this.store.ack(ack.commandId, session.agentId, ack.attempt).catch((err: Error) => this.logger.debug({ err: err.message }, 'ack not recorded'));
+    const key = `${session.agentId}\u0000${ack.commandId}`;
+    clearTimeout(this.heldAcks.get(key));
+    const timer = setTimeout(() => {
+      this.heldAcks.delete(key);
+      this.store.ack(ack.commandId, session.agentId, ack.attempt).catch((err: Error) => this.logger.debug({ err: err.message }, 'ack not recorded'));
+    }, ACK_HOLD_MS);
+    timer.unref();
+    this.heldAcks.set(key, timer);
   }
 
   /**
@@ -91,8 +106,15 @@ export class Delivery {
       return;
     }
     session.inflight = Math.max(0, session.inflight - 1);
+    const key = `${session.agentId}\u0000${result.commandId}`;
+    const held = this.heldAcks.get(key);
+    if (held) {
+      clearTimeout(held);
+      this.heldAcks.delete(key);
+    }
+    const acked = held !== undefined;
     const attempt = (): void => {
-      this.applyResult(session, result, outcome).catch((err: Error) => {
+      this.applyResult(session, result, outcome, acked).catch((err: Error) => {
         if (this.closed || session.state === 'closed') return;
         this.logger.warn({ agentId: session.agentId, commandId: result.commandId, err: err.message }, 'result not applied yet; retrying');
         setTimeout(attempt, RETRY_AFTER_FAILURE_MS).unref();
@@ -101,7 +123,7 @@ export class Delivery {
     attempt();
   }
 
-  private async applyResult(session: Session, result: CommandResult, outcome: 'succeeded' | 'failed' | 'cancelled'): Promise<void> {
+  private async applyResult(session: Session, result: CommandResult, outcome: 'succeeded' | 'failed' | 'cancelled', acked: boolean): Promise<void> {
     const applied = await this.store.complete({
       commandId: result.commandId,
       agentId: session.agentId,
@@ -112,6 +134,7 @@ export class Delivery {
       durationMs: result.durationMs,
       permanent: result.permanent,
       attempt: result.attempt,
+      acked,
     });
     if (applied.code === -1) return this.fenced(session);
     if (applied.code !== 0) this.metrics.countOutcome(applied.code === 2 ? 'retrying' : outcome === 'failed' ? 'dead' : outcome);
@@ -125,6 +148,8 @@ export class Delivery {
     this.closed = true;
     for (const t of this.retryTimers.values()) clearTimeout(t.timer);
     this.retryTimers.clear();
+    for (const t of this.heldAcks.values()) clearTimeout(t);
+    this.heldAcks.clear();
   }
 
   private async deliverOnce(agentId: string): Promise<void> {

@@ -45,6 +45,8 @@ export interface ResultInput {
   durationMs: number;
   permanent: boolean;
   attempt: number;
+  /** The agent's ack for this run was held back and is recorded with the result. */
+  acked: boolean;
 }
 
 /** Commands by state: active states are current counts, finished ones totals. */
@@ -136,7 +138,7 @@ export class CommandStore {
       k.command(r.commandId), k.commandTimeline(r.commandId), k.mailbox(r.agentId), k.agent(r.agentId), k.events, k.dlq,
       k.commandDeadlines, k.commandCounts,
       r.commandId, r.agentId, r.epoch, this.replicaId, r.outcome, r.output, r.error, r.durationMs, r.permanent ? 1 : 0,
-      r.attempt, l.retryBaseMs, l.retryMaxMs, l.retentionMs, l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes,
+      r.attempt, l.retryBaseMs, l.retryMaxMs, l.retentionMs, l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes, r.acked ? 1 : 0,
     );
     return { code: Number(code) as -1 | 0 | 1 | 2, retryInMs: Number(retryAt) };
   }

@@ -19,6 +19,7 @@
     ARGV[7] error            ARGV[14] events cap
     ARGV[8] duration (ms)    ARGV[15] dlq cap
                              ARGV[16] dlq payload cap (bytes)
+    ARGV[17] 1 when the agent's ack was held back to be recorded here (timeline `acked`)
 
   Output:
     { 1, 0 }           finished (succeeded, cancelled or dead-lettered)
@@ -43,6 +44,10 @@ local now = nowMs()
 local id, outcome, attempt = ARGV[1], ARGV[5], tonumber(ARGV[10])
 local retention = tonumber(ARGV[13])
 redis.call('HSET', KEYS[1], 'output', ARGV[6], 'error', ARGV[7], 'duration_ms', ARGV[8])
+if ARGV[17] == '1' then
+  redis.call('HSET', KEYS[1], 'acked_at', now)
+  redis.call('RPUSH', KEYS[2], cjson.encode({ event = 'acked', at = now, replica = ARGV[4], attempt = attempt }))
+end
 redis.call('RPUSH', KEYS[2], cjson.encode({ event = outcome, at = now, replica = ARGV[4], attempt = attempt, detail = string.sub(ARGV[7], 1, 200) }))
 
 -- Finishes the command; `eventType` nil when a dead letter emits the event instead.
