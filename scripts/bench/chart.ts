@@ -1,8 +1,8 @@
 /** A small horizontal bar chart as SVG (no dependency): one bar per system, median and min–max. */
 export function barChartSvg(title: string, unit: string, rows: { label: string; median: number; min: number; max: number }[]): string {
-  const width = 720;
+  const width = 840;
   const barArea = 440;
-  const left = 170;
+  const left = 260;
   const rowHeight = 34;
   const top = 48;
   const height = top + rows.length * rowHeight + 30;
