@@ -201,10 +201,12 @@ export class Orchestrator {
   }
 
   /**
-   * Graceful shutdown, in order: readiness NOT_SERVING and stop accepting sessions; tell every
-   * agent to reconnect elsewhere after a delay spread over the drain window; wait for them to
-   * leave (until the grace deadline); end what remains; stop loops; retire from the registry;
-   * stop gRPC, metrics and Redis. Idempotent: later calls return the same promise.
+   * Graceful shutdown, in order: readiness NOT_SERVING and no new sessions; stop consuming the
+   * ingress (finishing a batch in hand) and delete this consumer if it holds nothing; stop
+   * listening; tell every agent to reconnect elsewhere after a delay spread over the drain
+   * window (results keep flowing meanwhile) and wait for them until the grace deadline; end
+   * what remains; stop loops; retire from the registry; stop gRPC, metrics and Redis.
+   * Idempotent: later calls return the same promise.
    */
   shutdown(reason = 'shutdown'): Promise<void> {
     this.closing ??= this.runShutdown(reason);
