@@ -25,6 +25,7 @@ describe('F16: Redis over TLS with an ACL user limited to the Nexus keys', () =>
   afterAll(async () => {
     await Promise.all(children.map((c) => c.stop()));
     await redis.destroy();
+    pki.destroy();
   });
 
   it('works end to end over rediss:// with the ACL user, refuses everything else, and never prints the password', async () => {

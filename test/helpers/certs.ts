@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -26,6 +26,11 @@ export class TestPki {
     this.openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', this.path(`${file}.key`), '-out', this.path(`${file}.csr`), '-subj', `/CN=${cn}`]);
     this.openssl(['x509', '-req', '-in', this.path(`${file}.csr`), '-CA', this.path(`${this.name}.pem`), '-CAkey', this.path(`${this.name}.key`), '-CAcreateserial', '-out', this.path(`${file}.pem`), '-days', '2', '-extfile', ext]);
     return { cert: this.path(`${file}.pem`), key: this.path(`${file}.key`) };
+  }
+
+  /** Removes the keys and certificates. */
+  destroy(): void {
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   private openssl(args: string[]): void {

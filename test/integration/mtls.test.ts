@@ -51,6 +51,8 @@ describe('mutual TLS: the certificate, not the hello, names the agent', () => {
   afterAll(async () => {
     await orchestrator?.shutdown();
     await redis.destroy();
+    pki.destroy();
+    foreign.destroy();
   });
 
   it('accepts a hello whose agent_id matches the SAN URI, or the CN when there is no SAN URI', async () => {
