@@ -12,6 +12,7 @@ import Redis from 'ioredis';
 import { RedisProcess } from '../lib/redis-process';
 import type { ThroughputRun } from './bench-types';
 import { barChartSvg } from './chart';
+import { beeQueueLatency, bullmqLatency, nexusLatency, type LatencyRun } from './latency';
 import { nexusThroughput } from './nexus-e2e';
 import { bareGroupThroughput } from './peers/bare-group';
 import { beeQueueThroughput } from './peers/bee-queue';
@@ -29,6 +30,9 @@ const quick = opts.quick ?? false;
 const OUT = opts.out ?? join(__dirname, '..', '..', '..', 'bench');
 const JOBS = Number(opts.jobs ?? (quick ? 3000 : 100_000));
 const ROUNDS = Number(opts.rounds ?? 3);
+/** How long each fixed-rate latency run offers load. */
+const LATENCY_MS = quick ? 1000 : 5000;
+const RATES = [1000, 5000];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -42,6 +46,12 @@ async function main(): Promise<void> {
     ['bare consumer group', (port) => bareGroupThroughput(port, JOBS)],
   ];
   const runs = new Map<string, ThroughputRun[]>(systems.map(([name]) => [name, []]));
+  const latencySystems: [string, (port: number, rate: number, ms: number) => Promise<LatencyRun>][] = [
+    ['Nexus', nexusLatency],
+    ['BullMQ', bullmqLatency],
+    ['bee-queue', beeQueueLatency],
+  ];
+  const latency = new Map<string, LatencyRun[]>();
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [name, run] of systems) {
@@ -50,6 +60,17 @@ async function main(): Promise<void> {
         const result = await run(redisServer.port);
         runs.get(name)!.push(result);
         console.log(`round ${round}  ${name.padEnd(32)} ${Math.round(result.perSecond).toLocaleString('en-US').padStart(8)} /s`);
+      }
+    }
+    for (const rate of RATES) {
+      for (let round = 1; round <= ROUNDS; round++) {
+        for (const [name, run] of latencySystems) {
+          await admin.flushall();
+          const result = await run(redisServer.port, rate, LATENCY_MS);
+          const key = `${name} @ ${rate}/s`;
+          latency.set(key, [...(latency.get(key) ?? []), result]);
+          console.log(`round ${round}  ${key.padEnd(24)} receipt p99 ${result.receipt.p99} ms, done p99 ${result.done.p99} ms (${result.offered} offered)`);
+        }
       }
     }
   } finally {
@@ -68,10 +89,17 @@ async function main(): Promise<void> {
   for (const r of rows) {
     console.log(`| ${r.label} | ${Math.round(r.median).toLocaleString('en-US')} | ${Math.round(r.min).toLocaleString('en-US')}–${Math.round(r.max).toLocaleString('en-US')} | ${(nexus / r.median).toFixed(2)} |`);
   }
+  console.log(`\nLatency at fixed offered rates (${LATENCY_MS / 1000} s per run, median over ${ROUNDS} rounds), ms: add -> handler start | add -> done`);
+  console.log('| System @ rate | receipt p50 | receipt p99 | receipt max | done p50 | done p99 | done max |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [key, rs] of latency) {
+    const m = (f: (r: LatencyRun) => number) => median(rs.map(f));
+    console.log(`| ${key} | ${m((r) => r.receipt.p50)} | ${m((r) => r.receipt.p99)} | ${m((r) => r.receipt.max)} | ${m((r) => r.done.p50)} | ${m((r) => r.done.p99)} | ${m((r) => r.done.max)} |`);
+  }
   mkdirSync(OUT, { recursive: true });
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
   const file = quick ? 'results-quick.json' : 'results.json';
-  writeFileSync(join(OUT, file), `${JSON.stringify({ at: new Date().toISOString(), quick, jobs: JOBS, rounds: ROUNDS, machine, throughput: Object.fromEntries(runs) }, null, 2)}\n`);
+  writeFileSync(join(OUT, file), `${JSON.stringify({ at: new Date().toISOString(), quick, jobs: JOBS, rounds: ROUNDS, machine, throughput: Object.fromEntries(runs), latency: Object.fromEntries(latency) }, null, 2)}\n`);
   if (!quick) writeFileSync(join(OUT, 'throughput.svg'), barChartSvg('End-to-end throughput (Redis AOF everysec, 2 cores)', `jobs/s, ${JOBS.toLocaleString('en-US')} per run, ${ROUNDS} rounds`, rows));
   console.log(`\nraw figures: bench/${file}${quick ? '' : ', chart: bench/throughput.svg'}`);
 }

@@ -14,15 +14,20 @@ export interface NexusShape {
   concurrency: number;
 }
 
-/**
- * End to end through Nexus: `replicas` replica processes and one swarm process of `agents`
- * agents on the given Redis; `commands` echo commands XADDed at random targets in pipelines
- * of 1,000; the clock stops when every command is recorded `succeeded`. The processes are
- * started before the clock and stopped after.
- */
-export async function nexusThroughput(port: number, commands: number, shape: NexusShape): Promise<ThroughputRun> {
+/** A running Nexus for a benchmark: replica processes and one swarm on the given Redis. */
+export interface NexusUnderTest {
+  redis: Redis;
+  stop(): void;
+}
+
+/** Starts `replicas` replicas and a swarm of `agents` agents (ids bench-1..N); resolves when all are online. */
+export async function startNexus(port: number, shape: NexusShape, agentEnv: Record<string, string> = {}): Promise<NexusUnderTest> {
   const redis = new Redis(port, '127.0.0.1');
   const children: ChildProcess[] = [];
+  const stop = (): void => {
+    for (const c of children) c.kill('SIGKILL');
+    redis.disconnect();
+  };
   try {
     const ports = await Promise.all(Array.from({ length: shape.replicas }, () => freePort()));
     ports.forEach((p, i) =>
@@ -33,11 +38,25 @@ export async function nexusThroughput(port: number, commands: number, shape: Nex
     );
     await sleep(1000);
     children.push(spawn(process.execPath, [join(DIST, 'agent/main.js')], {
-      env: { ...process.env, ORCHESTRATOR_HOST: `ipv4:${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, AGENT_ID: 'bench', AGENT_COUNT: String(shape.agents), MAX_CONCURRENCY: String(shape.concurrency), LOG_LEVEL: 'warn' },
+      env: { ...process.env, ORCHESTRATOR_HOST: `ipv4:${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, AGENT_ID: 'bench', AGENT_COUNT: String(shape.agents), MAX_CONCURRENCY: String(shape.concurrency), LOG_LEVEL: 'warn', ...agentEnv },
       stdio: 'ignore',
     }));
     while (Number(await redis.zcard('nexus:agents:online')) < shape.agents) await sleep(50);
+    return { redis, stop };
+  } catch (err) {
+    stop();
+    throw err;
+  }
+}
 
+/**
+ * End to end through Nexus: `commands` echo commands XADDed at random targets in pipelines of
+ * 1,000; the clock stops when every command is recorded `succeeded`.
+ */
+export async function nexusThroughput(port: number, commands: number, shape: NexusShape): Promise<ThroughputRun> {
+  const nexus = await startNexus(port, shape);
+  const { redis } = nexus;
+  try {
     const started = performance.now();
     for (let chunk = 0; chunk < commands; chunk += 1000) {
       const pipeline = redis.pipeline();
@@ -51,7 +70,6 @@ export async function nexusThroughput(port: number, commands: number, shape: Nex
     if ((await redis.xlen('nexus:commands:dlq')) > 0) throw new Error('commands were dead-lettered during the benchmark');
     return { perSecond: commands / seconds, seconds };
   } finally {
-    for (const c of children) c.kill('SIGKILL');
-    redis.disconnect();
+    nexus.stop();
   }
 }

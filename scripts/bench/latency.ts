@@ -1,0 +1,122 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BeeQueue from 'bee-queue';
+import { Queue, Worker } from 'bullmq';
+import { startNexus } from './nexus-e2e';
+
+/** Latency percentiles in ms. */
+export interface Percentiles {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** One run at a fixed offered rate: add -> handler start (receipt), and add -> done. */
+export interface LatencyRun {
+  offered: number;
+  receipt: Percentiles;
+  done: Percentiles;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function percentiles(xs: number[]): Percentiles {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+  return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1] ?? NaN };
+}
+
+/** Calls `add(n)` every 10 ms so that `rate` items per second are offered for `ms`. */
+async function offer(rate: number, ms: number, add: (n: number) => Promise<void>): Promise<void> {
+  const started = performance.now();
+  let sent = 0;
+  while (performance.now() - started < ms) {
+    const due = Math.floor(((performance.now() - started) / 1000) * rate) - sent;
+    if (due > 0) {
+      sent += due;
+      await add(due);
+    }
+    await sleep(10);
+  }
+}
+
+/** Nexus: XADD time is the entry id's ms (Redis clock); receipt from the agents' execution log; done from the record. */
+export async function nexusLatency(port: number, rate: number, ms: number): Promise<LatencyRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'nexus-latency-'));
+  const log = join(dir, 'runs.jsonl');
+  const nexus = await startNexus(port, { replicas: 3, agents: 30, concurrency: 16 }, { EXECUTION_LOG: log });
+  const addedAt = new Map<string, number>();
+  let n = 0;
+  try {
+    await offer(rate, ms, async (count) => {
+      const pipeline = nexus.redis.pipeline();
+      const ids: string[] = [];
+      for (let i = 0; i < count; i++, n++) {
+        ids.push(`lat-${n}`);
+        pipeline.xadd('nexus:commands:stream', '*', 'target', `bench-${1 + (n % 30)}`, 'command_id', `lat-${n}`, 'command_type', 'echo', 'payload', 'x');
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      replies.forEach(([, entryId], i) => addedAt.set(ids[i], Number(String(entryId).split('-')[0])));
+    });
+    while (Number(await nexus.redis.hget('nexus:commands:counts', 'succeeded')) < addedAt.size) await sleep(20);
+    await sleep(300); // let the swarm's execution log flush
+    const receipt: number[] = [];
+    for (const line of readFileSync(log, 'utf8').split('\n').filter(Boolean)) {
+      const run = JSON.parse(line) as { command_id: string; t: number };
+      const at = addedAt.get(run.command_id);
+      if (at !== undefined) receipt.push(run.t - at);
+    }
+    const pipeline = nexus.redis.pipeline();
+    for (const id of addedAt.keys()) pipeline.hget(`nexus:command:${id}`, 'finished_at');
+    const done = ((await pipeline.exec()) ?? []).map(([, f], i) => Number(f) - [...addedAt.values()][i]);
+    return { offered: addedAt.size, receipt: percentiles(receipt), done: percentiles(done) };
+  } finally {
+    nexus.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** BullMQ: job.timestamp (add) -> processor start, and -> finishedOn. */
+export async function bullmqLatency(port: number, rate: number, ms: number): Promise<LatencyRun> {
+  const connection = { host: '127.0.0.1', port };
+  const name = `lat-${Date.now()}`;
+  const queue = new Queue(name, { connection, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
+  const receipt: number[] = [];
+  const done: number[] = [];
+  const worker = new Worker(name, async (job) => {
+    receipt.push(Date.now() - job.timestamp);
+  }, { connection, concurrency: 50 });
+  worker.on('completed', (job) => done.push((job.finishedOn ?? Date.now()) - job.timestamp));
+  await worker.waitUntilReady();
+  let offered = 0;
+  await offer(rate, ms, async (count) => {
+    offered += count;
+    await queue.addBulk(Array.from({ length: count }, () => ({ name: 'noop', data: {} })));
+  });
+  while (done.length < offered) await sleep(20);
+  await worker.close();
+  await queue.close();
+  return { offered, receipt: percentiles(receipt), done: percentiles(done) };
+}
+
+/** bee-queue: the job's creation time -> processor start, and -> succeeded. */
+export async function beeQueueLatency(port: number, rate: number, ms: number): Promise<LatencyRun> {
+  const queue = new BeeQueue(`lat-${Date.now()}`, { redis: { host: '127.0.0.1', port }, removeOnSuccess: true, removeOnFailure: true, storeJobs: false, sendEvents: false });
+  await queue.ready();
+  const receipt: number[] = [];
+  const done: number[] = [];
+  queue.process(50, async (job: BeeQueue.Job<{ at: number }>) => {
+    receipt.push(Date.now() - job.data.at);
+    setImmediate(() => done.push(Date.now() - job.data.at));
+  });
+  let offered = 0;
+  await offer(rate, ms, async (count) => {
+    offered += count;
+    const at = Date.now();
+    await queue.saveAll(Array.from({ length: count }, () => queue.createJob({ at })));
+  });
+  while (done.length < offered) await sleep(20);
+  await queue.close();
+  return { offered, receipt: percentiles(receipt), done: percentiles(done) };
+}
