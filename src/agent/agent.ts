@@ -40,8 +40,6 @@ export class Agent extends EventEmitter {
   replicaId = '';
   /** Consecutive failed attempts (reset by a healthy session). */
   failures = 0;
-  /** When waiting: the wait chosen before the next attempt (ms). */
-  nextAttemptInMs = 0;
   private readonly handlers = new Map<string, CommandHandler>();
   private readonly runner: CommandRunner;
   private readonly metrics: HostMetricsSampler;
@@ -122,7 +120,6 @@ export class Agent extends EventEmitter {
         this.emit('give-up', err);
         break;
       }
-      this.nextAttemptInMs = waitMs;
       this.emit('waiting', waitMs);
       await delay(waitMs, this.stop.signal);
     }

@@ -34,7 +34,7 @@ export class CommandMaintenance {
     this.metrics.streamsPending.set(stats.ingress.pending);
     this.metrics.streamsLag.set(stats.ingress.lag);
     this.metrics.dlqLength.set(stats.dlqLength);
-    const trimmed = await trimIngress(this.redis, this.keys, this.ingressTargetLen);
+    const trimmed = await trimIngress(this.redis, this.keys, stats, this.ingressTargetLen);
     if (trimmed > 0) this.logger.debug({ trimmed }, 'ingress trimmed below the group\'s progress');
     if (this.runs++ % CommandMaintenance.CONSUMER_CHECK_EVERY === 0) {
       const retired = await retireIdleConsumers(this.redis, this.keys, this.consumer.name, this.consumer.retireIdleMs);

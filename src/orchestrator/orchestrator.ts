@@ -84,6 +84,7 @@ export class Orchestrator {
     this.blocking = createRedis(config.redisUrl, 'blocking', redisOptions, logger);
 
     const keys = new NexusKeys(config.keyPrefix);
+    this.keys = keys;
     const agents = new AgentRegistry(this.redis, keys, {
       recordTtlMs: config.agentRetentionMs,
       eventsMaxLen: config.eventsMaxLen,
@@ -121,7 +122,6 @@ export class Orchestrator {
     }, intake.handleBatch, logger.child({ component: 'ingress' }));
     const commands = new CommandService(this.redis, keys, store, rules, logger.child({ component: 'commands' }));
     const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, { name: config.replicaId, retireIdleMs: config.consumerRetireIdleMs }, this.metrics, logger.child({ component: 'maintenance' }));
-    this.keys = keys;
 
     const { server, health } = buildGrpcServer(config, {
       pulse: (call) => this.pulse.handle(call),

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { CONSUMER_GROUP, type NexusKeys } from './keys';
+import { pairsToObject } from './stream-stats';
 
 /**
  * Deletes consumers of the group that hold nothing (pending 0) and have been idle longer than
@@ -10,8 +11,7 @@ export async function retireIdleConsumers(redis: Redis, keys: NexusKeys, self: s
   const consumers = (await redis.xinfo('CONSUMERS', keys.commandsStream, CONSUMER_GROUP)) as unknown[][];
   const retired: string[] = [];
   for (const c of consumers) {
-    const info: Record<string, unknown> = {};
-    for (let i = 0; i + 1 < c.length; i += 2) info[String(c[i])] = c[i + 1];
+    const info = pairsToObject(c);
     const name = String(info.name);
     if (name === self || Number(info.pending) !== 0 || Number(info.idle) < idleMs) continue;
     await redis.xgroup('DELCONSUMER', keys.commandsStream, CONSUMER_GROUP, name);

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { CONSUMER_GROUP, type NexusKeys } from './keys';
+import type { StreamStats } from './stream-stats';
 
 /** `1700000000000-3` -> [ms, seq] as bigints, for ordering stream ids. */
 function parseId(id: string): [bigint, bigint] {
@@ -17,19 +18,13 @@ export function minStreamId(a: string, b: string): string {
 /**
  * Trims the ingress only below what the consumer group has handled: entries older than both
  * the group's last-delivered id and the oldest pending entry. Never a blind MAXLEN, which would
- * delete entries nobody has read (Redis 7 trimming ignores consumer groups). Returns how many
- * entries were removed (0 when the stream is within `targetLen` or the group is missing).
+ * delete entries nobody has read (Redis 7 trimming ignores consumer groups). `stats` are the
+ * figures just read (readStreamStats). Returns how many entries were removed (0 when the
+ * stream is within `targetLen` or the group is missing).
  */
-export async function trimIngress(redis: Redis, keys: NexusKeys, targetLen: number): Promise<number> {
-  if ((await redis.xlen(keys.commandsStream)) <= targetLen) return 0;
-  const groups = (await redis.xinfo('GROUPS', keys.commandsStream)) as unknown[][];
-  let lastDelivered: string | undefined;
-  for (const g of groups) {
-    const info: Record<string, unknown> = {};
-    for (let i = 0; i + 1 < g.length; i += 2) info[String(g[i])] = g[i + 1];
-    if (info.name === CONSUMER_GROUP) lastDelivered = String(info['last-delivered-id']);
-  }
-  if (!lastDelivered || lastDelivered === '0-0') return 0;
+export async function trimIngress(redis: Redis, keys: NexusKeys, stats: StreamStats, targetLen: number): Promise<number> {
+  const lastDelivered = stats.lastDeliveredId;
+  if (stats.ingress.length <= targetLen || !lastDelivered || lastDelivered === '0-0') return 0;
   const [count, oldestPending] = (await redis.xpending(keys.commandsStream, CONSUMER_GROUP)) as [number, string | null];
   const floor = count > 0 && oldestPending ? minStreamId(oldestPending, lastDelivered) : lastDelivered;
   // MINID keeps every entry >= floor; `~` lets Redis drop only whole nodes (cheap, never more).

@@ -9,8 +9,23 @@ export interface IngressStats {
   consumers: number;
 }
 
-/** Reads ingress length, the group's pending count and lag, and the DLQ length. */
-export async function readStreamStats(redis: Redis, keys: NexusKeys): Promise<{ ingress: IngressStats; dlqLength: number }> {
+/** Ingress and DLQ figures, plus the group's progress (for safe trimming). */
+export interface StreamStats {
+  ingress: IngressStats;
+  dlqLength: number;
+  /** The group's last-delivered id, or undefined while the group does not exist. */
+  lastDeliveredId: string | undefined;
+}
+
+/** A flat `[k, v, k, v ...]` reply (XINFO, HELLO, ...) as an object. */
+export function pairsToObject(flat: readonly unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1];
+  return out;
+}
+
+/** Reads ingress length, the group's pending count, lag and progress, and the DLQ length (one round trip). */
+export async function readStreamStats(redis: Redis, keys: NexusKeys): Promise<StreamStats> {
   const [[lenErr, length], [groupsErr, groups], [dlqErr, dlqLength]] = ((await redis
     .pipeline()
     .xlen(keys.commandsStream)
@@ -19,25 +34,19 @@ export async function readStreamStats(redis: Redis, keys: NexusKeys): Promise<{ 
     .exec()) ?? []) as [Error | null, unknown][];
   if (lenErr) throw lenErr;
   if (dlqErr) throw dlqErr;
-  const ingress: IngressStats = { length: Number(length), pending: 0, lag: 0, consumers: 0 };
+  const stats: StreamStats = { ingress: { length: Number(length), pending: 0, lag: 0, consumers: 0 }, dlqLength: Number(dlqLength), lastDeliveredId: undefined };
   // XINFO GROUPS fails with "no such key" until the stream exists: that is zero, not an error.
   if (!groupsErr) {
     for (const group of groups as unknown[][]) {
-      const info = pairs(group);
+      const info = pairsToObject(group);
       if (info.name !== CONSUMER_GROUP) continue;
-      ingress.pending = Number(info.pending ?? 0);
-      ingress.lag = Number(info.lag ?? 0);
-      ingress.consumers = Number(info.consumers ?? 0);
+      stats.ingress.pending = Number(info.pending ?? 0);
+      stats.ingress.lag = Number(info.lag ?? 0);
+      stats.ingress.consumers = Number(info.consumers ?? 0);
+      stats.lastDeliveredId = String(info['last-delivered-id']);
     }
   } else if (!/no such key/i.test(groupsErr.message)) {
     throw groupsErr;
   }
-  return { ingress, dlqLength: Number(dlqLength) };
-}
-
-/** A flat [k, v, k, v] reply as an object. */
-function pairs(flat: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1];
-  return out;
+  return stats;
 }

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { pairsToObject } from '../../src/redis-bridge/stream-stats';
 import { readEvents } from './events';
 
 export const INGRESS = 'nexus:commands:stream';
@@ -23,8 +24,7 @@ export function readDlq(redis: Redis): Promise<Record<string, string>[]> {
 /** The group's pending and lag on the ingress. */
 export async function groupState(redis: Redis): Promise<{ pending: number; lag: number }> {
   const groups = (await redis.xinfo('GROUPS', INGRESS)) as unknown[][];
-  const info: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < groups[0].length; i += 2) info[String(groups[0][i])] = groups[0][i + 1];
+  const info = pairsToObject(groups[0]);
   return { pending: Number(info.pending), lag: Number(info.lag) };
 }
 
