@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { freePort } from '../lib/free-port';
+import { scrapeReplica } from './replica-metrics';
+import { waitUntil } from './wait-until';
+
+const DIST = join(__dirname, '..', '..', 'src');
+
+/** One replica process of a benchmark cluster. */
+export interface BenchReplica {
+  id: string;
+  proc: ChildProcess;
+  pid: number;
+  grpcPort: number;
+  /** Its /metrics port: the scenarios read counters and event-loop lag there. */
+  metricsPort: number;
+}
+
+/**
+ * Replica processes and agent swarm processes on a private Redis, for the benchmarks. Every
+ * child is killed by PID in stop(); the caller owns the Redis.
+ */
+export class NexusCluster {
+  readonly redis: Redis;
+  readonly replicas: BenchReplica[] = [];
+  readonly swarms: ChildProcess[] = [];
+  /** Ids of every agent started, in start order. */
+  readonly agentIds: string[] = [];
+
+  private constructor(redisPort: number) {
+    this.redis = new Redis(redisPort, '127.0.0.1');
+  }
+
+  /** Starts `count` replicas (ids bench-r1..N) and resolves when each reports ready. */
+  static async start(redisPort: number, count: number, env: Record<string, string> = {}): Promise<NexusCluster> {
+    const cluster = new NexusCluster(redisPort);
+    try {
+      for (let i = 1; i <= count; i++) {
+        const [grpcPort, metricsPort] = [await freePort(), await freePort()];
+        const proc = spawn(process.execPath, [join(DIST, 'orchestrator/main.js')], {
+          env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}`, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), METRICS_PORT: String(metricsPort), REPLICA_ID: `bench-r${i}`, LOG_LEVEL: 'warn', ...env },
+          stdio: 'ignore',
+        });
+        cluster.replicas.push({ id: `bench-r${i}`, proc, pid: proc.pid!, grpcPort, metricsPort });
+      }
+      await waitUntil('every replica ready on /metrics', async () => (await Promise.all(cluster.replicas.map((r) => scrapeReplica(r.metricsPort)))).every((s) => s.ready === 1), 20_000, 100);
+      return cluster;
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+  }
+
+  /** The agents' ORCHESTRATOR_HOST: every replica's address (each agent shuffles the list). */
+  get target(): string {
+    return `ipv4:${this.replicas.map((r) => `127.0.0.1:${r.grpcPort}`).join(',')}`;
+  }
+
+  /**
+   * Starts `count` agents in swarm processes of at most `perProcess` agents each. One process:
+   * ids `<prefix>-1..N`; several: `<prefix>-s<k>-1..M` (distinct AGENT_ID per process).
+   */
+  startAgents(prefix: string, count: number, perProcess: number, env: Record<string, string> = {}): void {
+    const processes = Math.ceil(count / perProcess);
+    for (let k = 1; k <= processes; k++) {
+      const n = Math.min(perProcess, count - (k - 1) * perProcess);
+      const agentId = processes === 1 ? prefix : `${prefix}-s${k}`;
+      for (let i = 1; i <= n; i++) this.agentIds.push(`${agentId}-${i}`);
+      this.swarms.push(spawn(process.execPath, [join(DIST, 'agent/main.js')], {
+        env: { ...process.env, ORCHESTRATOR_HOST: this.target, AGENT_ID: agentId, AGENT_COUNT: String(n), LOG_LEVEL: 'warn', ...env },
+        stdio: 'ignore',
+      }));
+    }
+  }
+
+  /** Resolves once `count` agents are in the online set. */
+  async waitOnline(count: number, timeoutMs: number): Promise<void> {
+    await waitUntil(`${count} agents online`, async () => Number(await this.redis.zcard('nexus:agents:online')) >= count, timeoutMs, 100);
+  }
+
+  /** SIGKILLs one replica and resolves when it is gone. */
+  async kill(replica: BenchReplica): Promise<void> {
+    await killAndWait(replica.proc);
+  }
+
+  /** SIGKILLs every child by PID, waits for them to exit, and closes the Redis client. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.swarms, ...this.replicas.map((r) => r.proc)].map(killAndWait));
+    this.redis.disconnect();
+  }
+}
+
+/** SIGKILL, then wait (at most 5 s) for the exit so no process outlives its scenario. */
+export async function killAndWait(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  proc.kill('SIGKILL');
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+}
