@@ -1,6 +1,6 @@
 import type { NexusCluster } from './nexus-cluster';
 import { scrapeReplica, type ReplicaSample } from './replica-metrics';
-import { sleep } from './wait-until';
+import { sleep, waitUntil } from './wait-until';
 
 /** A reconnect storm: the busiest replica SIGKILLed, its agents coming back on the survivors. */
 export interface StormRun {
@@ -28,9 +28,12 @@ const POLL_MS = 100;
  * until their nexus_connected_agents add up to every agent. Throws after `timeoutMs`.
  */
 export async function stormAfterKill(cluster: NexusCluster, agents: number, jitterWindowMs: number, timeoutMs: number): Promise<StormRun> {
-  const before = await Promise.all(cluster.replicas.map((r) => scrapeReplica(r.metricsPort)));
-  const held = before.reduce((a, s) => a + s.connected, 0);
-  if (held !== agents) throw new Error(`storm: replicas hold ${held} sessions before the kill, expected ${agents}`);
+  // Start from a whole fleet: every agent held by some replica (a few may be mid-reconnect).
+  let before: ReplicaSample[] = [];
+  await waitUntil(`all ${agents} sessions held before the kill`, async () => {
+    before = await Promise.all(cluster.replicas.map((r) => scrapeReplica(r.metricsPort)));
+    return before.reduce((a, s) => a + s.connected, 0) === agents;
+  }, 15_000, 200);
   const busiest = before.indexOf(before.reduce((a, b) => (b.connected > a.connected ? b : a)));
   const victim = cluster.replicas[busiest];
   const survivors = cluster.replicas.filter((r) => r !== victim);
