@@ -5,10 +5,11 @@
  * and ratios, writes the raw figures to bench/results.json and a chart to bench/throughput.svg.
  * Scenarios, in order: throughput, latency, fleet, storm, fanout. `--only fleet,storm` runs a
  * subset (figures then go to bench/results-fleet-storm.json, never over the full results);
- * `--agents N` sets the fleet/storm and fan-out sizes (tests use tiny ones).
+ * `--agents N` sets the fleet/storm and fan-out sizes (tests use tiny ones), `--heartbeat S`
+ * the fleet's heartbeat interval (1 s), `--per-swarm N` the agents per swarm process.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
@@ -35,6 +36,7 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     agents: { type: 'string' },
     'per-swarm': { type: 'string' },
+    heartbeat: { type: 'string' },
   },
 });
 const quick = opts.quick ?? false;
@@ -54,7 +56,10 @@ const SCENARIO_ROUNDS = Number(opts.rounds ?? (quick ? 1 : 3));
 const FLEET: FleetShape = {
   replicas: 3,
   agents: Number(opts.agents ?? (quick ? 200 : 5000)),
-  perSwarm: Number(opts['per-swarm'] ?? 2500),
+  heartbeatS: Number(opts.heartbeat ?? 1),
+  // A swarm process is one event loop: 1,000 agents in one keep their 1 s heartbeats here
+  // (998/s measured); 5,000 in one process did not all come online within 120 s.
+  perSwarm: Number(opts['per-swarm'] ?? 1000),
   initialBackoffS: 1, // the agents' default: reconnects jittered over [0, 1 s)
 };
 const FANOUT_AGENTS = Number(opts.agents ?? (quick ? 200 : 1000));
@@ -62,6 +67,7 @@ const FLEET_TIMING: FleetTiming = quick ? { startMs: 1000, idleMs: 2000, settleM
 /** The storm fails (with how many are back) if the agents are not all back by then. */
 const STORM_TIMEOUT_MS = 60_000;
 
+const LOAD_AT_START = loadavg();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
@@ -108,7 +114,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= SCENARIO_ROUNDS; round++) {
       if (selected('fleet')) {
         await admin.flushall();
-        const bare = await bareGrpcFleet(FLEET.agents, FLEET_TIMING);
+        const bare = await bareGrpcFleet(FLEET.agents, FLEET.heartbeatS, FLEET_TIMING);
         fleet.bare.push(bare);
         console.log(`round ${round}  fleet bare grpc-js    ${bare.rssPerStreamKb.toFixed(1)} KB/stream, ${bare.cpuPerHeartbeatUs.toFixed(0)} µs CPU/heartbeat, ${bare.heartbeatsPerSecond.toFixed(0)} heartbeats/s`);
       }
@@ -161,18 +167,20 @@ async function main(): Promise<void> {
       console.log(`| ${key} | ${m((r) => r.receipt.p50)} | ${m((r) => r.receipt.p99)} | ${m((r) => r.receipt.max)} | ${m((r) => r.done.p50)} | ${m((r) => r.done.p99)} | ${m((r) => r.done.max)} |`);
     }
   }
-  if (selected('fleet')) printFleet(fleet.nexus, fleet.bare, Math.ceil(FLEET.agents / FLEET.perSwarm));
+  if (selected('fleet')) printFleet(fleet.nexus, fleet.bare, Math.ceil(FLEET.agents / FLEET.perSwarm), FLEET.heartbeatS);
   if (selected('storm')) printStorm(storm);
   if (selected('fanout')) printFanout(fanout);
   mkdirSync(OUT, { recursive: true });
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
+  // The machine may be shared: the load average before and after says how quiet it was.
+  const machine = { loadavg: { start: LOAD_AT_START, end: loadavg() }, cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
   // A subset (--only) goes to its own file, so it never replaces a full run's figures.
   const file = `results${quick ? '-quick' : ''}${opts.only ? `-${ONLY.join('-')}` : ''}.json`;
   const scenarios = { fleet: { shape: FLEET, timing: FLEET_TIMING, rounds: SCENARIO_ROUNDS, ...fleet }, storm, fanout };
   writeFileSync(join(OUT, file), `${JSON.stringify({ at: new Date().toISOString(), quick, jobs: JOBS, rounds: ROUNDS, only: ONLY, machine, throughput: Object.fromEntries(runs), latency: Object.fromEntries(latency), ...scenarios }, null, 2)}\n`);
   const chart = !quick && selected('throughput');
   if (chart) writeFileSync(join(OUT, 'throughput.svg'), barChartSvg('End-to-end throughput (Redis AOF everysec, 2 cores)', `jobs/s, ${JOBS.toLocaleString('en-US')} per run, ${ROUNDS} rounds`, rows));
-  console.log(`\nraw figures: ${join(OUT, file)}${chart ? `, chart: ${join(OUT, 'throughput.svg')}` : ''}`);
+  console.log(`\nload average (1, 5, 15 min) at start ${LOAD_AT_START.map((l) => l.toFixed(2)).join(' ')}, at end ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`);
+  console.log(`raw figures: ${join(OUT, file)}${chart ? `, chart: ${join(OUT, 'throughput.svg')}` : ''}`);
 }
 
 main().catch((err: Error) => {

@@ -17,7 +17,7 @@ export async function nexusFanout(redisPort: number, agents: number, perSwarm: n
   const cluster = await NexusCluster.start(redisPort, 3);
   const { redis } = cluster;
   try {
-    cluster.startAgents('fan', agents, perSwarm);
+    await cluster.startAgents('fan', agents, perSwarm, {}, 60_000);
     await cluster.waitOnline(agents, 120_000);
     await sleep(1000); // let the connect burst finish: measure the fan-out, not the bring-up
     const pipeline = redis.pipeline();

@@ -14,6 +14,8 @@ export interface FleetTiming {
 /** Steady state of N connected streams heartbeating once a second, seen from the server side. */
 export interface FleetRun {
   streams: number;
+  /** From starting the client side until every stream was connected (Nexus: agents online). */
+  connectMs: number;
   /** Heartbeats the server side received per second in the window (≈ streams if the clients keep up). */
   heartbeatsPerSecond: number;
   /** Server CPU in the window, % of one core (summed over replicas). */
@@ -64,7 +66,7 @@ export async function measureIdle(pids: number[], ms: number): Promise<Idle> {
  * Measures a connected fleet over `windowMs`: CPU from /proc/<pid>/stat deltas, heartbeats
  * from the server's own count, RSS sampled every second (median, since GC makes it saw).
  */
-export async function measureFleet(sides: { server: number[]; client: number[]; redis?: number }, streams: number, idle: Idle, heartbeats: () => Promise<number>, windowMs: number): Promise<FleetRun> {
+export async function measureFleet(sides: { server: number[]; client: number[]; redis?: number }, streams: number, connectMs: number, idle: Idle, heartbeats: () => Promise<number>, windowMs: number): Promise<FleetRun> {
   const cpu = (pids: number[]) => sum(pids.map(cpuSeconds));
   const [server0, client0, redis0, hb0, t0] = [cpu(sides.server), cpu(sides.client), sides.redis ? cpuSeconds(sides.redis) : 0, await heartbeats(), performance.now()];
   const rss: number[] = [];
@@ -80,6 +82,7 @@ export async function measureFleet(sides: { server: number[]; client: number[]; 
   const serverCpuPercent = ((server1 - server0) / seconds) * 100;
   return {
     streams,
+    connectMs,
     heartbeatsPerSecond: received / seconds,
     serverCpuPercent,
     idleCpuPercent: idle.cpuPercent,
@@ -93,10 +96,12 @@ export async function measureFleet(sides: { server: number[]; client: number[]; 
   };
 }
 
-/** The shape of the Nexus fleet: agents on 3 replicas, heartbeating every second. */
+/** The shape of the Nexus fleet: agents on 3 replicas, heartbeating every `heartbeatS`. */
 export interface FleetShape {
   replicas: number;
   agents: number;
+  /** The agents' HEARTBEAT_INTERVAL in s (the issue: 1); the bare client beats as often. */
+  heartbeatS: number;
   /** Agents per swarm process (more agents start more processes). */
   perSwarm: number;
   /** The agents' INITIAL_BACKOFF in s: the jitter window of their reconnects (the storm's bar). */
@@ -104,7 +109,7 @@ export interface FleetShape {
 }
 
 /**
- * Brings up `shape.agents` agents with 1 s heartbeats on fresh replicas, measures the fleet,
+ * Brings up `shape.agents` agents (swarm after swarm) on fresh replicas, measures the fleet,
  * then hands the still-running cluster to `after` (the storm reuses the setup) and stops it.
  */
 export async function nexusFleet<T>(redisPort: number, redisPid: number, shape: FleetShape, timing: FleetTiming, after: (cluster: NexusCluster) => Promise<T>): Promise<{ fleet: FleetRun; after: T }> {
@@ -113,11 +118,13 @@ export async function nexusFleet<T>(redisPort: number, redisPid: number, shape: 
     const pids = cluster.replicas.map((r) => r.pid);
     await sleep(timing.startMs); // let the idle replicas finish starting (script loads, first beats)
     const idle = await measureIdle(pids, timing.idleMs);
-    cluster.startAgents('fleet', shape.agents, shape.perSwarm, { HEARTBEAT_INTERVAL: '1', INITIAL_BACKOFF: String(shape.initialBackoffS) });
-    await cluster.waitOnline(shape.agents, 120_000);
+    const connecting = performance.now();
+    await cluster.startAgents('fleet', shape.agents, shape.perSwarm, { HEARTBEAT_INTERVAL: String(shape.heartbeatS), INITIAL_BACKOFF: String(shape.initialBackoffS) }, 60_000);
+    await cluster.waitOnline(shape.agents, 60_000);
+    const connectMs = performance.now() - connecting;
     await sleep(timing.settleMs);
     const heartbeats = async () => sum((await Promise.all(cluster.replicas.map((r) => scrapeReplica(r.metricsPort)))).map((s) => s.heartbeats));
-    const fleet = await measureFleet({ server: pids, client: cluster.swarms.map((s) => s.pid!), redis: redisPid }, shape.agents, idle, heartbeats, timing.windowMs);
+    const fleet = await measureFleet({ server: pids, client: cluster.swarms.map((s) => s.pid!), redis: redisPid }, shape.agents, connectMs, idle, heartbeats, timing.windowMs);
     return { fleet, after: await after(cluster) };
   } finally {
     await cluster.stop();

@@ -60,8 +60,10 @@ export class NexusCluster {
   /**
    * Starts `count` agents in swarm processes of at most `perProcess` agents each. One process:
    * ids `<prefix>-1..N`; several: `<prefix>-s<k>-1..M` (distinct AGENT_ID per process).
+   * `staggerTimeoutMs`: start each process only once the agents before it are online, so a big
+   * fleet comes up in steps instead of one connect burst from every process at once.
    */
-  startAgents(prefix: string, count: number, perProcess: number, env: Record<string, string> = {}): void {
+  async startAgents(prefix: string, count: number, perProcess: number, env: Record<string, string> = {}, staggerTimeoutMs = 0): Promise<void> {
     const processes = Math.ceil(count / perProcess);
     for (let k = 1; k <= processes; k++) {
       const n = Math.min(perProcess, count - (k - 1) * perProcess);
@@ -71,12 +73,23 @@ export class NexusCluster {
         env: { ...process.env, ORCHESTRATOR_HOST: this.target, AGENT_ID: agentId, AGENT_COUNT: String(n), LOG_LEVEL: 'warn', ...env },
         stdio: 'ignore',
       }));
+      if (staggerTimeoutMs > 0 && k < processes) await this.waitOnline(this.agentIds.length, staggerTimeoutMs);
     }
   }
 
-  /** Resolves once `count` agents are in the online set. */
+  /** Resolves once `count` agents are in the online set; says how many are every 10 s meanwhile. */
   async waitOnline(count: number, timeoutMs: number): Promise<void> {
-    await waitUntil(`${count} agents online`, async () => Number(await this.redis.zcard('nexus:agents:online')) >= count, timeoutMs, 100);
+    const started = performance.now();
+    let online = 0;
+    let said = started;
+    await waitUntil(() => `${count} agents online (${online} are)`, async () => {
+      online = Number(await this.redis.zcard('nexus:agents:online'));
+      if (online < count && performance.now() - said > 10_000) {
+        said = performance.now();
+        console.log(`  ${online.toLocaleString('en-US')} of ${count.toLocaleString('en-US')} agents online after ${Math.round((said - started) / 1000)} s`);
+      }
+      return online >= count;
+    }, timeoutMs, 100);
   }
 
   /** SIGKILLs one replica and resolves when it is gone. */

@@ -14,7 +14,7 @@ export interface NexusShape {
 export async function startNexus(port: number, shape: NexusShape, agentEnv: Record<string, string> = {}): Promise<NexusCluster> {
   const cluster = await NexusCluster.start(port, shape.replicas);
   try {
-    cluster.startAgents('bench', shape.agents, shape.agents, { MAX_CONCURRENCY: String(shape.concurrency), ...agentEnv });
+    await cluster.startAgents('bench', shape.agents, shape.agents, { MAX_CONCURRENCY: String(shape.concurrency), ...agentEnv });
     await cluster.waitOnline(shape.agents, 60_000);
     return cluster;
   } catch (err) {

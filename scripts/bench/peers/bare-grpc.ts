@@ -84,7 +84,7 @@ function stats(server: ChildProcess): Promise<BareStats> {
 }
 
 /** The bare peer's fleet figures, measured exactly as the replicas' (see measureFleet). */
-export async function bareGrpcFleet(streams: number, timing: FleetTiming): Promise<FleetRun> {
+export async function bareGrpcFleet(streams: number, heartbeatS: number, timing: FleetTiming): Promise<FleetRun> {
   const children: ChildProcess[] = [];
   try {
     const server = fork(__filename, ['server'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -98,11 +98,14 @@ export async function bareGrpcFleet(streams: number, timing: FleetTiming): Promi
     });
     await sleep(timing.startMs); // the same start-up allowance as the replicas get
     const idle = await measureIdle([server.pid!], timing.idleMs);
-    const client = fork(__filename, ['client', String(port), String(streams), '1000'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const connecting = performance.now();
+    const client = fork(__filename, ['client', String(port), String(streams), String(heartbeatS * 1000)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     children.push(client);
-    await waitUntil(`${streams} bare grpc streams open`, async () => (await stats(server)).streams >= streams, 120_000, 100);
+    let open = 0;
+    await waitUntil(() => `${streams} bare grpc streams open (${open} are)`, async () => (open = (await stats(server)).streams) >= streams, 120_000, 100);
+    const connectMs = performance.now() - connecting;
     await sleep(timing.settleMs);
-    return await measureFleet({ server: [server.pid!], client: [client.pid!] }, streams, idle, async () => (await stats(server)).heartbeats, timing.windowMs);
+    return await measureFleet({ server: [server.pid!], client: [client.pid!] }, streams, connectMs, idle, async () => (await stats(server)).heartbeats, timing.windowMs);
   } finally {
     await Promise.all(children.map(killAndWait));
   }
