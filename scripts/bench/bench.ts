@@ -114,7 +114,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= SCENARIO_ROUNDS; round++) {
       if (selected('fleet')) {
         await admin.flushall();
-        const bare = await bareGrpcFleet(FLEET.agents, FLEET.heartbeatS, FLEET_TIMING);
+        const bare = await bareGrpcFleet(FLEET.agents, FLEET.heartbeatS, FLEET.replicas, FLEET_TIMING);
         fleet.bare.push(bare);
         console.log(`round ${round}  fleet bare grpc-js    ${bare.rssPerStreamKb.toFixed(1)} KB/stream, ${bare.cpuPerHeartbeatUs.toFixed(0)} µs CPU/heartbeat, ${bare.heartbeatsPerSecond.toFixed(0)} heartbeats/s`);
       }
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
       console.log(`| ${key} | ${m((r) => r.receipt.p50)} | ${m((r) => r.receipt.p99)} | ${m((r) => r.receipt.max)} | ${m((r) => r.done.p50)} | ${m((r) => r.done.p99)} | ${m((r) => r.done.max)} |`);
     }
   }
-  if (selected('fleet')) printFleet(fleet.nexus, fleet.bare, Math.ceil(FLEET.agents / FLEET.perSwarm), FLEET.heartbeatS);
+  if (selected('fleet')) printFleet(fleet.nexus, fleet.bare, { replicas: FLEET.replicas, swarms: Math.ceil(FLEET.agents / FLEET.perSwarm), heartbeatS: FLEET.heartbeatS });
   if (selected('storm')) printStorm(storm);
   if (selected('fanout')) printFanout(fanout);
   mkdirSync(OUT, { recursive: true });

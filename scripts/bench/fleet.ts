@@ -16,6 +16,8 @@ export interface FleetRun {
   streams: number;
   /** From starting the client side until every stream was connected (Nexus: agents online). */
   connectMs: number;
+  /** Streams (re)started during the window: 0 for a stable fleet, more if sessions flap. */
+  sessionsStartedInWindow: number;
   /** Heartbeats the server side received per second in the window (≈ streams if the clients keep up). */
   heartbeatsPerSecond: number;
   /** Server CPU in the window, % of one core (summed over replicas). */
@@ -35,6 +37,12 @@ export interface FleetRun {
   clientCpuPercent: number;
   /** Nexus only: Redis' CPU, % of one core (heartbeats are flushed there, not counted above). */
   redisCpuPercent?: number;
+}
+
+/** What the server side counted so far: heartbeats received, streams started. */
+export interface ServerCounts {
+  heartbeats: number;
+  sessions: number;
 }
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -66,23 +74,24 @@ export async function measureIdle(pids: number[], ms: number): Promise<Idle> {
  * Measures a connected fleet over `windowMs`: CPU from /proc/<pid>/stat deltas, heartbeats
  * from the server's own count, RSS sampled every second (median, since GC makes it saw).
  */
-export async function measureFleet(sides: { server: number[]; client: number[]; redis?: number }, streams: number, connectMs: number, idle: Idle, heartbeats: () => Promise<number>, windowMs: number): Promise<FleetRun> {
+export async function measureFleet(sides: { server: number[]; client: number[]; redis?: number }, streams: number, connectMs: number, idle: Idle, counts: () => Promise<ServerCounts>, windowMs: number): Promise<FleetRun> {
   const cpu = (pids: number[]) => sum(pids.map(cpuSeconds));
-  const [server0, client0, redis0, hb0, t0] = [cpu(sides.server), cpu(sides.client), sides.redis ? cpuSeconds(sides.redis) : 0, await heartbeats(), performance.now()];
+  const [server0, client0, redis0, c0, t0] = [cpu(sides.server), cpu(sides.client), sides.redis ? cpuSeconds(sides.redis) : 0, await counts(), performance.now()];
   const rss: number[] = [];
   while (performance.now() - t0 < windowMs) {
     await sleep(Math.min(1000, windowMs - (performance.now() - t0)));
     rss.push(sum(sides.server.map(rssMb)));
   }
-  const [server1, client1, redis1, hb1, t1] = [cpu(sides.server), cpu(sides.client), sides.redis ? cpuSeconds(sides.redis) : 0, await heartbeats(), performance.now()];
+  const [server1, client1, redis1, c1, t1] = [cpu(sides.server), cpu(sides.client), sides.redis ? cpuSeconds(sides.redis) : 0, await counts(), performance.now()];
   const seconds = (t1 - t0) / 1000;
-  const received = hb1 - hb0;
+  const received = c1.heartbeats - c0.heartbeats;
   if (received <= 0) throw new Error('no heartbeats reached the server in the measured window');
   const connectedMb = median(rss);
   const serverCpuPercent = ((server1 - server0) / seconds) * 100;
   return {
     streams,
     connectMs,
+    sessionsStartedInWindow: c1.sessions - c0.sessions,
     heartbeatsPerSecond: received / seconds,
     serverCpuPercent,
     idleCpuPercent: idle.cpuPercent,
@@ -123,8 +132,11 @@ export async function nexusFleet<T>(redisPort: number, redisPid: number, shape: 
     await cluster.waitOnline(shape.agents, 60_000);
     const connectMs = performance.now() - connecting;
     await sleep(timing.settleMs);
-    const heartbeats = async () => sum((await Promise.all(cluster.replicas.map((r) => scrapeReplica(r.metricsPort)))).map((s) => s.heartbeats));
-    const fleet = await measureFleet({ server: pids, client: cluster.swarms.map((s) => s.pid!), redis: redisPid }, shape.agents, connectMs, idle, heartbeats, timing.windowMs);
+    const counts = async (): Promise<ServerCounts> => {
+      const samples = await Promise.all(cluster.replicas.map((r) => scrapeReplica(r.metricsPort)));
+      return { heartbeats: sum(samples.map((s) => s.heartbeats)), sessions: sum(samples.map((s) => s.hellos)) };
+    };
+    const fleet = await measureFleet({ server: pids, client: cluster.swarms.map((s) => s.pid!), redis: redisPid }, shape.agents, connectMs, idle, counts, timing.windowMs);
     return { fleet, after: await after(cluster) };
   } finally {
     await cluster.stop();

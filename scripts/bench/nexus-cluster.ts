@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { freePort } from '../lib/free-port';
@@ -27,6 +29,8 @@ export class NexusCluster {
   readonly swarms: ChildProcess[] = [];
   /** Ids of every agent started, in start order. */
   readonly agentIds: string[] = [];
+  /** Every child's warnings and errors go to a file here, so a failed wait can say why. */
+  private readonly logDir = mkdtempSync(join(tmpdir(), 'nexus-bench-logs-'));
 
   private constructor(redisPort: number) {
     this.redis = new Redis(redisPort, '127.0.0.1');
@@ -40,7 +44,7 @@ export class NexusCluster {
         const [grpcPort, metricsPort] = [await freePort(), await freePort()];
         const proc = spawn(process.execPath, [join(DIST, 'orchestrator/main.js')], {
           env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}`, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), METRICS_PORT: String(metricsPort), REPLICA_ID: `bench-r${i}`, LOG_LEVEL: 'warn', ...env },
-          stdio: 'ignore',
+          stdio: cluster.logTo(`bench-r${i}`),
         });
         cluster.replicas.push({ id: `bench-r${i}`, proc, pid: proc.pid!, grpcPort, metricsPort });
       }
@@ -71,7 +75,7 @@ export class NexusCluster {
       for (let i = 1; i <= n; i++) this.agentIds.push(`${agentId}-${i}`);
       this.swarms.push(spawn(process.execPath, [join(DIST, 'agent/main.js')], {
         env: { ...process.env, ORCHESTRATOR_HOST: this.target, AGENT_ID: agentId, AGENT_COUNT: String(n), LOG_LEVEL: 'warn', ...env },
-        stdio: 'ignore',
+        stdio: this.logTo(agentId),
       }));
       if (staggerTimeoutMs > 0 && k < processes) await this.waitOnline(this.agentIds.length, staggerTimeoutMs);
     }
@@ -82,7 +86,7 @@ export class NexusCluster {
     const started = performance.now();
     let online = 0;
     let said = started;
-    await waitUntil(() => `${count} agents online (${online} are)`, async () => {
+    await waitUntil(() => `${count} agents online (${online} are; ${this.logSummary()})`, async () => {
       online = Number(await this.redis.zcard('nexus:agents:online'));
       if (online < count && performance.now() - said > 10_000) {
         said = performance.now();
@@ -97,10 +101,38 @@ export class NexusCluster {
     await killAndWait(replica.proc);
   }
 
-  /** SIGKILLs every child by PID, waits for them to exit, and closes the Redis client. */
+  /** SIGKILLs every child by PID, waits for them to exit, closes the Redis client, removes the logs. */
   async stop(): Promise<void> {
     await Promise.all([...this.swarms, ...this.replicas.map((r) => r.proc)].map(killAndWait));
     this.redis.disconnect();
+    rmSync(this.logDir, { recursive: true, force: true });
+  }
+
+  /** stdio for a child: stdout and stderr appended to `<logDir>/<name>.log`. */
+  private logTo(name: string): ['ignore', number, number] {
+    const fd = openSync(join(this.logDir, `${name}.log`), 'a');
+    setImmediate(() => closeSync(fd)); // spawn() has handed the child its own copy by then
+    return ['ignore', fd, fd];
+  }
+
+  /** The most frequent warnings in the children's logs: "1234× session ended; reconnecting (reason)". */
+  logSummary(): string {
+    const counts = new Map<string, number>();
+    for (const file of readdirSync(this.logDir)) {
+      for (const line of readFileSync(join(this.logDir, file), 'utf8').split('\n')) {
+        if (!line) continue;
+        let key = line.slice(0, 120);
+        try {
+          const entry = JSON.parse(line) as { msg?: string; reason?: string; err?: string };
+          key = `${entry.msg}${entry.reason || entry.err ? ` (${entry.reason ?? entry.err})` : ''}`;
+        } catch {
+          // not a log line: keep its start
+        }
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+    }
+    const top = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 4);
+    return top.length ? `logged: ${top.map(([k, n]) => `${n}× ${k}`).join('; ')}` : 'nothing logged';
   }
 }
 

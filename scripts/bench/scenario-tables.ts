@@ -11,18 +11,19 @@ function cell<T>(runs: T[], f: (r: T) => number, digits = 0): string {
   return xs.length === 1 ? fmt(xs[0]) : `${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`;
 }
 
-export function printFleet(nexus: FleetRun[], bare: FleetRun[], swarms: number, heartbeatS: number): void {
+export function printFleet(nexus: FleetRun[], bare: FleetRun[], shape: { replicas: number; swarms: number; heartbeatS: number }): void {
+  const { replicas, swarms, heartbeatS } = shape;
   const n = nexus[0]?.streams ?? bare[0]?.streams ?? 0;
   console.log(`\nFleet: ${n.toLocaleString('en-US')} streams heartbeating every ${heartbeatS} s, ${Math.max(nexus.length, bare.length)} round(s); median (min–max)`);
-  console.log('| Server | all connected after s | heartbeats/s received | server CPU % of a core (idle) | CPU per heartbeat µs | marginal CPU per heartbeat µs | RSS idle → connected MB | RSS per stream KB | client CPU % | Redis CPU % |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| Server | all connected after s | heartbeats/s received | server CPU % of a core (idle) | CPU per heartbeat µs | marginal CPU per heartbeat µs | RSS idle → connected MB | RSS per stream KB | client CPU % | Redis CPU % | sessions started in the window |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   const row = (label: string, runs: FleetRun[]) => {
     if (!runs.length) return;
     const redis = runs[0].redisCpuPercent === undefined ? '–' : cell(runs, (r) => r.redisCpuPercent ?? 0);
-    console.log(`| ${label} | ${cell(runs, (r) => r.connectMs / 1000, 1)} | ${cell(runs, (r) => r.heartbeatsPerSecond)} | ${cell(runs, (r) => r.serverCpuPercent)} (${cell(runs, (r) => r.idleCpuPercent, 1)}) | ${cell(runs, (r) => r.cpuPerHeartbeatUs)} | ${cell(runs, (r) => r.marginalCpuPerHeartbeatUs)} | ${cell(runs, (r) => r.idleRssMb)} → ${cell(runs, (r) => r.connectedRssMb)} | ${cell(runs, (r) => r.rssPerStreamKb, 1)} | ${cell(runs, (r) => r.clientCpuPercent)} | ${redis} |`);
+    console.log(`| ${label} | ${cell(runs, (r) => r.connectMs / 1000, 1)} | ${cell(runs, (r) => r.heartbeatsPerSecond)} | ${cell(runs, (r) => r.serverCpuPercent)} (${cell(runs, (r) => r.idleCpuPercent, 1)}) | ${cell(runs, (r) => r.cpuPerHeartbeatUs)} | ${cell(runs, (r) => r.marginalCpuPerHeartbeatUs)} | ${cell(runs, (r) => r.idleRssMb)} → ${cell(runs, (r) => r.connectedRssMb)} | ${cell(runs, (r) => r.rssPerStreamKb, 1)} | ${cell(runs, (r) => r.clientCpuPercent)} | ${redis} | ${cell(runs, (r) => r.sessionsStartedInWindow)} |`);
   };
-  row(`Nexus: 3 replicas (summed), agents in ${swarms} swarm process${swarms > 1 ? 'es' : ''}`, nexus);
-  row('bare grpc-js bidi server, 1 client process', bare);
+  row(`Nexus: ${replicas} replicas (summed), agents in ${swarms} swarm process${swarms > 1 ? 'es' : ''}`, nexus);
+  row(`bare grpc-js bidi server: ${replicas} processes (summed), 1 client process`, bare);
   if (nexus.length && bare.length) {
     const ratio = (f: (r: FleetRun) => number) => (median(nexus.map(f)) / median(bare.map(f))).toFixed(2);
     console.log(`Nexus ÷ bare (medians): RSS per stream ${ratio((r) => r.rssPerStreamKb)}, CPU per heartbeat ${ratio((r) => r.cpuPerHeartbeatUs)}, marginal CPU per heartbeat ${ratio((r) => r.marginalCpuPerHeartbeatUs)} (bar: ≤ 2 for RSS and CPU per heartbeat)`);

@@ -3,8 +3,11 @@
  * answers every heartbeat with a ping, and a client process holding N such streams. It speaks
  * the Nexus Pulse messages (the generated service), so codec and message sizes match and the
  * difference to a replica is what Nexus does per session and per heartbeat.
- *   node bare-grpc.js server                        (IPC: {port}; answers 'stats' with BareStats)
- *   node bare-grpc.js client <port> <streams> <ms>  (one connection per stream, like agents)
+ *   node bare-grpc.js server                            (IPC: {port}; answers 'stats' with BareStats)
+ *   node bare-grpc.js client <port,...> <streams> <ms>  (one connection per stream, like agents)
+ * As many server processes run as Nexus runs replicas: a process' CPU per message falls as its
+ * message rate rises (more arrive per event-loop wake-up; here 10/s cost ~600 µs each, 1,000/s
+ * ~55 µs), so one server taking all the streams would be measured at a cheaper rate.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { credentials, Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
@@ -48,14 +51,14 @@ function serve(): void {
   process.on('message', () => process.send!(stats));
 }
 
-function connect(port: number, streams: number, intervalMs: number): void {
+function connect(ports: number[], streams: number, intervalMs: number): void {
   // Sizes as a real agent sends them (its host metrics change between beats, the size hardly).
   const heartbeat: AgentMessage = {
     kind: { $case: 'heartbeat', heartbeat: { activeCommands: 0, metrics: { cpuPercent: 12.34, memoryUsedBytes: 8_123_456_789, memoryTotalBytes: 25_769_803_776, loadAverage1m: 1.23, uptimeSeconds: 123_456 } } },
   };
   for (let i = 0; i < streams; i++) {
     // Own connection per stream, as every Nexus agent has (grpc.use_local_subchannel_pool).
-    const client = new NexusPulseServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), { ...KEEPALIVE, 'grpc.use_local_subchannel_pool': 1 });
+    const client = new NexusPulseServiceClient(`127.0.0.1:${ports[i % ports.length]}`, credentials.createInsecure(), { ...KEEPALIVE, 'grpc.use_local_subchannel_pool': 1 });
     const call = client.pulse();
     call.on('data', () => undefined);
     call.on('error', () => undefined);
@@ -66,9 +69,9 @@ function connect(port: number, streams: number, intervalMs: number): void {
 }
 
 if (require.main === module) {
-  const [role, port, streams, intervalMs] = process.argv.slice(2);
+  const [role, ports, streams, intervalMs] = process.argv.slice(2);
   if (role === 'server') serve();
-  else connect(Number(port), Number(streams), Number(intervalMs));
+  else connect(ports.split(',').map(Number), Number(streams), Number(intervalMs));
 }
 
 /** Asks the server process for its counts (IPC). */
@@ -83,29 +86,44 @@ function stats(server: ChildProcess): Promise<BareStats> {
   });
 }
 
-/** The bare peer's fleet figures, measured exactly as the replicas' (see measureFleet). */
-export async function bareGrpcFleet(streams: number, heartbeatS: number, timing: FleetTiming): Promise<FleetRun> {
+/** Starts one server process; resolves with it and its port. */
+async function startServer(): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = fork(__filename, ['server'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('bare grpc server did not start within 10 s')), 10_000);
+    proc.once('message', (m) => {
+      clearTimeout(timer);
+      resolve((m as { port: number }).port);
+    });
+  });
+  return { proc, port };
+}
+
+/** The bare peer's fleet figures on `servers` server processes, measured exactly as the replicas' (see measureFleet). */
+export async function bareGrpcFleet(streams: number, heartbeatS: number, servers: number, timing: FleetTiming): Promise<FleetRun> {
   const children: ChildProcess[] = [];
   try {
-    const server = fork(__filename, ['server'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    children.push(server);
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('bare grpc server did not start within 10 s')), 10_000);
-      server.once('message', (m) => {
-        clearTimeout(timer);
-        resolve((m as { port: number }).port);
-      });
-    });
+    const started: { proc: ChildProcess; port: number }[] = [];
+    for (let i = 0; i < servers; i++) {
+      const server = await startServer();
+      children.push(server.proc);
+      started.push(server);
+    }
+    const pids = started.map((s) => s.proc.pid!);
+    const counts = async () => {
+      const all = await Promise.all(started.map((s) => stats(s.proc)));
+      return { heartbeats: all.reduce((a, c) => a + c.heartbeats, 0), sessions: all.reduce((a, c) => a + c.streams, 0) };
+    };
     await sleep(timing.startMs); // the same start-up allowance as the replicas get
-    const idle = await measureIdle([server.pid!], timing.idleMs);
+    const idle = await measureIdle(pids, timing.idleMs);
     const connecting = performance.now();
-    const client = fork(__filename, ['client', String(port), String(streams), String(heartbeatS * 1000)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const client = fork(__filename, ['client', started.map((s) => s.port).join(','), String(streams), String(heartbeatS * 1000)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     children.push(client);
     let open = 0;
-    await waitUntil(() => `${streams} bare grpc streams open (${open} are)`, async () => (open = (await stats(server)).streams) >= streams, 120_000, 100);
+    await waitUntil(() => `${streams} bare grpc streams open (${open} are)`, async () => (open = (await counts()).sessions) >= streams, 120_000, 100);
     const connectMs = performance.now() - connecting;
     await sleep(timing.settleMs);
-    return await measureFleet({ server: [server.pid!], client: [client.pid!] }, streams, connectMs, idle, async () => (await stats(server)).heartbeats, timing.windowMs);
+    return await measureFleet({ server: pids, client: [client.pid!] }, streams, connectMs, idle, counts, timing.windowMs);
   } finally {
     await Promise.all(children.map(killAndWait));
   }
