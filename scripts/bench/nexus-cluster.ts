@@ -115,8 +115,8 @@ export class NexusCluster {
     return ['ignore', fd, fd];
   }
 
-  /** The most frequent warnings in the children's logs: "1234× session ended; reconnecting (reason)". */
-  logSummary(): string {
+  /** How often each warning occurs in the children's logs so far, keyed "msg (reason)". */
+  logCounts(): Map<string, number> {
     const counts = new Map<string, number>();
     for (const file of readdirSync(this.logDir)) {
       for (const line of readFileSync(join(this.logDir, file), 'utf8').split('\n')) {
@@ -124,14 +124,20 @@ export class NexusCluster {
         let key = line.slice(0, 120);
         try {
           const entry = JSON.parse(line) as { msg?: string; reason?: string; err?: string };
-          key = `${entry.msg}${entry.reason || entry.err ? ` (${entry.reason ?? entry.err})` : ''}`;
+          // Numbers vary per line ("heard nothing for 3012 ms"): fold them so such lines group.
+          key = `${entry.msg}${entry.reason || entry.err ? ` (${entry.reason ?? entry.err})` : ''}`.replace(/\d+/g, 'N');
         } catch {
           // not a log line: keep its start
         }
         counts.set(key, (counts.get(key) ?? 0) + 1);
       }
     }
-    const top = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 4);
+    return counts;
+  }
+
+  /** The most frequent warnings ("1234× session ended; reconnecting (reason)"), only those after `since`. */
+  logSummary(since = new Map<string, number>()): string {
+    const top = [...this.logCounts()].map(([k, n]) => [k, n - (since.get(k) ?? 0)] as const).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).slice(0, 4);
     return top.length ? `logged: ${top.map(([k, n]) => `${n}× ${k}`).join('; ')}` : 'nothing logged';
   }
 }

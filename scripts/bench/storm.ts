@@ -19,6 +19,12 @@ export interface StormRun {
   lagP99Ms: number;
   /** Streams the survivors pushed back (admission limit, per-id limit) during the storm. */
   rejected: number;
+  /** Hellos on the survivors during the storm: agentsOnKilled if every agent got back at once, more if sessions flapped. */
+  sessionsStarted: number;
+  /** About once a second: [s since the kill, sessions held by the survivors, hellos since the kill]. */
+  timeline: [number, number, number][];
+  /** The most frequent warnings the replicas and swarms logged during the storm. */
+  logged: string;
 }
 
 const POLL_MS = 100;
@@ -41,6 +47,8 @@ export async function stormAfterKill(cluster: NexusCluster, agents: number, jitt
   const total = (xs: ReplicaSample[], f: (s: ReplicaSample) => number) => xs.reduce((a, s) => a + f(s), 0);
   const base = await Promise.all(survivors.map((r) => scrapeReplica(r.metricsPort)));
   const samples = [{ t: 0, hellos: total(base, (s) => s.hellos) }];
+  const timeline: [number, number, number][] = [[0, total(base, (s) => s.connected), 0]];
+  const logsBefore = cluster.logCounts();
   const killedAt = performance.now();
   await cluster.kill(victim);
   let lagMaxS = 0;
@@ -51,9 +59,11 @@ export async function stormAfterKill(cluster: NexusCluster, agents: number, jitt
     last = await Promise.all(survivors.map((r) => scrapeReplica(r.metricsPort)));
     const t = performance.now() - killedAt;
     samples.push({ t, hellos: total(last, (s) => s.hellos) });
+    const held = total(last, (s) => s.connected);
+    if (t >= timeline[timeline.length - 1][0] * 1000 + 1000 || held >= agents) timeline.push([Math.round(t / 100) / 10, held, samples[samples.length - 1].hellos - samples[0].hellos]);
     lagMaxS = Math.max(lagMaxS, ...last.map((s) => s.lagMaxS));
     lagP99S = Math.max(lagP99S, ...last.map((s) => s.lagP99S));
-    if (total(last, (s) => s.connected) >= agents) {
+    if (held >= agents) {
       return {
         killed: victim.id,
         agentsOnKilled: before[busiest].connected,
@@ -64,9 +74,12 @@ export async function stormAfterKill(cluster: NexusCluster, agents: number, jitt
         lagMaxMs: lagMaxS * 1000,
         lagP99Ms: lagP99S * 1000,
         rejected: total(last, (s) => s.rejected) - total(base, (s) => s.rejected),
+        sessionsStarted: samples[samples.length - 1].hellos - samples[0].hellos,
+        timeline,
+        logged: cluster.logSummary(logsBefore),
       };
     }
-    if (t > timeoutMs) throw new Error(`storm: only ${total(last, (s) => s.connected)} of ${agents} agents back on the survivors ${Math.round(t)} ms after the kill`);
+    if (t > timeoutMs) throw new Error(`storm: only ${held} of ${agents} agents back on the survivors ${Math.round(t)} ms after the kill; ${cluster.logSummary(logsBefore)}`);
   }
 }
 
