@@ -63,7 +63,7 @@ const FLEET: FleetShape = {
   initialBackoffS: 1, // the agents' default: reconnects jittered over [0, 1 s)
 };
 const FANOUT_AGENTS = Number(opts.agents ?? (quick ? 200 : 1000));
-const FLEET_TIMING: FleetTiming = quick ? { startMs: 1000, idleMs: 2000, settleMs: 1000, windowMs: 3000 } : { startMs: 2000, idleMs: 3000, settleMs: 5000, windowMs: 10_000 };
+const FLEET_TIMING: FleetTiming = quick ? { startMs: 500, idleMs: 1000, settleMs: 1000, windowMs: 2000 } : { startMs: 2000, idleMs: 3000, settleMs: 5000, windowMs: 10_000 };
 /** The storm fails (with how many are back) if the agents are not all back by then. */
 const STORM_TIMEOUT_MS = 120_000;
 
