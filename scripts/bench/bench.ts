@@ -124,10 +124,9 @@ async function main(): Promise<void> {
         const { fleet: run, after } = await nexusFleet(redisServer.port, redisServer.pid!, FLEET, FLEET_TIMING, async (cluster) =>
           selected('storm') ? stormAfterKill(cluster, FLEET.agents, FLEET.initialBackoffS * 1000, STORM_TIMEOUT_MS) : undefined,
         );
-        if (selected('fleet')) {
-          fleet.nexus.push(run);
-          console.log(`round ${round}  fleet Nexus           ${run.rssPerStreamKb.toFixed(1)} KB/agent, ${run.cpuPerHeartbeatUs.toFixed(0)} µs CPU/heartbeat, ${run.heartbeatsPerSecond.toFixed(0)} heartbeats/s`);
-        }
+        // Kept with --only storm too: the fleet was measured anyway, and shows how steady it was.
+        fleet.nexus.push(run);
+        console.log(`round ${round}  fleet Nexus           ${run.rssPerStreamKb.toFixed(1)} KB/agent, ${run.cpuPerHeartbeatUs.toFixed(0)} µs CPU/heartbeat, ${run.heartbeatsPerSecond.toFixed(0)} heartbeats/s, ${run.sessionsStartedInWindow} sessions started`);
         if (after) {
           storm.push(after);
           console.log(`round ${round}  storm                 ${after.agentsOnKilled} agents back in ${after.backMs.toFixed(0)} ms (${after.sessionsStarted} sessions started), peak ${after.peakSessionsPerSecond} sessions/s, lag max ${after.lagMaxMs.toFixed(0)} ms; ${after.logged}`);
@@ -167,7 +166,7 @@ async function main(): Promise<void> {
       console.log(`| ${key} | ${m((r) => r.receipt.p50)} | ${m((r) => r.receipt.p99)} | ${m((r) => r.receipt.max)} | ${m((r) => r.done.p50)} | ${m((r) => r.done.p99)} | ${m((r) => r.done.max)} |`);
     }
   }
-  if (selected('fleet')) printFleet(fleet.nexus, fleet.bare, { replicas: FLEET.replicas, swarms: Math.ceil(FLEET.agents / FLEET.perSwarm), heartbeatS: FLEET.heartbeatS });
+  if (fleet.nexus.length || fleet.bare.length) printFleet(fleet.nexus, fleet.bare, { replicas: FLEET.replicas, swarms: Math.ceil(FLEET.agents / FLEET.perSwarm), heartbeatS: FLEET.heartbeatS });
   if (selected('storm')) printStorm(storm);
   if (selected('fanout')) printFanout(fanout);
   mkdirSync(OUT, { recursive: true });

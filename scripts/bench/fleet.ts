@@ -11,7 +11,7 @@ export interface FleetTiming {
   windowMs: number;
 }
 
-/** Steady state of N connected streams heartbeating once a second, seen from the server side. */
+/** Steady state of N connected streams heartbeating at a fixed interval, seen from the server side. */
 export interface FleetRun {
   streams: number;
   /** From starting the client side until every stream was connected (Nexus: agents online). */
