@@ -3,20 +3,29 @@
  * `npm run bench [-- --quick]`: Nexus and its peers side by side on one private redis-server
  * (AOF everysec), in alternating rounds (A B C D, A B C D, ...). Prints medians with min–max
  * and ratios, writes the raw figures to bench/results.json and a chart to bench/throughput.svg.
+ * Scenarios, in order: throughput, latency, fleet, storm, fanout. `--only fleet,storm` runs a
+ * subset (figures then go to bench/results-fleet-storm.json, never over the full results);
+ * `--agents N` sets the fleet/storm and fan-out sizes (tests use tiny ones), `--heartbeat S`
+ * the fleet's heartbeat interval (1 s), `--per-swarm N` the agents per swarm process.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { RedisProcess } from '../lib/redis-process';
 import type { ThroughputRun } from './bench-types';
 import { barChartSvg } from './chart';
+import { nexusFanout, type FanoutRun } from './fanout';
+import { nexusFleet, type FleetRun, type FleetShape, type FleetTiming } from './fleet';
 import { beeQueueLatency, bullmqLatency, nexusLatency, type LatencyRun } from './latency';
 import { nexusThroughput } from './nexus-e2e';
 import { bareGroupThroughput } from './peers/bare-group';
+import { bareGrpcFleet } from './peers/bare-grpc';
 import { beeQueueThroughput } from './peers/bee-queue';
 import { bullmqThroughput } from './peers/bullmq';
+import { printFanout, printFleet, printStorm } from './scenario-tables';
+import { stormAfterKill, type StormRun } from './storm';
 
 const { values: opts } = parseArgs({
   options: {
@@ -24,6 +33,10 @@ const { values: opts } = parseArgs({
     jobs: { type: 'string' },
     rounds: { type: 'string' },
     out: { type: 'string' },
+    only: { type: 'string' },
+    agents: { type: 'string' },
+    'per-swarm': { type: 'string' },
+    heartbeat: { type: 'string' },
   },
 });
 const quick = opts.quick ?? false;
@@ -34,9 +47,31 @@ const ROUNDS = Number(opts.rounds ?? 3);
 const LATENCY_MS = quick ? 1000 : 5000;
 const RATES = [1000, 5000];
 
+const SCENARIOS = ['throughput', 'latency', 'fleet', 'storm', 'fanout'];
+const ONLY = opts.only ? opts.only.split(',').map((x) => x.trim()) : SCENARIOS;
+const selected = (name: string) => ONLY.includes(name);
+// Fleet, storm and fan-out: the issue's sizes in a full run, small ones (one round) in --quick
+// so that it stays about a minute.
+const SCENARIO_ROUNDS = Number(opts.rounds ?? (quick ? 1 : 3));
+const FLEET: FleetShape = {
+  replicas: 3,
+  agents: Number(opts.agents ?? (quick ? 200 : 5000)),
+  heartbeatS: Number(opts.heartbeat ?? 1),
+  // A swarm process is one event loop: 1,000 agents in one keep their 1 s heartbeats here
+  // (998/s measured); 5,000 in one process did not all come online within 120 s.
+  perSwarm: Number(opts['per-swarm'] ?? 1000),
+  initialBackoffS: 1, // the agents' default: reconnects jittered over [0, 1 s)
+};
+const FANOUT_AGENTS = Number(opts.agents ?? (quick ? 200 : 1000));
+const FLEET_TIMING: FleetTiming = quick ? { startMs: 500, idleMs: 1000, settleMs: 1000, windowMs: 2000 } : { startMs: 2000, idleMs: 3000, settleMs: 5000, windowMs: 10_000 };
+/** The storm fails (with how many are back) if the agents are not all back by then. */
+const STORM_TIMEOUT_MS = 120_000;
+
+const LOAD_AT_START = loadavg();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
+  for (const name of ONLY) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario ${name} (known: ${SCENARIOS.join(', ')})`);
   const redisServer = await new RedisProcess('aof').start();
   const admin = new Redis(redisServer.port, '127.0.0.1');
   const systems: [string, (port: number) => Promise<ThroughputRun>][] = [
@@ -52,8 +87,11 @@ async function main(): Promise<void> {
     ['bee-queue', beeQueueLatency],
   ];
   const latency = new Map<string, LatencyRun[]>();
+  const fleet = { nexus: [] as FleetRun[], bare: [] as FleetRun[] };
+  const storm: StormRun[] = [];
+  const fanout: FanoutRun[] = [];
   try {
-    for (let round = 1; round <= ROUNDS; round++) {
+    for (let round = 1; round <= (selected('throughput') ? ROUNDS : 0); round++) {
       for (const [name, run] of systems) {
         // A clean Redis for every run (it is ours: private port, temp dir).
         await admin.flushall();
@@ -62,7 +100,7 @@ async function main(): Promise<void> {
         console.log(`round ${round}  ${name.padEnd(32)} ${Math.round(result.perSecond).toLocaleString('en-US').padStart(8)} /s`);
       }
     }
-    for (const rate of RATES) {
+    for (const rate of selected('latency') ? RATES : []) {
       for (let round = 1; round <= ROUNDS; round++) {
         for (const [name, run] of latencySystems) {
           await admin.flushall();
@@ -71,6 +109,34 @@ async function main(): Promise<void> {
           latency.set(key, [...(latency.get(key) ?? []), result]);
           console.log(`round ${round}  ${key.padEnd(24)} receipt p99 ${result.receipt.p99} ms, done p99 ${result.done.p99} ms (${result.offered} offered)`);
         }
+      }
+    }
+    for (let round = 1; round <= SCENARIO_ROUNDS; round++) {
+      if (selected('fleet')) {
+        await admin.flushall();
+        const bare = await bareGrpcFleet(FLEET.agents, FLEET.heartbeatS, FLEET.replicas, FLEET_TIMING);
+        fleet.bare.push(bare);
+        console.log(`round ${round}  fleet bare grpc-js    ${bare.rssPerStreamKb.toFixed(1)} KB/stream, ${bare.cpuPerHeartbeatUs.toFixed(0)} µs CPU/heartbeat, ${bare.heartbeatsPerSecond.toFixed(0)} heartbeats/s`);
+      }
+      if (selected('fleet') || selected('storm')) {
+        // One setup for both: the fleet is measured, then its busiest replica is killed.
+        await admin.flushall();
+        const { fleet: run, after } = await nexusFleet(redisServer.port, redisServer.pid!, FLEET, FLEET_TIMING, async (cluster) =>
+          selected('storm') ? stormAfterKill(cluster, FLEET.agents, FLEET.initialBackoffS * 1000, STORM_TIMEOUT_MS) : undefined,
+        );
+        // Kept with --only storm too: the fleet was measured anyway, and shows how steady it was.
+        fleet.nexus.push(run);
+        console.log(`round ${round}  fleet Nexus           ${run.rssPerStreamKb.toFixed(1)} KB/agent, ${run.cpuPerHeartbeatUs.toFixed(0)} µs CPU/heartbeat, ${run.heartbeatsPerSecond.toFixed(0)} heartbeats/s, ${run.sessionsStartedInWindow} sessions started`);
+        if (after) {
+          storm.push(after);
+          console.log(`round ${round}  storm                 ${after.agentsOnKilled} agents back in ${after.backMs.toFixed(0)} ms (${after.sessionsStarted} sessions started), peak ${after.peakSessionsPerSecond} sessions/s, lag max ${after.lagMaxMs.toFixed(0)} ms; ${after.logged}`);
+        }
+      }
+      if (selected('fanout')) {
+        await admin.flushall();
+        const run = await nexusFanout(redisServer.port, FANOUT_AGENTS, FLEET.perSwarm);
+        fanout.push(run);
+        console.log(`round ${round}  fan-out               ${run.agents} commands, last result after ${run.lastResultMs} ms`);
       }
     }
   } finally {
@@ -82,26 +148,38 @@ async function main(): Promise<void> {
     const xs = runs.get(name)!.map((r) => r.perSecond);
     return { label: name, median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
   });
-  const nexus = rows[0].median;
-  console.log(`\nEnd-to-end throughput, ${JOBS.toLocaleString('en-US')} no-op/echo jobs per run, ${ROUNDS} rounds, Redis AOF everysec`);
-  console.log('| System | median /s | min–max /s | Nexus ÷ system |');
-  console.log('|---|---|---|---|');
-  for (const r of rows) {
-    console.log(`| ${r.label} | ${Math.round(r.median).toLocaleString('en-US')} | ${Math.round(r.min).toLocaleString('en-US')}–${Math.round(r.max).toLocaleString('en-US')} | ${(nexus / r.median).toFixed(2)} |`);
+  if (selected('throughput')) {
+    const nexus = rows[0].median;
+    console.log(`\nEnd-to-end throughput, ${JOBS.toLocaleString('en-US')} no-op/echo jobs per run, ${ROUNDS} rounds, Redis AOF everysec`);
+    console.log('| System | median /s | min–max /s | Nexus ÷ system |');
+    console.log('|---|---|---|---|');
+    for (const r of rows) {
+      console.log(`| ${r.label} | ${Math.round(r.median).toLocaleString('en-US')} | ${Math.round(r.min).toLocaleString('en-US')}–${Math.round(r.max).toLocaleString('en-US')} | ${(nexus / r.median).toFixed(2)} |`);
+    }
   }
-  console.log(`\nLatency at fixed offered rates (${LATENCY_MS / 1000} s per run, median over ${ROUNDS} rounds), ms: add -> handler start | add -> done`);
-  console.log('| System @ rate | receipt p50 | receipt p99 | receipt max | done p50 | done p99 | done max |');
-  console.log('|---|---|---|---|---|---|---|');
-  for (const [key, rs] of latency) {
-    const m = (f: (r: LatencyRun) => number) => median(rs.map(f));
-    console.log(`| ${key} | ${m((r) => r.receipt.p50)} | ${m((r) => r.receipt.p99)} | ${m((r) => r.receipt.max)} | ${m((r) => r.done.p50)} | ${m((r) => r.done.p99)} | ${m((r) => r.done.max)} |`);
+  if (selected('latency')) {
+    console.log(`\nLatency at fixed offered rates (${LATENCY_MS / 1000} s per run, median over ${ROUNDS} rounds), ms: add -> handler start | add -> done`);
+    console.log('| System @ rate | receipt p50 | receipt p99 | receipt max | done p50 | done p99 | done max |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const [key, rs] of latency) {
+      const m = (f: (r: LatencyRun) => number) => median(rs.map(f));
+      console.log(`| ${key} | ${m((r) => r.receipt.p50)} | ${m((r) => r.receipt.p99)} | ${m((r) => r.receipt.max)} | ${m((r) => r.done.p50)} | ${m((r) => r.done.p99)} | ${m((r) => r.done.max)} |`);
+    }
   }
+  if (fleet.nexus.length || fleet.bare.length) printFleet(fleet.nexus, fleet.bare, { replicas: FLEET.replicas, swarms: Math.ceil(FLEET.agents / FLEET.perSwarm), heartbeatS: FLEET.heartbeatS });
+  if (selected('storm')) printStorm(storm);
+  if (selected('fanout')) printFanout(fanout);
   mkdirSync(OUT, { recursive: true });
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
-  const file = quick ? 'results-quick.json' : 'results.json';
-  writeFileSync(join(OUT, file), `${JSON.stringify({ at: new Date().toISOString(), quick, jobs: JOBS, rounds: ROUNDS, machine, throughput: Object.fromEntries(runs), latency: Object.fromEntries(latency) }, null, 2)}\n`);
-  if (!quick) writeFileSync(join(OUT, 'throughput.svg'), barChartSvg('End-to-end throughput (Redis AOF everysec, 2 cores)', `jobs/s, ${JOBS.toLocaleString('en-US')} per run, ${ROUNDS} rounds`, rows));
-  console.log(`\nraw figures: bench/${file}${quick ? '' : ', chart: bench/throughput.svg'}`);
+  // The machine may be shared: the load average before and after says how quiet it was.
+  const machine = { loadavg: { start: LOAD_AT_START, end: loadavg() }, cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
+  // A subset (--only) goes to its own file, so it never replaces a full run's figures.
+  const file = `results${quick ? '-quick' : ''}${opts.only ? `-${ONLY.join('-')}` : ''}.json`;
+  const scenarios = { fleet: { shape: FLEET, timing: FLEET_TIMING, rounds: SCENARIO_ROUNDS, ...fleet }, storm, fanout };
+  writeFileSync(join(OUT, file), `${JSON.stringify({ at: new Date().toISOString(), quick, jobs: JOBS, rounds: ROUNDS, only: ONLY, machine, throughput: Object.fromEntries(runs), latency: Object.fromEntries(latency), ...scenarios }, null, 2)}\n`);
+  const chart = !quick && selected('throughput');
+  if (chart) writeFileSync(join(OUT, 'throughput.svg'), barChartSvg('End-to-end throughput (Redis AOF everysec, 2 cores)', `jobs/s, ${JOBS.toLocaleString('en-US')} per run, ${ROUNDS} rounds`, rows));
+  console.log(`\nload average (1, 5, 15 min) at start ${LOAD_AT_START.map((l) => l.toFixed(2)).join(' ')}, at end ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`);
+  console.log(`raw figures: ${join(OUT, file)}${chart ? `, chart: ${join(OUT, 'throughput.svg')}` : ''}`);
 }
 
 main().catch((err: Error) => {

@@ -72,7 +72,7 @@ export async function nexusLatency(port: number, rate: number, ms: number): Prom
     const done = ((await pipeline.exec()) ?? []).map(([, f], i) => Number(f) - [...addedAt.values()][i]);
     return { offered: addedAt.size, receipt: percentiles(receipt), done: percentiles(done) };
   } finally {
-    nexus.stop();
+    await nexus.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

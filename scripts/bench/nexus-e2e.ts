@@ -1,10 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import Redis from 'ioredis';
-import { freePort } from '../lib/free-port';
 import type { ThroughputRun } from './bench-types';
+import { NexusCluster } from './nexus-cluster';
 
-const DIST = join(__dirname, '..', '..', 'src');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface NexusShape {
@@ -14,37 +10,15 @@ export interface NexusShape {
   concurrency: number;
 }
 
-/** A running Nexus for a benchmark: replica processes and one swarm on the given Redis. */
-export interface NexusUnderTest {
-  redis: Redis;
-  stop(): void;
-}
-
 /** Starts `replicas` replicas and a swarm of `agents` agents (ids bench-1..N); resolves when all are online. */
-export async function startNexus(port: number, shape: NexusShape, agentEnv: Record<string, string> = {}): Promise<NexusUnderTest> {
-  const redis = new Redis(port, '127.0.0.1');
-  const children: ChildProcess[] = [];
-  const stop = (): void => {
-    for (const c of children) c.kill('SIGKILL');
-    redis.disconnect();
-  };
+export async function startNexus(port: number, shape: NexusShape, agentEnv: Record<string, string> = {}): Promise<NexusCluster> {
+  const cluster = await NexusCluster.start(port, shape.replicas);
   try {
-    const ports = await Promise.all(Array.from({ length: shape.replicas }, () => freePort()));
-    ports.forEach((p, i) =>
-      children.push(spawn(process.execPath, [join(DIST, 'orchestrator/main.js')], {
-        env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${port}`, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(p), METRICS_PORT: '0', REPLICA_ID: `bench-r${i + 1}`, LOG_LEVEL: 'warn' },
-        stdio: 'ignore',
-      })),
-    );
-    await sleep(1000);
-    children.push(spawn(process.execPath, [join(DIST, 'agent/main.js')], {
-      env: { ...process.env, ORCHESTRATOR_HOST: `ipv4:${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, AGENT_ID: 'bench', AGENT_COUNT: String(shape.agents), MAX_CONCURRENCY: String(shape.concurrency), LOG_LEVEL: 'warn', ...agentEnv },
-      stdio: 'ignore',
-    }));
-    while (Number(await redis.zcard('nexus:agents:online')) < shape.agents) await sleep(50);
-    return { redis, stop };
+    await cluster.startAgents('bench', shape.agents, shape.agents, { MAX_CONCURRENCY: String(shape.concurrency), ...agentEnv });
+    await cluster.waitOnline(shape.agents, 60_000);
+    return cluster;
   } catch (err) {
-    stop();
+    await cluster.stop();
     throw err;
   }
 }
@@ -70,6 +44,6 @@ export async function nexusThroughput(port: number, commands: number, shape: Nex
     if ((await redis.xlen('nexus:commands:dlq')) > 0) throw new Error('commands were dead-lettered during the benchmark');
     return { perSecond: commands / seconds, seconds };
   } finally {
-    nexus.stop();
+    await nexus.stop();
   }
 }

@@ -8,16 +8,31 @@ import { Child } from '../helpers/processes';
 const BENCH = join(__dirname, '..', '..', 'dist', 'scripts', 'bench', 'bench.js');
 
 describe('npm run bench (a tiny run, so the harness never rots)', () => {
-  it('runs every system and writes figures (no speed is asserted)', async () => {
+  it('runs every system and scenario and writes figures (no speed is asserted)', async () => {
     const out = mkdtempSync(join(tmpdir(), 'nexus-bench-'));
     try {
-      const run = new Child('bench', spawn(process.execPath, [BENCH, '--quick', '--jobs', '200', '--rounds', '1', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] }));
+      const run = new Child('bench', spawn(process.execPath, [BENCH, '--quick', '--jobs', '200', '--rounds', '1', '--agents', '30', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] }));
       expect((await run.exited).code).toBe(0);
       const text = run.output.join('\n');
       for (const system of ['Nexus', 'BullMQ', 'bee-queue', 'bare consumer group']) expect(text).toMatch(new RegExp(`\\| ${system}[^|]*\\| [\\d,]+ \\|`));
-      const results = JSON.parse(readFileSync(join(out, 'results-quick.json'), 'utf8')) as { throughput: Record<string, { perSecond: number }[]> };
+      for (const row of ['Nexus: 3 replicas', 'bare grpc-js']) expect(text).toMatch(new RegExp(`\\| ${row}[^|]*\\| [\\d,.]+ \\|`));
+      for (const table of ['Storm:', 'Fan-out:']) expect(text).toContain(table);
+      const results = JSON.parse(readFileSync(join(out, 'results-quick.json'), 'utf8')) as {
+        throughput: Record<string, { perSecond: number }[]>;
+        fleet: Record<'nexus' | 'bare', { heartbeatsPerSecond: number; cpuPerHeartbeatUs: number; rssPerStreamKb: number }[]>;
+        storm: { agentsOnKilled: number; backMs: number; peakSessionsPerSecond: number; lagMaxMs: number }[];
+        fanout: { agents: number; lastResultMs: number }[];
+      };
       expect(Object.keys(results.throughput)).toHaveLength(4);
       for (const runs of Object.values(results.throughput)) expect(runs[0].perSecond).toBeGreaterThan(0);
+      for (const side of [results.fleet.nexus[0], results.fleet.bare[0]]) {
+        expect(side.heartbeatsPerSecond).toBeGreaterThan(0);
+        expect(Number.isFinite(side.cpuPerHeartbeatUs) && Number.isFinite(side.rssPerStreamKb)).toBe(true);
+      }
+      expect(results.storm[0].agentsOnKilled).toBeGreaterThan(0);
+      expect(Number.isFinite(results.storm[0].backMs) && Number.isFinite(results.storm[0].lagMaxMs)).toBe(true);
+      expect(results.fanout[0].agents).toBe(30);
+      expect(Number.isFinite(results.fanout[0].lastResultMs)).toBe(true);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -1,0 +1,130 @@
+/**
+ * The yardstick for the fleet scenario: a bare grpc-js server with one bidi method that
+ * answers every heartbeat with a ping, and a client process holding N such streams. It speaks
+ * the Nexus Pulse messages (the generated service), so codec and message sizes match and the
+ * difference to a replica is what Nexus does per session and per heartbeat.
+ *   node bare-grpc.js server                            (IPC: {port}; answers 'stats' with BareStats)
+ *   node bare-grpc.js client <port,...> <streams> <ms>  (one connection per stream, like agents)
+ * As many server processes run as Nexus runs replicas: a process' CPU per message falls as its
+ * message rate rises (more arrive per event-loop wake-up; here 10/s cost ~600 µs each, 1,000/s
+ * ~55 µs), so one server taking all the streams would be measured at a cheaper rate.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { credentials, Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
+import { NexusPulseServiceClient, NexusPulseServiceService, type AgentMessage, type OrchestratorMessage } from '../../../src/generated/nexus/prime/pulse';
+import { measureFleet, measureIdle, type FleetRun, type FleetTiming } from '../fleet';
+import { killAndWait } from '../nexus-cluster';
+import { sleep, waitUntil } from '../wait-until';
+
+/** What the server counted so far. */
+interface BareStats {
+  streams: number;
+  heartbeats: number;
+}
+
+// The same keepalive as a replica and an agent (both default to 20 s / 10 s, idle pings allowed).
+const KEEPALIVE = { 'grpc.keepalive_time_ms': 20_000, 'grpc.keepalive_timeout_ms': 10_000, 'grpc.keepalive_permit_without_calls': 1 };
+
+function serve(): void {
+  const stats: BareStats = { streams: 0, heartbeats: 0 };
+  const unimplemented = (_call: unknown, callback: (err: { code: status }) => void) => callback({ code: status.UNIMPLEMENTED });
+  const server = new Server(KEEPALIVE);
+  server.addService(NexusPulseServiceService, {
+    pulse: (call: ServerDuplexStream<AgentMessage, OrchestratorMessage>) => {
+      stats.streams++;
+      call.on('data', (message: AgentMessage) => {
+        if (message.kind?.$case !== 'heartbeat') return;
+        stats.heartbeats++;
+        call.write({ kind: { $case: 'ping', ping: { sentAtUnixMs: Date.now() } } });
+      });
+      call.on('error', () => undefined);
+      call.on('end', () => call.end());
+    },
+    getSystemStatus: unimplemented,
+    getCommand: unimplemented,
+    submitCommand: unimplemented,
+  });
+  server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, port) => {
+    if (err) throw err;
+    process.send!({ port });
+  });
+  process.on('message', () => process.send!(stats));
+}
+
+function connect(ports: number[], streams: number, intervalMs: number): void {
+  // Sizes as a real agent sends them (its host metrics change between beats, the size hardly).
+  const heartbeat: AgentMessage = {
+    kind: { $case: 'heartbeat', heartbeat: { activeCommands: 0, metrics: { cpuPercent: 12.34, memoryUsedBytes: 8_123_456_789, memoryTotalBytes: 25_769_803_776, loadAverage1m: 1.23, uptimeSeconds: 123_456 } } },
+  };
+  for (let i = 0; i < streams; i++) {
+    // Own connection per stream, as every Nexus agent has (grpc.use_local_subchannel_pool).
+    const client = new NexusPulseServiceClient(`127.0.0.1:${ports[i % ports.length]}`, credentials.createInsecure(), { ...KEEPALIVE, 'grpc.use_local_subchannel_pool': 1 });
+    const call = client.pulse();
+    call.on('data', () => undefined);
+    call.on('error', () => undefined);
+    call.write(heartbeat);
+    // Spread the beats over the interval, as agents that connected at different times are.
+    setTimeout(() => setInterval(() => call.write(heartbeat), intervalMs), Math.random() * intervalMs);
+  }
+}
+
+if (require.main === module) {
+  const [role, ports, streams, intervalMs] = process.argv.slice(2);
+  if (role === 'server') serve();
+  else connect(ports.split(',').map(Number), Number(streams), Number(intervalMs));
+}
+
+/** Asks the server process for its counts (IPC). */
+function stats(server: ChildProcess): Promise<BareStats> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('bare grpc server did not answer stats within 2 s')), 2000);
+    server.once('message', (m) => {
+      clearTimeout(timer);
+      resolve(m as BareStats);
+    });
+    server.send('stats');
+  });
+}
+
+/** Starts one server process; resolves with it and its port. */
+async function startServer(): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = fork(__filename, ['server'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('bare grpc server did not start within 10 s')), 10_000);
+    proc.once('message', (m) => {
+      clearTimeout(timer);
+      resolve((m as { port: number }).port);
+    });
+  });
+  return { proc, port };
+}
+
+/** The bare peer's fleet figures on `servers` server processes, measured exactly as the replicas' (see measureFleet). */
+export async function bareGrpcFleet(streams: number, heartbeatS: number, servers: number, timing: FleetTiming): Promise<FleetRun> {
+  const children: ChildProcess[] = [];
+  try {
+    const started: { proc: ChildProcess; port: number }[] = [];
+    for (let i = 0; i < servers; i++) {
+      const server = await startServer();
+      children.push(server.proc);
+      started.push(server);
+    }
+    const pids = started.map((s) => s.proc.pid!);
+    const counts = async () => {
+      const all = await Promise.all(started.map((s) => stats(s.proc)));
+      return { heartbeats: all.reduce((a, c) => a + c.heartbeats, 0), sessions: all.reduce((a, c) => a + c.streams, 0) };
+    };
+    await sleep(timing.startMs); // the same start-up allowance as the replicas get
+    const idle = await measureIdle(pids, timing.idleMs);
+    const connecting = performance.now();
+    const client = fork(__filename, ['client', started.map((s) => s.port).join(','), String(streams), String(heartbeatS * 1000)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    children.push(client);
+    let open = 0;
+    await waitUntil(() => `${streams} bare grpc streams open (${open} are)`, async () => (open = (await counts()).sessions) >= streams, 120_000, 100);
+    const connectMs = performance.now() - connecting;
+    await sleep(timing.settleMs);
+    return await measureFleet({ server: pids, client: [client.pid!] }, streams, connectMs, idle, counts, timing.windowMs);
+  } finally {
+    await Promise.all(children.map(killAndWait));
+  }
+}

@@ -1,0 +1,48 @@
+import type { FanoutRun } from './fanout';
+import type { FleetRun } from './fleet';
+import type { StormRun } from './storm';
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** "median (min–max)" over rounds, with `digits` decimals; just the value for one round. */
+function cell<T>(runs: T[], f: (r: T) => number, digits = 0): string {
+  const xs = runs.map(f);
+  const fmt = (v: number) => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return xs.length === 1 ? fmt(xs[0]) : `${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`;
+}
+
+export function printFleet(nexus: FleetRun[], bare: FleetRun[], shape: { replicas: number; swarms: number; heartbeatS: number }): void {
+  const { replicas, swarms, heartbeatS } = shape;
+  const n = nexus[0]?.streams ?? bare[0]?.streams ?? 0;
+  console.log(`\nFleet: ${n.toLocaleString('en-US')} streams heartbeating every ${heartbeatS} s, ${Math.max(nexus.length, bare.length)} round(s); median (min–max)`);
+  console.log('| Server | all connected after s | heartbeats/s received | server CPU % of a core (idle) | CPU per heartbeat µs | marginal CPU per heartbeat µs | RSS idle → connected MB | RSS per stream KB | client CPU % | Redis CPU % | sessions started in the window |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  const row = (label: string, runs: FleetRun[]) => {
+    if (!runs.length) return;
+    const redis = runs[0].redisCpuPercent === undefined ? '–' : cell(runs, (r) => r.redisCpuPercent ?? 0);
+    console.log(`| ${label} | ${cell(runs, (r) => r.connectMs / 1000, 1)} | ${cell(runs, (r) => r.heartbeatsPerSecond)} | ${cell(runs, (r) => r.serverCpuPercent)} (${cell(runs, (r) => r.idleCpuPercent, 1)}) | ${cell(runs, (r) => r.cpuPerHeartbeatUs)} | ${cell(runs, (r) => r.marginalCpuPerHeartbeatUs)} | ${cell(runs, (r) => r.idleRssMb)} → ${cell(runs, (r) => r.connectedRssMb)} | ${cell(runs, (r) => r.rssPerStreamKb, 1)} | ${cell(runs, (r) => r.clientCpuPercent)} | ${redis} | ${cell(runs, (r) => r.sessionsStartedInWindow)} |`);
+  };
+  row(`Nexus: ${replicas} replicas (summed), agents in ${swarms} swarm process${swarms > 1 ? 'es' : ''}`, nexus);
+  row(`bare grpc-js bidi server: ${replicas} processes (summed), 1 client process`, bare);
+  if (nexus.length && bare.length) {
+    const ratio = (f: (r: FleetRun) => number) => (median(nexus.map(f)) / median(bare.map(f))).toFixed(2);
+    console.log(`Nexus ÷ bare (medians): RSS per stream ${ratio((r) => r.rssPerStreamKb)}, CPU per heartbeat ${ratio((r) => r.cpuPerHeartbeatUs)}, marginal CPU per heartbeat ${ratio((r) => r.marginalCpuPerHeartbeatUs)} (bar: ≤ 2 for RSS and CPU per heartbeat)`);
+  }
+}
+
+export function printStorm(runs: StormRun[]): void {
+  if (!runs.length) return;
+  const bar = runs[0].jitterWindowMs / 1000 + 5;
+  console.log(`\nStorm: the busiest of 3 replicas SIGKILLed with ${runs[0].agents.toLocaleString('en-US')} agents connected, ${runs.length} round(s); median (min–max)`);
+  console.log('| Agents on the killed replica | all back after s | bar: jitter window + 5 s | peak new sessions/s | survivors\' event-loop lag max ms | lag p99 ms (worst 100 ms poll) | sessions started | pushed back |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  console.log(`| ${cell(runs, (r) => r.agentsOnKilled)} | ${cell(runs, (r) => r.backMs / 1000, 2)} | ${runs[0].jitterWindowMs / 1000} + 5 = ${bar} s | ${cell(runs, (r) => r.peakSessionsPerSecond)} | ${cell(runs, (r) => r.lagMaxMs)} | ${cell(runs, (r) => r.lagP99Ms)} | ${cell(runs, (r) => r.sessionsStarted)} | ${cell(runs, (r) => r.rejected)} |`);
+}
+
+export function printFanout(runs: FanoutRun[]): void {
+  if (!runs.length) return;
+  console.log(`\nFan-out: one echo command to each of ${runs[0].agents.toLocaleString('en-US')} agents on 3 replicas (no broadcast in Nexus), ${runs.length} round(s); ms from the first XADD, median (min–max)`);
+  console.log('| Commands | first result | half the results | last result |');
+  console.log('|---|---|---|---|');
+  console.log(`| ${runs[0].agents.toLocaleString('en-US')} | ${cell(runs, (r) => r.firstResultMs)} | ${cell(runs, (r) => r.medianResultMs)} | ${cell(runs, (r) => r.lastResultMs)} |`);
+}
