@@ -34,9 +34,9 @@ export function printStorm(runs: StormRun[]): void {
   if (!runs.length) return;
   const bar = runs[0].jitterWindowMs / 1000 + 5;
   console.log(`\nStorm: the busiest of 3 replicas SIGKILLed with ${runs[0].agents.toLocaleString('en-US')} agents connected, ${runs.length} round(s); median (min–max)`);
-  console.log('| Agents on the killed replica | all back after s | bar: jitter window + 5 s | peak new sessions/s | survivors\' event-loop lag max ms | lag p99 ms (worst 100 ms poll) | sessions started | pushed back |');
-  console.log('|---|---|---|---|---|---|---|---|');
-  console.log(`| ${cell(runs, (r) => r.agentsOnKilled)} | ${cell(runs, (r) => r.backMs / 1000, 2)} | ${runs[0].jitterWindowMs / 1000} + 5 = ${bar} s | ${cell(runs, (r) => r.peakSessionsPerSecond)} | ${cell(runs, (r) => r.lagMaxMs)} | ${cell(runs, (r) => r.lagP99Ms)} | ${cell(runs, (r) => r.sessionsStarted)} | ${cell(runs, (r) => r.rejected)} |`);
+  console.log('| Agents on the killed replica | all back after s | bar: jitter window + 5 s | peak new sessions/s | survivors\' event-loop lag max ms | lag p99 ms (worst 100 ms poll) | sessions started | pushed back | CPU % survivors / swarms |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log(`| ${cell(runs, (r) => r.agentsOnKilled)} | ${cell(runs, (r) => r.backMs / 1000, 2)} | ${runs[0].jitterWindowMs / 1000} + 5 = ${bar} s | ${cell(runs, (r) => r.peakSessionsPerSecond)} | ${cell(runs, (r) => r.lagMaxMs)} | ${cell(runs, (r) => r.lagP99Ms)} | ${cell(runs, (r) => r.sessionsStarted)} | ${cell(runs, (r) => r.rejected)} | ${cell(runs, (r) => r.cpuPercent?.survivors ?? NaN)} / ${cell(runs, (r) => r.cpuPercent?.swarms ?? NaN)} |`);
 }
 
 export function printFanout(runs: FanoutRun[]): void {

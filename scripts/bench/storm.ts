@@ -1,4 +1,5 @@
 import type { NexusCluster } from './nexus-cluster';
+import { cpuSeconds } from './proc-stats';
 import { scrapeReplica, type ReplicaSample } from './replica-metrics';
 import { sleep, waitUntil } from './wait-until';
 
@@ -25,6 +26,11 @@ export interface StormRun {
   timeline: [number, number, number][];
   /** The most frequent warnings the replicas and swarms logged during the storm. */
   logged: string;
+  /**
+   * CPU during the storm, % of one core, summed: survivors and swarm processes. Near the
+   * machine's cores means everything was starved, agents included (they share the machine here).
+   */
+  cpuPercent: { survivors: number; swarms: number };
 }
 
 const POLL_MS = 100;
@@ -49,6 +55,9 @@ export async function stormAfterKill(cluster: NexusCluster, agents: number, jitt
   const samples = [{ t: 0, hellos: total(base, (s) => s.hellos) }];
   const timeline: [number, number, number][] = [[0, total(base, (s) => s.connected), 0]];
   const logsBefore = cluster.logCounts();
+  const cpu = (pids: number[]) => pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
+  const [survivorPids, swarmPids] = [survivors.map((r) => r.pid), cluster.swarms.map((p) => p.pid!)];
+  const [survivorCpu0, swarmCpu0] = [cpu(survivorPids), cpu(swarmPids)];
   const killedAt = performance.now();
   await cluster.kill(victim);
   let lagMaxS = 0;
@@ -77,6 +86,7 @@ export async function stormAfterKill(cluster: NexusCluster, agents: number, jitt
         sessionsStarted: samples[samples.length - 1].hellos - samples[0].hellos,
         timeline,
         logged: cluster.logSummary(logsBefore),
+        cpuPercent: { survivors: ((cpu(survivorPids) - survivorCpu0) / t) * 1e5, swarms: ((cpu(swarmPids) - swarmCpu0) / t) * 1e5 },
       };
     }
     if (t > timeoutMs) throw new Error(`storm: only ${held} of ${agents} agents back on the survivors ${Math.round(t)} ms after the kill; ${cluster.logSummary(logsBefore)}`);
