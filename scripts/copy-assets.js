@@ -10,8 +10,6 @@ const assets = [
   ['src/generated/descriptors.binpb', 'dist/src/generated/descriptors.binpb'],
 ];
 for (const [from, to] of assets) {
-  // A copy, not a merge: a script deleted or renamed in src must not live on in dist.
-  fs.rmSync(path.join(root, to), { recursive: true, force: true });
   fs.cpSync(path.join(root, from), path.join(root, to), { recursive: true });
 }
 

@@ -34,14 +34,6 @@ export interface Delivery {
   nextRetryInMs: number;
 }
 
-/** A session to deliver to. */
-export interface DeliveryRequest {
-  agentId: string;
-  epoch: number;
-  /** Most commands in flight on the session. */
-  window: number;
-}
-
 /** An agent's result as the store applies it. */
 export interface ResultInput {
   commandId: string;
@@ -69,24 +61,18 @@ export class CommandStore {
     private readonly replicaId: string,
   ) {}
 
-  /**
-   * Records, mailboxes and acknowledges valid entries, all in one script call (fenced per
-   * entry by its pending owner). Returns each entry's outcome, in order, and the replicas
-   * whose wake sets got an agent.
-   */
-  async route(entries: readonly { entryId: string; command: NewCommand }[]): Promise<{ outcomes: RouteOutcome[]; owners: string[] }> {
+  /** Records, mailboxes and acknowledges a valid entry (fenced by the pending owner). */
+  async route(entryId: string, c: NewCommand): Promise<{ outcome: RouteOutcome; owner: string }> {
     const k = this.keys;
     const l = this.limits;
-    const args: (string | number)[] = [
-      k.commandsStream, k.events, k.dlq, k.commandSeq, k.commandDeadlines, k.commandCounts,
-      CONSUMER_GROUP, this.replicaId, l.poisonDeliveries, l.retentionMs, l.mailboxMax, l.eventsMaxLen, l.dlqMaxLen,
-      l.dlqPayloadBytes, k.commandPrefix, k.mailboxPrefix, k.agentPrefix, k.replicaPrefix,
-    ];
-    for (const { entryId, command: c } of entries) {
-      args.push(entryId, c.commandId, c.target, c.commandType, c.payload, c.priority, c.correlationId, c.maxAttempts, c.ttlMs);
-    }
-    const [outcomes, owners] = await this.redis.routeCommands(...args);
-    return { outcomes: outcomes as RouteOutcome[], owners };
+    const [outcome, owner] = await this.redis.routeCommand(
+      k.commandsStream, k.command(c.commandId), k.commandTimeline(c.commandId), k.mailbox(c.target), k.agent(c.target),
+      k.events, k.dlq, k.commandSeq, k.commandDeadlines, k.commandCounts,
+      CONSUMER_GROUP, this.replicaId, entryId, l.poisonDeliveries, c.commandId, c.target, c.commandType, c.payload,
+      c.priority, c.correlationId, c.maxAttempts, c.ttlMs, l.retentionMs, l.mailboxMax, l.eventsMaxLen, l.dlqMaxLen,
+      l.dlqPayloadBytes, k.replicaPrefix,
+    );
+    return { outcome: outcome as RouteOutcome, owner };
   }
 
   /** Dead-letters an entry that cannot be routed and acknowledges it; false if not ours any more. */
@@ -105,69 +91,56 @@ export class CommandStore {
     const k = this.keys;
     const l = this.limits;
     const [outcome, owner] = await this.redis.cancelCommand(
-      k.commandsStream, k.command(commandId), k.events, k.commandDeadlines, k.commandCounts, k.dlq,
+      k.commandsStream, k.command(commandId), k.commandTimeline(commandId), k.events, k.commandDeadlines, k.commandCounts, k.dlq,
       CONSUMER_GROUP, this.replicaId, entryId, commandId, k.mailboxPrefix, k.agentPrefix, l.eventsMaxLen, l.dlqMaxLen,
       k.replicaPrefix, k.cancelsPrefix, ...original,
     );
     return { outcome: outcome as CancelOutcome, owner };
   }
 
-  /** Picks commands and cancels for each of a batch of sessions (each fenced by its epoch), in one script call. */
-  async deliver(sessions: readonly DeliveryRequest[]): Promise<Delivery[]> {
+  /** Picks commands and cancels for an agent's session (fenced by its epoch). */
+  async deliver(agentId: string, epoch: number, window: number): Promise<Delivery> {
     const k = this.keys;
-    const args: (string | number)[] = [
-      k.events, k.commandCounts,
-      this.replicaId, k.commandPrefix, k.agentPrefix, k.mailboxPrefix, k.cancelsPrefix, this.limits.eventsMaxLen, k.inflightPrefix,
-    ];
-    for (const s of sessions) args.push(s.agentId, s.epoch, s.window, s.window * 4 + 16);
-    const reply = await this.redis.deliverCommands(...args);
-    const out: Delivery[] = [];
-    let i = 0;
-    for (let s = 0; s < sessions.length; s++) {
-      if (Number(reply[i++]) === -1) {
-        out.push({ fenced: true, commands: [], cancels: [], nextRetryInMs: 0 });
-        continue;
-      }
-      const nextRetryInMs = Number(reply[i++]);
-      const n = Number(reply[i++]);
-      const commands: Outgoing[] = [];
-      for (let c = 0; c < n; c++, i += 7) {
-        commands.push({
-          commandId: String(reply[i]),
-          commandType: String(reply[i + 1]),
-          payload: String(reply[i + 2]),
-          priority: Number(reply[i + 3]),
-          attempt: Number(reply[i + 4]),
-          correlationId: String(reply[i + 5]),
-          deadlineUnixMs: Number(reply[i + 6]),
-        });
-      }
-      const m = Number(reply[i++]);
-      out.push({ fenced: false, commands, cancels: reply.slice(i, i + m).map(String), nextRetryInMs });
-      i += m;
+    const reply = await this.redis.deliverCommands(
+      k.agent(agentId), k.mailbox(agentId), k.events, k.commandCounts, k.cancelsPrefix + agentId,
+      agentId, epoch, this.replicaId, window, window * 4 + 16, k.commandPrefix, this.limits.eventsMaxLen,
+    );
+    if (Number(reply[0]) === -1) return { fenced: true, commands: [], cancels: [], nextRetryInMs: 0 };
+    const n = Number(reply[2]);
+    const commands: Outgoing[] = [];
+    let i = 3;
+    for (let c = 0; c < n; c++, i += 7) {
+      commands.push({
+        commandId: String(reply[i]),
+        commandType: String(reply[i + 1]),
+        payload: String(reply[i + 2]),
+        priority: Number(reply[i + 3]),
+        attempt: Number(reply[i + 4]),
+        correlationId: String(reply[i + 5]),
+        deadlineUnixMs: Number(reply[i + 6]),
+      });
     }
-    return out;
+    const m = Number(reply[i++]);
+    const cancels = reply.slice(i, i + m).map(String);
+    return { fenced: false, commands, cancels, nextRetryInMs: Number(reply[1]) };
   }
 
   /** Records the agent's receipt of a command (timeline only). */
   async ack(commandId: string, agentId: string, attempt: number): Promise<void> {
-    await this.redis.ackCommand(this.keys.command(commandId), agentId, attempt, this.replicaId);
+    await this.redis.ackCommand(this.keys.command(commandId), this.keys.commandTimeline(commandId), agentId, attempt, this.replicaId);
   }
 
-  /** Applies a batch of results in one script call; for each, what happened and, for a retry, the delay until it is due. */
-  async complete(results: readonly ResultInput[]): Promise<{ code: -1 | 0 | 1 | 2; retryInMs: number }[]> {
+  /** Applies a result; returns what happened and, for a retry, the delay until it is due. */
+  async complete(r: ResultInput): Promise<{ code: -1 | 0 | 1 | 2; retryInMs: number }> {
     const k = this.keys;
     const l = this.limits;
-    const args: (string | number)[] = [
-      k.events, k.dlq, k.commandDeadlines, k.commandCounts,
-      this.replicaId, l.retryBaseMs, l.retryMaxMs, l.retentionMs, l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes,
-      k.commandPrefix, k.agentPrefix, k.mailboxPrefix, k.inflightPrefix,
-    ];
-    for (const r of results) {
-      args.push(r.commandId, r.agentId, r.epoch, r.outcome, r.output, r.error, r.durationMs, r.permanent ? 1 : 0, r.attempt, r.acked ? 1 : 0);
-    }
-    const reply = await this.redis.completeCommands(...args);
-    return results.map((_, i) => ({ code: Number(reply[2 * i]) as -1 | 0 | 1 | 2, retryInMs: Number(reply[2 * i + 1]) }));
+    const [code, retryAt] = await this.redis.completeCommand(
+      k.command(r.commandId), k.commandTimeline(r.commandId), k.mailbox(r.agentId), k.agent(r.agentId), k.events, k.dlq,
+      k.commandDeadlines, k.commandCounts,
+      r.commandId, r.agentId, r.epoch, this.replicaId, r.outcome, r.output, r.error, r.durationMs, r.permanent ? 1 : 0,
+      r.attempt, l.retryBaseMs, l.retryMaxMs, l.retentionMs, l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes, r.acked ? 1 : 0,
+    );
+    return { code: Number(code) as -1 | 0 | 1 | 2, retryInMs: Number(retryAt) };
   }
 
   /** Dead-letters commands past their TTL; returns how many. */
@@ -177,17 +150,22 @@ export class CommandStore {
     return this.redis.expireCommands(
       k.commandDeadlines, k.events, k.dlq, k.commandCounts,
       k.commandPrefix, k.mailboxPrefix, k.agentPrefix, batch, l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes,
-      this.replicaId, l.retentionMs, recheckMs, k.inflightPrefix,
+      this.replicaId, l.retentionMs, recheckMs,
     );
   }
 
-  /** A command's record and its timeline steps (JSON, in order), or undefined. */
+  /** A command's record and timeline, or undefined. */
   async get(commandId: string): Promise<{ record: Record<string, string>; timeline: string[] } | undefined> {
-    const record = await this.redis.hgetall(this.keys.command(commandId));
-    if (!record.command_id) return undefined;
-    const timeline: string[] = [];
-    for (let n = 1; record[`step:${n}`] !== undefined; n++) timeline.push(record[`step:${n}`]);
-    return { record, timeline };
+    const [[e1, record], [e2, timeline]] = ((await this.redis
+      .pipeline()
+      .hgetall(this.keys.command(commandId))
+      .lrange(this.keys.commandTimeline(commandId), 0, -1)
+      .exec()) ?? []) as [Error | null, unknown][];
+    if (e1) throw e1;
+    if (e2) throw e2;
+    const rec = record as Record<string, string>;
+    if (!rec.command_id) return undefined;
+    return { record: rec, timeline: timeline as string[] };
   }
 
   /** Commands by state over the cluster. */

@@ -24,12 +24,10 @@ export class NexusKeys {
   readonly replicas: string;
   /** Prefix of agent record keys; scripts that walk many agents build keys from it. */
   readonly agentPrefix: string;
-  /** Prefix of command record keys (`<prefix>:command:<id>`). */
+  /** Prefix of command record keys (`<prefix>:command:<id>`; its timeline adds `:timeline`). */
   readonly commandPrefix: string;
   /** Prefix of agent mailboxes (`<prefix>:mailbox:<agent id>`). */
   readonly mailboxPrefix: string;
-  /** Prefix of agents' sets of commands in flight (`<prefix>:inflight:<agent id>`). */
-  readonly inflightPrefix: string;
   /** Prefix of agents' requested-cancel sets (`<prefix>:cancels:<agent id>`). */
   readonly cancelsPrefix: string;
   /** Prefix of replica keys (`<prefix>:replica:<id>`, `...:wake`, `...:bell`). */
@@ -54,7 +52,6 @@ export class NexusKeys {
     this.agentPrefix = `${prefix}:agent:`;
     this.commandPrefix = `${prefix}:command:`;
     this.mailboxPrefix = `${prefix}:mailbox:`;
-    this.inflightPrefix = `${prefix}:inflight:`;
     this.replicaPrefix = `${prefix}:replica:`;
     this.cancelsPrefix = `${prefix}:cancels:`;
     this.commandDeadlines = `${prefix}:commands:deadlines`;
@@ -92,13 +89,13 @@ export class NexusKeys {
     return this.commandPrefix + commandId;
   }
 
-  /** An agent's durable mailbox (zset of command ids waiting to be sent, priority then arrival). */
-  mailbox(agentId: string): string {
-    return this.mailboxPrefix + agentId;
+  /** A command's timeline (list of JSON steps, TTL'd with the record). */
+  commandTimeline(commandId: string): string {
+    return `${this.commandPrefix}${commandId}:timeline`;
   }
 
-  /** Commands sent to an agent without a result yet (zset, same scores as the mailbox). */
-  inflight(agentId: string): string {
-    return this.inflightPrefix + agentId;
+  /** An agent's durable mailbox (zset of command ids, priority then arrival). */
+  mailbox(agentId: string): string {
+    return this.mailboxPrefix + agentId;
   }
 }

@@ -2,8 +2,7 @@
   Dead-letters commands past their TTL (`expired`): queued, retrying, or delivered to a
   session that no longer exists. A command in flight on a live session is looked at again
   later: the agent is working on it. Any replica may run this; Redis time decides.
-  Record, mailbox, in-flight set and agent keys are built from prefixes (same hash tag on
-  Redis Cluster).
+  Record, mailbox and agent keys are built from prefixes (same hash tag on Redis Cluster).
 
   Input:
     KEYS[1] command deadlines (zset)
@@ -16,7 +15,6 @@
     ARGV[3] agent record key prefix     ARGV[8] replica id
     ARGV[4] most commands per call      ARGV[9] record retention after finishing (ms)
     ARGV[5] events cap                  ARGV[10] look again after (ms) for in-flight ones
-                                        ARGV[11] in-flight set key prefix
 
   Output:
     number of commands dead-lettered
@@ -24,7 +22,6 @@
 --- @include "includes/now.lua"
 --- @include "includes/setState.lua"
 --- @include "includes/deadLetter.lua"
---- @include "includes/addStep.lua"
 
 local now = nowMs()
 local expired = 0
@@ -45,10 +42,10 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0
     setState(key, KEYS[4], state, 'dead')
     redis.call('HSET', key, 'dead_reason', 'expired', 'finished_at', now)
     redis.call('ZREM', ARGV[2] .. target, id)
-    redis.call('ZREM', ARGV[11] .. target, id)
     redis.call('ZREM', KEYS[1], id)
     redis.call('PEXPIRE', key, tonumber(ARGV[9]))
-    addStep(key, { event = 'expired', at = now, replica = ARGV[8] })
+    redis.call('PEXPIRE', key .. ':timeline', tonumber(ARGV[9]))
+    redis.call('RPUSH', key .. ':timeline', cjson.encode({ event = 'expired', at = now, replica = ARGV[8] }))
     local c = redis.call('HMGET', key, 'command_type', 'payload', 'priority', 'correlation_id', 'max_attempts', 'source_id', 'ttl_ms')
     local original = { 'type', 'command_issued', 'target', target, 'command_id', id, 'command_type', c[1],
       'payload', c[2], 'priority', c[3], 'correlation_id', c[4], 'max_attempts', c[5], 'ttl_ms', c[7] }

@@ -1,7 +1,6 @@
 --[[
   Makes a new session the owner of an agent id: takes the next fencing epoch, records the
   owner and the hello fields, moves the agent to `online` and emits `agent_connected`.
-  Commands in flight on an earlier session go back to the mailbox, to be redelivered.
   Time comes from the Redis clock, so replica clock skew changes nothing. An agent id that
   starts too many sessions within the window is refused (a crash loop or a duplicate fight
   must not churn the registry), cluster-wide.
@@ -15,8 +14,6 @@
     KEYS[6] epoch counter
     KEYS[7] events stream
     KEYS[8] the agent's session counter for the rate limit
-    KEYS[9] the agent's mailbox (zset)
-    KEYS[10] the agent's commands in flight (zset)
 
     ARGV[1] agent id
     ARGV[2] replica id
@@ -52,10 +49,6 @@ for i = 8, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if redis.call('EXISTS', KEYS[10]) == 1 then
-  redis.call('ZUNIONSTORE', KEYS[9], 2, KEYS[9], KEYS[10], 'AGGREGATE', 'MIN')
-  redis.call('DEL', KEYS[10])
-end
 
 redis.call('ZADD', KEYS[2], 0, id)
 redis.call('ZREM', KEYS[4], id)

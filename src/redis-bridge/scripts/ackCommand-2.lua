@@ -3,6 +3,7 @@
 
   Input:
     KEYS[1] command record (hash)
+    KEYS[2] command timeline (list)
 
     ARGV[1] agent id
     ARGV[2] attempt
@@ -13,10 +14,9 @@
 ]]
 --- @include "includes/now.lua"
 
-local r = redis.call('HMGET', KEYS[1], 'state', 'target', 'steps')
+local r = redis.call('HMGET', KEYS[1], 'state', 'target')
 if r[1] ~= 'delivered' or r[2] ~= ARGV[1] then return 0 end
 local now = nowMs()
-local n = (tonumber(r[3]) or 0) + 1
-redis.call('HSET', KEYS[1], 'acked_at', now, 'steps', n,
-  'step:' .. n, cjson.encode({ event = 'acked', at = now, replica = ARGV[3], attempt = tonumber(ARGV[2]) }))
+redis.call('HSET', KEYS[1], 'acked_at', now)
+redis.call('RPUSH', KEYS[2], cjson.encode({ event = 'acked', at = now, replica = ARGV[3], attempt = tonumber(ARGV[2]) }))
 return 1

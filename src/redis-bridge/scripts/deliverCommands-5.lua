@@ -1,0 +1,94 @@
+--[[
+  Picks what the owner of an agent's session should send now, fenced by the session's epoch.
+  The agent record keeps an exact count of commands in flight on the current session
+  (`inflight`: reset when a session starts, +1 here per pick, -1 when a result arrives), so
+  this walks the mailbox only until the free slots are filled, never the whole backlog.
+  Picked, in priority-then-arrival order: queued commands, due retries, and commands
+  delivered to an earlier session (redelivered with the same attempt number; one whose cancel
+  was requested meanwhile is finished as cancelled instead). Each pick emits
+  `command_delivered`. Cancels requested for commands in flight here are returned once.
+
+  Input:
+    KEYS[1] agent record (hash)
+    KEYS[2] agent's mailbox (zset)
+    KEYS[3] events stream
+    KEYS[4] command counts by state (hash)
+    KEYS[5] agent's requested cancels (set)
+
+    ARGV[1] agent id
+    ARGV[2] session epoch
+    ARGV[3] replica id
+    ARGV[4] in-flight window
+    ARGV[5] most mailbox entries examined
+    ARGV[6] command record key prefix (`<prefix>:command:`)
+    ARGV[7] events cap
+
+  Output:
+    { -1 } fenced: a newer session owns the agent
+    { 0, ms until a retry seen on the way is due (0 = none), n, n x [id, type, payload,
+      priority, attempt, correlation id, expire at], m, m x [cancel id] }
+]]
+--- @include "includes/now.lua"
+--- @include "includes/setState.lua"
+
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[2] then return { -1 } end
+local now = nowMs()
+local epoch, prefix = ARGV[2], ARGV[6]
+
+local cancels = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+  local r = redis.call('HMGET', prefix .. id, 'state', 'delivered_epoch')
+  if r[1] == 'delivered' and r[2] == epoch then cancels[#cancels + 1] = id end
+end
+redis.call('DEL', KEYS[5])
+
+local free = tonumber(ARGV[4]) - tonumber(redis.call('HGET', KEYS[1], 'inflight') or '0')
+local picked, nextDue = {}, 0
+if free > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[5]) - 1)) do
+    if #picked / 7 >= free then break end
+    local key = prefix .. id
+    local r = redis.call('HMGET', key, 'state', 'delivered_epoch', 'not_before', 'expire_at', 'cancel_requested')
+    local state = r[1]
+    if not state then
+      redis.call('ZREM', KEYS[2], id) -- the record expired: nothing left to deliver
+    elseif state == 'delivered' and r[2] ~= epoch and r[5] then
+      -- Cancelled while its session was gone: the agent never hears of it again.
+      setState(key, KEYS[4], state, 'cancelled')
+      redis.call('HSET', key, 'finished_at', now, 'error', 'cancelled')
+      redis.call('ZREM', KEYS[2], id)
+      redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'type', 'command_cancelled', 'command_id', id,
+        'agent_id', ARGV[1], 'replica', ARGV[3], 'ts', now)
+    elseif not (state == 'delivered' and r[2] == epoch) then
+      local due = state == 'queued' or state == 'delivered'
+      if state == 'retrying' then
+        if tonumber(r[3]) <= now then due = true
+        elseif nextDue == 0 or tonumber(r[3]) < nextDue then nextDue = tonumber(r[3]) end
+      end
+      -- Past its TTL and not in flight here: the expiry sweep dead-letters it.
+      if due and tonumber(r[4]) > now then
+        setState(key, KEYS[4], state, 'delivered')
+        local c = redis.call('HMGET', key, 'command_type', 'payload', 'priority', 'correlation_id', 'expire_at', 'attempt')
+        redis.call('HSET', key, 'delivered_epoch', epoch, 'delivered_by', ARGV[3], 'delivered_at', now)
+        redis.call('HINCRBY', key, 'deliveries', 1)
+        redis.call('RPUSH', key .. ':timeline', cjson.encode({ event = 'delivered', at = now, replica = ARGV[3], attempt = tonumber(c[6]) }))
+        redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'type', 'command_delivered', 'command_id', id,
+          'agent_id', ARGV[1], 'replica', ARGV[3], 'attempt', c[6], 'ts', now)
+        picked[#picked + 1] = id
+        picked[#picked + 1] = c[1]
+        picked[#picked + 1] = c[2]
+        picked[#picked + 1] = c[3]
+        picked[#picked + 1] = c[6]
+        picked[#picked + 1] = c[4]
+        picked[#picked + 1] = c[5]
+      end
+    end
+  end
+  if #picked > 0 then redis.call('HINCRBY', KEYS[1], 'inflight', #picked / 7) end
+end
+
+local out = { 0, nextDue > 0 and math.max(1, nextDue - now) or 0, #picked / 7 }
+for _, v in ipairs(picked) do out[#out + 1] = v end
+out[#out + 1] = #cancels
+for _, v in ipairs(cancels) do out[#out + 1] = v end
+return out
