@@ -25,6 +25,7 @@ import { bareGrpcFleet } from './peers/bare-grpc';
 import { beeQueueThroughput } from './peers/bee-queue';
 import { bullmqThroughput } from './peers/bullmq';
 import { printFanout, printFleet, printStorm } from './scenario-tables';
+import { median } from './stats';
 import { stormAfterKill, type StormRun } from './storm';
 
 const { values: opts } = parseArgs({
@@ -68,7 +69,6 @@ const FLEET_TIMING: FleetTiming = quick ? { startMs: 500, idleMs: 1000, settleMs
 const STORM_TIMEOUT_MS = 120_000;
 
 const LOAD_AT_START = loadavg();
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
   for (const name of ONLY) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario ${name} (known: ${SCENARIOS.join(', ')})`);

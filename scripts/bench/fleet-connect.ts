@@ -6,20 +6,16 @@
  *   node dist/scripts/bench/fleet-connect.js [agents=300]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { NexusPulseServiceClient, type GetSystemStatusResponse } from '../../src/generated/nexus/prime/pulse';
 import { freePort } from '../lib/free-port';
 import { RedisProcess } from '../lib/redis-process';
+import { rssMb } from './proc-stats';
+import { sleep } from './wait-until';
 
 const AGENTS = Number(process.argv[2] ?? 300);
 const DIST = join(__dirname, '..', '..', 'src');
-
-function rssMb(pid: number): number {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return kb / 1024;
-}
 
 function online(client: NexusPulseServiceClient): Promise<number> {
   const request = { state: 0, replicaId: '', agentType: '', agentIdPrefix: '', pageSize: 0, pageToken: '', summaryOnly: true };
@@ -28,7 +24,6 @@ function online(client: NexusPulseServiceClient): Promise<number> {
   );
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const redis = await new RedisProcess('none').start();

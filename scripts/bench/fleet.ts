@@ -1,6 +1,7 @@
 import { NexusCluster } from './nexus-cluster';
 import { cpuSeconds, rssMb } from './proc-stats';
 import { scrapeReplica } from './replica-metrics';
+import { median, sum } from './stats';
 import { sleep } from './wait-until';
 
 /** Phases of a fleet run, in ms: start-up, idle measurement, settling after connect, measurement. */
@@ -44,9 +45,6 @@ export interface ServerCounts {
   heartbeats: number;
   sessions: number;
 }
-
-const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** The server side before any stream connects. */
 export interface Idle {

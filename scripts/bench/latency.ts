@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import BeeQueue from 'bee-queue';
 import { Queue, Worker } from 'bullmq';
 import { startNexus } from './nexus-e2e';
+import { sleep } from './wait-until';
 
 /** Latency percentiles in ms. */
 export interface Percentiles {
@@ -19,7 +20,6 @@ export interface LatencyRun {
   done: Percentiles;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function percentiles(xs: number[]): Percentiles {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,7 +1,6 @@
 import type { ThroughputRun } from './bench-types';
 import { NexusCluster } from './nexus-cluster';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from './wait-until';
 
 export interface NexusShape {
   replicas: number;

@@ -1,8 +1,7 @@
 import type { FanoutRun } from './fanout';
 import type { FleetRun } from './fleet';
+import { median } from './stats';
 import type { StormRun } from './storm';
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** "median (min–max)" over rounds, with `digits` decimals; just the value for one round. */
 function cell<T>(runs: T[], f: (r: T) => number, digits = 0): string {
