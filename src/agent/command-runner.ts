@@ -8,6 +8,11 @@ import type { ResultCache } from './result-cache';
 export const MAX_OUTPUT_CHARS = 256 * 1024;
 /** Commands waiting for a free slot, per running slot. */
 const QUEUE_PER_SLOT = 16;
+/**
+ * An ack waits this long: a result sent before then stands for it (the orchestrator records
+ * the receipt with the result), so a fast command costs one message up instead of two.
+ */
+export const ACK_HOLD_MS = 20;
 
 /**
  * Runs commands for one agent, at most `maxConcurrency` at once, across sessions: a command
@@ -18,6 +23,9 @@ const QUEUE_PER_SLOT = 16;
 export class CommandRunner {
   private readonly running = new Map<string, AbortController>();
   private readonly queue: Command[] = [];
+  /** Acks not sent yet, by command id and attempt; one timer sends those still due. */
+  private readonly heldAcks = new Map<string, Command>();
+  private ackTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly agentId: string,
@@ -35,9 +43,8 @@ export class CommandRunner {
     return this.running.size;
   }
 
-  /** Accepts a command: acks it, then returns a remembered result or runs it once. */
+  /** Accepts a command: returns a remembered result, or acks it and runs it once. */
   receive(command: Command): void {
-    this.send({ kind: { $case: 'commandAck', commandAck: { commandId: command.commandId, attempt: command.attempt } } });
     const cached = this.cache.get(command.commandId);
     // A remembered result answers a redelivery of the same attempt, and any delivery of a
     // command that already succeeded or was cancelled; a new attempt after a failure runs.
@@ -45,6 +52,7 @@ export class CommandRunner {
       this.send({ kind: { $case: 'commandResult', commandResult: { ...cached, attempt: command.attempt } } });
       return;
     }
+    this.holdAck(command);
     if (this.running.has(command.commandId) || this.queue.some((c) => c.commandId === command.commandId)) return;
     if (this.running.size < this.maxConcurrency) return this.start(command);
     if (this.queue.length >= this.maxConcurrency * QUEUE_PER_SLOT) {
@@ -67,8 +75,20 @@ export class CommandRunner {
 
   /** Aborts everything (the agent is closing). */
   abortAll(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    this.heldAcks.clear();
     this.queue.length = 0;
     for (const controller of this.running.values()) controller.abort(new CancelledError('agent closing'));
+  }
+
+  private holdAck(command: Command): void {
+    this.heldAcks.set(`${command.commandId}\u0000${command.attempt}`, command);
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = undefined;
+      for (const c of this.heldAcks.values()) this.send({ kind: { $case: 'commandAck', commandAck: { commandId: c.commandId, attempt: c.attempt } } });
+      this.heldAcks.clear();
+    }, ACK_HOLD_MS).unref();
   }
 
   private start(command: Command): void {
@@ -116,6 +136,7 @@ export class CommandRunner {
       permanent: result.permanent ?? false,
     };
     this.running.delete(command.commandId);
+    this.heldAcks.delete(`${command.commandId}\u0000${command.attempt}`);
     this.cache.set(full);
     this.logger.debug({ commandId: full.commandId, outcome: CommandOutcome[full.outcome], durationMs: full.durationMs }, 'command finished');
     this.send({ kind: { $case: 'commandResult', commandResult: full } });

@@ -2,7 +2,7 @@ import { status } from '@grpc/grpc-js';
 import type Redis from 'ioredis';
 import { CommandOutcome, type CommandAck, type CommandResult } from '../generated/nexus/prime/pulse';
 import type { Logger } from '../shared/logger';
-import type { CommandStore } from '../redis-bridge/command-store';
+import type { CommandStore, ResultInput } from '../redis-bridge/command-store';
 import type { NexusKeys } from '../redis-bridge/keys';
 import type { OrchestratorMetrics } from './metrics';
 import type { Session } from './session';
@@ -13,11 +13,18 @@ const WAKE_BATCH = 1000;
 /** A delivery run or a result that failed (Redis away) is tried again after this long. */
 const RETRY_AFTER_FAILURE_MS = 500;
 /**
- * An ack is held this long: a result that follows in time carries it into Redis in the same
- * script (one call per command instead of two); a command that runs longer gets its ack
- * written on its own.
+ * An ack is held this long: a result that follows in time records the receipt in its own
+ * script (one call per command less); a command that runs longer gets its ack written alone.
  */
 const ACK_HOLD_MS = 50;
+
+/** Results applied per script call. */
+const RESULT_CHUNK = 100;
+
+interface PendingResult {
+  session: Session;
+  input: ResultInput;
+}
 
 const OUTCOMES: Partial<Record<CommandOutcome, 'succeeded' | 'failed' | 'cancelled'>> = {
   [CommandOutcome.COMMAND_OUTCOME_SUCCEEDED]: 'succeeded',
@@ -37,6 +44,10 @@ export class Delivery {
   private readonly retryTimers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
   /** Acks held back, by command id (at most one window per session). */
   private readonly heldAcks = new Map<string, NodeJS.Timeout>();
+  /** Results waiting for the next flush, and flushes in progress. */
+  private queuedResults: PendingResult[] = [];
+  private resultFlush: NodeJS.Immediate | undefined;
+  private readonly applying = new Set<Promise<void>>();
   private closed = false;
 
   constructor(
@@ -95,8 +106,9 @@ export class Delivery {
   }
 
   /**
-   * Applies a result, then refills the window. A result that cannot be applied now (Redis
-   * away) is tried again until it is, or until its session ends (the command is then
+   * Queues a result; the results that arrive within one turn of the event loop are applied
+   * by one script call (then their windows are refilled). A result that cannot be applied now
+   * (Redis away) is tried again until it is, or until its session ends (the command is then
    * redelivered on the next session and the agent answers from its result cache).
    */
   onResult(session: Session, result: CommandResult): void {
@@ -107,49 +119,79 @@ export class Delivery {
     }
     session.inflight = Math.max(0, session.inflight - 1);
     const key = `${session.agentId}\u0000${result.commandId}`;
-    const held = this.heldAcks.get(key);
-    if (held) {
-      clearTimeout(held);
-      this.heldAcks.delete(key);
-    }
-    const acked = held !== undefined;
-    const attempt = (): void => {
-      this.applyResult(session, result, outcome, acked).catch((err: Error) => {
-        if (this.closed || session.state === 'closed') return;
-        this.logger.warn({ agentId: session.agentId, commandId: result.commandId, err: err.message }, 'result not applied yet; retrying');
-        setTimeout(attempt, RETRY_AFTER_FAILURE_MS).unref();
-      });
-    };
-    attempt();
-  }
-
-  private async applyResult(session: Session, result: CommandResult, outcome: 'succeeded' | 'failed' | 'cancelled', acked: boolean): Promise<void> {
-    const applied = await this.store.complete({
-      commandId: result.commandId,
-      agentId: session.agentId,
-      epoch: session.epoch,
-      outcome,
-      output: result.output,
-      error: result.error,
-      durationMs: result.durationMs,
-      permanent: result.permanent,
-      attempt: result.attempt,
-      acked,
+    // The result records the receipt too.
+    clearTimeout(this.heldAcks.get(key));
+    this.heldAcks.delete(key);
+    this.queueResult({
+      session,
+      input: {
+        commandId: result.commandId,
+        agentId: session.agentId,
+        epoch: session.epoch,
+        outcome,
+        output: result.output,
+        error: result.error,
+        durationMs: result.durationMs,
+        permanent: result.permanent,
+        attempt: result.attempt,
+      },
     });
-    if (applied.code === -1) return this.fenced(session);
-    if (applied.code !== 0) this.metrics.countOutcome(applied.code === 2 ? 'retrying' : outcome === 'failed' ? 'dead' : outcome);
-    // The retry may sit behind the window's scan: its own timer brings it back when due.
-    if (applied.code === 2) this.scheduleRetry(session.agentId, applied.retryInMs);
-    this.kick(session.agentId);
   }
 
-  /** Stops timers; runs in progress finish on their own. Idempotent. */
-  close(): void {
+  private queueResult(pending: PendingResult): void {
+    this.queuedResults.push(pending);
+    this.resultFlush ??= setImmediate(() => {
+      this.resultFlush = undefined;
+      const queued = this.queuedResults;
+      this.queuedResults = [];
+      for (let i = 0; i < queued.length; i += RESULT_CHUNK) this.track(this.applyResults(queued.slice(i, i + RESULT_CHUNK)));
+    });
+  }
+
+  private track(work: Promise<void>): void {
+    this.applying.add(work);
+    void work.finally(() => this.applying.delete(work));
+  }
+
+  private async applyResults(batch: PendingResult[]): Promise<void> {
+    let applied: Awaited<ReturnType<CommandStore['completeBatch']>>;
+    try {
+      applied = await this.store.completeBatch(batch.map((p) => p.input));
+    } catch (err) {
+      const retry = batch.filter((p) => !this.closed && p.session.state !== 'closed');
+      if (retry.length === 0) return;
+      this.logger.warn({ results: retry.length, err: (err as Error).message }, 'results not applied yet; retrying');
+      setTimeout(() => retry.forEach((p) => this.queueResult(p)), RETRY_AFTER_FAILURE_MS).unref();
+      return;
+    }
+    const kicks = new Set<string>();
+    const fenced = new Set<Session>();
+    batch.forEach(({ session, input }, i) => {
+      const { code, retryInMs } = applied[i];
+      if (code === -1) return fenced.add(session);
+      if (code !== 0) this.metrics.countOutcome(code === 2 ? 'retrying' : input.outcome === 'failed' ? 'dead' : input.outcome);
+      // The retry may sit behind the window's scan: its own timer brings it back when due.
+      if (code === 2) this.scheduleRetry(session.agentId, retryInMs);
+      kicks.add(session.agentId);
+    });
+    for (const session of fenced) this.fenced(session);
+    for (const agentId of kicks) this.kick(agentId);
+  }
+
+  /**
+   * Stops timers and new deliveries; waits for results being applied (queued ones are still
+   * applied, so agents leaving a draining replica need not run them again). Idempotent.
+   */
+  async close(): Promise<void> {
     this.closed = true;
     for (const t of this.retryTimers.values()) clearTimeout(t.timer);
     this.retryTimers.clear();
     for (const t of this.heldAcks.values()) clearTimeout(t);
     this.heldAcks.clear();
+    while (this.resultFlush || this.applying.size > 0) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await Promise.all(this.applying);
+    }
   }
 
   private async deliverOnce(agentId: string): Promise<void> {

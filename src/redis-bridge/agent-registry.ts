@@ -69,7 +69,7 @@ export class AgentRegistry {
     const k = this.keys;
     const l = this.limits;
     const [epoch, previousReplica, previousSession, previousState, nowMs] = await this.redis.connectAgent(
-      k.agent(agentId), k.agentIndex, k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentEpoch, k.events, k.agentConnects(agentId),
+      k.agent(agentId), k.agentIndex, k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentEpoch, k.events, k.agentConnects(agentId), k.mailbox(agentId),
       agentId, replicaId, sessionId, l.recordTtlMs, l.eventsMaxLen, l.reconnectLimit, l.reconnectWindowMs, ...profileFields(profile),
     );
     if (Number(epoch) === -1) throw new ReconnectLimitError(Number(previousReplica));

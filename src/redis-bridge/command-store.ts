@@ -18,6 +18,12 @@ export interface CommandLimits {
   readonly retryMaxMs: number;
 }
 
+/** A valid ingress entry to route. */
+export interface RoutedEntry {
+  entryId: string;
+  command: NewCommand;
+}
+
 /** Outcome of routing one ingress entry. */
 export type RouteOutcome = 'queued' | 'duplicate' | 'poison' | 'mailbox_full' | 'not_owner';
 export type CancelOutcome = 'cancelled' | 'cancel_requested' | 'final' | 'unknown' | 'not_owner';
@@ -45,8 +51,6 @@ export interface ResultInput {
   durationMs: number;
   permanent: boolean;
   attempt: number;
-  /** The agent's ack for this run was held back and is recorded with the result. */
-  acked: boolean;
 }
 
 /** Commands by state: active states are current counts, finished ones totals. */
@@ -61,18 +65,27 @@ export class CommandStore {
     private readonly replicaId: string,
   ) {}
 
-  /** Records, mailboxes and acknowledges a valid entry (fenced by the pending owner). */
-  async route(entryId: string, c: NewCommand): Promise<{ outcome: RouteOutcome; owner: string }> {
+  /**
+   * Records, mailboxes and acknowledges valid entries, in order, in one script call (each
+   * entry fenced by its pending owner). Keep chunks small (see ROUTE_CHUNK_*): Redis runs the
+   * whole script at once.
+   */
+  async routeBatch(entries: readonly RoutedEntry[]): Promise<{ outcome: RouteOutcome; owner: string }[]> {
+    if (entries.length === 0) return [];
     const k = this.keys;
     const l = this.limits;
-    const [outcome, owner] = await this.redis.routeCommand(
-      k.commandsStream, k.command(c.commandId), k.commandTimeline(c.commandId), k.mailbox(c.target), k.agent(c.target),
-      k.events, k.dlq, k.commandSeq, k.commandDeadlines, k.commandCounts,
-      CONSUMER_GROUP, this.replicaId, entryId, l.poisonDeliveries, c.commandId, c.target, c.commandType, c.payload,
-      c.priority, c.correlationId, c.maxAttempts, c.ttlMs, l.retentionMs, l.mailboxMax, l.eventsMaxLen, l.dlqMaxLen,
-      l.dlqPayloadBytes, k.replicaPrefix,
-    );
-    return { outcome: outcome as RouteOutcome, owner };
+    const args: (string | number)[] = [
+      k.commandsStream, k.events, k.dlq, k.commandSeq, k.commandDeadlines, k.commandCounts,
+      CONSUMER_GROUP, this.replicaId, l.poisonDeliveries, l.retentionMs, l.mailboxMax, l.eventsMaxLen, l.dlqMaxLen,
+      l.dlqPayloadBytes, k.commandPrefix, k.mailboxPrefix, k.agentPrefix, k.replicaPrefix, entries.length,
+    ];
+    for (const { entryId, command: c } of entries) {
+      args.push(entryId, c.commandId, c.target, c.commandType, c.payload, c.priority, c.correlationId, c.maxAttempts, c.ttlMs);
+    }
+    const reply = await this.redis.routeCommands(...args);
+    const outcomes: { outcome: RouteOutcome; owner: string }[] = [];
+    for (let i = 0; i < reply.length; i += 2) outcomes.push({ outcome: reply[i] as RouteOutcome, owner: reply[i + 1] });
+    return outcomes;
   }
 
   /** Dead-letters an entry that cannot be routed and acknowledges it; false if not ours any more. */
@@ -130,17 +143,26 @@ export class CommandStore {
     await this.redis.ackCommand(this.keys.command(commandId), this.keys.commandTimeline(commandId), agentId, attempt, this.replicaId);
   }
 
-  /** Applies a result; returns what happened and, for a retry, the delay until it is due. */
-  async complete(r: ResultInput): Promise<{ code: -1 | 0 | 1 | 2; retryInMs: number }> {
+  /**
+   * Applies results in one script call, in order; returns, per result, what happened and, for
+   * a retry, the delay until it is due.
+   */
+  async completeBatch(results: readonly ResultInput[]): Promise<{ code: -1 | 0 | 1 | 2; retryInMs: number }[]> {
+    if (results.length === 0) return [];
     const k = this.keys;
     const l = this.limits;
-    const [code, retryAt] = await this.redis.completeCommand(
-      k.command(r.commandId), k.commandTimeline(r.commandId), k.mailbox(r.agentId), k.agent(r.agentId), k.events, k.dlq,
-      k.commandDeadlines, k.commandCounts,
-      r.commandId, r.agentId, r.epoch, this.replicaId, r.outcome, r.output, r.error, r.durationMs, r.permanent ? 1 : 0,
-      r.attempt, l.retryBaseMs, l.retryMaxMs, l.retentionMs, l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes, r.acked ? 1 : 0,
-    );
-    return { code: Number(code) as -1 | 0 | 1 | 2, retryInMs: Number(retryAt) };
+    const args: (string | number)[] = [
+      k.events, k.dlq, k.commandDeadlines, k.commandCounts,
+      k.commandPrefix, k.mailboxPrefix, k.agentPrefix, this.replicaId, l.retryBaseMs, l.retryMaxMs, l.retentionMs,
+      l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes, results.length,
+    ];
+    for (const r of results) {
+      args.push(r.commandId, r.agentId, r.epoch, r.outcome, r.output, r.error, r.durationMs, r.permanent ? 1 : 0, r.attempt);
+    }
+    const reply = await this.redis.completeCommands(...args);
+    const applied: { code: -1 | 0 | 1 | 2; retryInMs: number }[] = [];
+    for (let i = 0; i < reply.length; i += 2) applied.push({ code: Number(reply[i]) as -1 | 0 | 1 | 2, retryInMs: Number(reply[i + 1]) });
+    return applied;
   }
 
   /** Dead-letters commands past their TTL; returns how many. */

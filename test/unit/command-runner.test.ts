@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { CommandRunner } from '../../src/agent/command-runner';
+import { describe, expect, it, vi } from 'vitest';
+import { ACK_HOLD_MS, CommandRunner } from '../../src/agent/command-runner';
 import { builtinHandlers, type CommandHandler } from '../../src/agent/handlers';
 import { HostMetricsSampler } from '../../src/agent/host-metrics';
 import { ResultCache } from '../../src/agent/result-cache';
@@ -22,11 +22,28 @@ function command(commandId: string, commandType: string, payload = '', attempt =
 }
 
 describe('command runner', () => {
-  it('acks, runs echo and returns the payload', async () => {
-    const { runner, acks, result } = setup();
-    runner.receive(command('c1', 'echo', 'hello'));
+  it('runs echo and returns the payload; the result stands for the ack', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { runner, acks, results } = setup();
+      runner.receive(command('c1', 'echo', 'hello'));
+      await new Promise((r) => setImmediate(r)); // the handler's promise chain settles
+      expect(results()).toMatchObject([{ outcome: CommandOutcome.COMMAND_OUTCOME_SUCCEEDED, output: 'hello', attempt: 1 }]);
+      // Past the hold, still no ack: the result went first.
+      vi.advanceTimersByTime(ACK_HOLD_MS);
+      expect(acks()).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('acks a command that is still running after the hold, before its result', async () => {
+    const { runner, acks, results, result } = setup();
+    runner.receive(command('c1', 'sleep', '200'));
+    await waitFor('ack of c1', () => acks().length === 1);
     expect(acks()).toEqual(['c1']);
-    expect(await result('c1')).toMatchObject({ outcome: CommandOutcome.COMMAND_OUTCOME_SUCCEEDED, output: 'hello', attempt: 1 });
+    expect(results()).toEqual([]);
+    await result('c1');
   });
 
   it('returns real host metrics for sysinfo', async () => {
@@ -67,7 +84,9 @@ describe('command runner', () => {
     runner.receive(command('c1', 'count', '', 3)); // redelivered after it finished
     await waitFor('remembered result', () => results().length === 2);
     expect(runs).toBe(1);
-    expect(acks()).toEqual(['c1', 'c1', 'c1']);
+    // Only attempt 2 goes unanswered long enough to be acked: attempt 1's and 3's results stand for theirs.
+    await waitFor('ack of attempt 2', () => acks().length === 1);
+    expect(acks()).toEqual(['c1']);
     expect(results().map((r) => [r.output, r.attempt])).toEqual([['1', 1], ['1', 3]]);
   });
 

@@ -17,6 +17,6 @@
 local r = redis.call('HMGET', KEYS[1], 'state', 'target')
 if r[1] ~= 'delivered' or r[2] ~= ARGV[1] then return 0 end
 local now = nowMs()
-redis.call('HSET', KEYS[1], 'acked_at', now)
+redis.call('HSET', KEYS[1], 'acked_at', now, 'acked_attempt', ARGV[2])
 redis.call('RPUSH', KEYS[2], cjson.encode({ event = 'acked', at = now, replica = ARGV[3], attempt = tonumber(ARGV[2]) }))
 return 1

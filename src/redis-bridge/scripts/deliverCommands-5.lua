@@ -2,11 +2,13 @@
   Picks what the owner of an agent's session should send now, fenced by the session's epoch.
   The agent record keeps an exact count of commands in flight on the current session
   (`inflight`: reset when a session starts, +1 here per pick, -1 when a result arrives), so
-  this walks the mailbox only until the free slots are filled, never the whole backlog.
-  Picked, in priority-then-arrival order: queued commands, due retries, and commands
-  delivered to an earlier session (redelivered with the same attempt number; one whose cancel
-  was requested meanwhile is finished as cancelled instead). Each pick emits
-  `command_delivered`. Cancels requested for commands in flight here are returned once.
+  this walks the mailbox's ready band (includes/mailboxBands.lua) only until the free slots
+  are filled: never the whole backlog, never what is already in flight. Picked, in
+  priority-then-arrival order: queued commands, due retries, and commands delivered to an
+  earlier session (connectAgent moved them back; redelivered with the same attempt number;
+  one whose cancel was requested meanwhile is finished as cancelled instead). Each pick moves
+  to the in-flight band and emits `command_delivered`. Cancels requested for commands in
+  flight here are returned once.
 
   Input:
     KEYS[1] agent record (hash)
@@ -30,6 +32,7 @@
 ]]
 --- @include "includes/now.lua"
 --- @include "includes/setState.lua"
+--- @include "includes/mailboxBands.lua"
 
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[2] then return { -1 } end
 local now = nowMs()
@@ -45,10 +48,12 @@ redis.call('DEL', KEYS[5])
 local free = tonumber(ARGV[4]) - tonumber(redis.call('HGET', KEYS[1], 'inflight') or '0')
 local picked, nextDue = {}, 0
 if free > 0 then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[5]) - 1)) do
+  local ready = redis.call('ZRANGE', KEYS[2], '-inf', '(' .. IN_FLIGHT, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[5]))
+  for _, id in ipairs(ready) do
     if #picked / 7 >= free then break end
     local key = prefix .. id
-    local r = redis.call('HMGET', key, 'state', 'delivered_epoch', 'not_before', 'expire_at', 'cancel_requested')
+    local r = redis.call('HMGET', key, 'state', 'delivered_epoch', 'not_before', 'expire_at', 'cancel_requested',
+      'command_type', 'payload', 'priority', 'correlation_id', 'attempt')
     local state = r[1]
     if not state then
       redis.call('ZREM', KEYS[2], id) -- the record expired: nothing left to deliver
@@ -59,7 +64,10 @@ if free > 0 then
       redis.call('ZREM', KEYS[2], id)
       redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'type', 'command_cancelled', 'command_id', id,
         'agent_id', ARGV[1], 'replica', ARGV[3], 'ts', now)
-    elseif not (state == 'delivered' and r[2] == epoch) then
+    elseif state == 'delivered' and r[2] == epoch then
+      -- Already sent on this session (a mailbox written before the bands): file it as in flight.
+      redis.call('ZINCRBY', KEYS[2], IN_FLIGHT, id)
+    else
       local due = state == 'queued' or state == 'delivered'
       if state == 'retrying' then
         if tonumber(r[3]) <= now then due = true
@@ -68,19 +76,19 @@ if free > 0 then
       -- Past its TTL and not in flight here: the expiry sweep dead-letters it.
       if due and tonumber(r[4]) > now then
         setState(key, KEYS[4], state, 'delivered')
-        local c = redis.call('HMGET', key, 'command_type', 'payload', 'priority', 'correlation_id', 'expire_at', 'attempt')
         redis.call('HSET', key, 'delivered_epoch', epoch, 'delivered_by', ARGV[3], 'delivered_at', now)
         redis.call('HINCRBY', key, 'deliveries', 1)
-        redis.call('RPUSH', key .. ':timeline', cjson.encode({ event = 'delivered', at = now, replica = ARGV[3], attempt = tonumber(c[6]) }))
+        redis.call('ZINCRBY', KEYS[2], IN_FLIGHT, id)
+        redis.call('RPUSH', key .. ':timeline', cjson.encode({ event = 'delivered', at = now, replica = ARGV[3], attempt = tonumber(r[10]) }))
         redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'type', 'command_delivered', 'command_id', id,
-          'agent_id', ARGV[1], 'replica', ARGV[3], 'attempt', c[6], 'ts', now)
+          'agent_id', ARGV[1], 'replica', ARGV[3], 'attempt', r[10], 'ts', now)
         picked[#picked + 1] = id
-        picked[#picked + 1] = c[1]
-        picked[#picked + 1] = c[2]
-        picked[#picked + 1] = c[3]
-        picked[#picked + 1] = c[6]
-        picked[#picked + 1] = c[4]
-        picked[#picked + 1] = c[5]
+        picked[#picked + 1] = r[6]
+        picked[#picked + 1] = r[7]
+        picked[#picked + 1] = r[8]
+        picked[#picked + 1] = r[10]
+        picked[#picked + 1] = r[9]
+        picked[#picked + 1] = r[4]
       end
     end
   end

@@ -3,7 +3,8 @@
   owner and the hello fields, moves the agent to `online` and emits `agent_connected`.
   Time comes from the Redis clock, so replica clock skew changes nothing. An agent id that
   starts too many sessions within the window is refused (a crash loop or a duplicate fight
-  must not churn the registry), cluster-wide.
+  must not churn the registry), cluster-wide. Commands in flight to earlier sessions go back
+  to the mailbox's ready band, so the new session gets them again (same attempt).
 
   Input:
     KEYS[1] agent record (hash)
@@ -14,6 +15,7 @@
     KEYS[6] epoch counter
     KEYS[7] events stream
     KEYS[8] the agent's session counter for the rate limit
+    KEYS[9] the agent's mailbox (zset)
 
     ARGV[1] agent id
     ARGV[2] replica id
@@ -29,6 +31,7 @@
     { -1, retry after (ms), '', '', 0 } when the agent id is over its session limit
 ]]
 --- @include "includes/now.lua"
+--- @include "includes/mailboxBands.lua"
 
 local starts = redis.call('INCR', KEYS[8])
 if starts == 1 then redis.call('PEXPIRE', KEYS[8], ARGV[7]) end
@@ -49,6 +52,11 @@ for i = 8, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+
+-- Bounded by the in-flight window of the sessions before this one.
+for _, id in ipairs(redis.call('ZRANGE', KEYS[9], IN_FLIGHT, '+inf', 'BYSCORE')) do
+  redis.call('ZINCRBY', KEYS[9], -IN_FLIGHT, id)
+end
 
 redis.call('ZADD', KEYS[2], 0, id)
 redis.call('ZREM', KEYS[4], id)

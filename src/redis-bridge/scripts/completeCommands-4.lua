@@ -1,0 +1,123 @@
+--[[
+  Applies a batch of agents' results in one step, each fenced by its session's epoch.
+  Success or cancellation finishes the command. A failure is retried with exponential backoff
+  until `max_attempts` (the command goes back to the mailbox's ready band); then (or at once
+  when permanent) it is dead-lettered `failed` with the last error. A result for a finished
+  command or an older attempt is ignored (redeliveries make duplicates normal). Record,
+  timeline, mailbox and agent keys are built from the prefixes in ARGV (same hash tag as KEYS
+  on Redis Cluster).
+
+  Input:
+    KEYS[1] events stream            KEYS[3] command deadlines (zset)
+    KEYS[2] dead-letter stream       KEYS[4] command counts by state (hash)
+
+    ARGV[1] command record key prefix   ARGV[6] retry delay cap (ms)
+    ARGV[2] mailbox key prefix          ARGV[7] record retention after finishing (ms)
+    ARGV[3] agent record key prefix     ARGV[8] events cap
+    ARGV[4] replica id                  ARGV[9] dlq cap
+    ARGV[5] retry base delay (ms)       ARGV[10] dlq payload cap (bytes)
+    ARGV[11] n, the number of results
+    ARGV[12..] n x 9: command id, agent id, session epoch, outcome (succeeded | failed |
+      cancelled), output, error, duration (ms), permanent (1/0), attempt
+
+  A result stands for the agent's ack: an attempt whose ack was not recorded on its own
+  (agents send none for commands that finish quickly) gets its `acked` step here.
+
+  Output: n x 2, per result in order:
+    1, 0            finished (succeeded, cancelled or dead-lettered)
+    2, retry in ms  failed; retrying after that delay
+    0, 0            ignored (already finished, other attempt, or not this agent's)
+    -1, 0           fenced: a newer session owns the agent
+]]
+--- @include "includes/now.lua"
+--- @include "includes/deadLetter.lua"
+--- @include "includes/mailboxBands.lua"
+
+local commandPrefix, mailboxPrefix, agentPrefix, replica = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local retryBase, retryMax, retention = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local eventsCap, dlqCap, dlqPayloadCap = ARGV[8], ARGV[9], tonumber(ARGV[10])
+local n = tonumber(ARGV[11])
+local now = nowMs()
+local epochs, tally, finished, out = {}, {}, {}, {}
+
+-- Moves a record to `new`, counting the change for one HINCRBY per state at the end.
+local function setState(key, old, new)
+  redis.call('HSET', key, 'state', new)
+  tally[old] = (tally[old] or 0) - 1
+  tally[new] = (tally[new] or 0) + 1
+end
+
+local function apply(id, agentId, epoch, outcome, output, err, duration, permanent, attempt)
+  if epochs[agentId] == nil then epochs[agentId] = redis.call('HGET', agentPrefix .. agentId, 'epoch') or false end
+  if epochs[agentId] ~= epoch then return -1, 0 end
+  local key, agentKey, mailbox = commandPrefix .. id, agentPrefix .. agentId, mailboxPrefix .. agentId
+  local timeline = key .. ':timeline'
+  local r = redis.call('HMGET', key, 'state', 'target', 'attempt', 'max_attempts', 'delivered_epoch', 'acked_attempt')
+  local state = r[1]
+  if state ~= 'delivered' or r[2] ~= agentId or r[3] ~= tostring(attempt) then return 0, 0 end
+  -- It leaves this session's window (a command delivered to an earlier session never counted).
+  if r[5] == epoch and tonumber(redis.call('HINCRBY', agentKey, 'inflight', -1)) < 0 then
+    redis.call('HSET', agentKey, 'inflight', 0)
+  end
+  if r[6] ~= r[3] then
+    redis.call('HSET', key, 'output', output, 'error', err, 'duration_ms', duration, 'acked_at', now, 'acked_attempt', attempt)
+    redis.call('RPUSH', timeline, cjson.encode({ event = 'acked', at = now, replica = replica, attempt = attempt }))
+  else
+    redis.call('HSET', key, 'output', output, 'error', err, 'duration_ms', duration)
+  end
+  redis.call('RPUSH', timeline, cjson.encode({ event = outcome, at = now, replica = replica, attempt = attempt, detail = string.sub(err, 1, 200) }))
+
+  -- Finishes the command; `eventType` nil when a dead letter emits the event instead.
+  local function finish(newState, eventType)
+    setState(key, state, newState)
+    redis.call('HSET', key, 'finished_at', now)
+    redis.call('ZREM', mailbox, id)
+    finished[#finished + 1] = id
+    redis.call('PEXPIRE', key, retention)
+    redis.call('PEXPIRE', timeline, retention)
+    if eventType then
+      redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', eventType, 'command_id', id,
+        'agent_id', agentId, 'replica', replica, 'attempt', attempt, 'ts', now)
+    end
+  end
+
+  if outcome == 'succeeded' or outcome == 'cancelled' then
+    finish(outcome, 'command_' .. outcome)
+    return 1, 0
+  end
+
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_failed', 'command_id', id,
+    'agent_id', agentId, 'replica', replica, 'attempt', attempt, 'error', string.sub(err, 1, 200), 'ts', now)
+  if permanent == '1' or attempt >= tonumber(r[4]) then
+    finish('failed', nil)
+    redis.call('HSET', key, 'dead_reason', 'failed')
+    local c = redis.call('HMGET', key, 'command_type', 'payload', 'priority', 'correlation_id', 'max_attempts', 'source_id')
+    local original = { 'type', 'command_issued', 'target', agentId, 'command_id', id, 'command_type', c[1],
+      'payload', c[2], 'priority', c[3], 'correlation_id', c[4], 'max_attempts', c[5] }
+    deadLetter(KEYS[2], dlqCap, KEYS[1], eventsCap, original, 'failed', err, attempt, c[6] or '', replica, now, dlqPayloadCap)
+    return 1, 0
+  end
+
+  local delay = math.floor(math.min(retryMax, retryBase * 2 ^ (attempt - 1)))
+  local retryAt = now + delay
+  setState(key, state, 'retrying')
+  backToReady(mailbox, id)
+  redis.call('HSET', key, 'attempt', attempt + 1, 'not_before', retryAt)
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_retrying', 'command_id', id,
+    'agent_id', agentId, 'replica', replica, 'attempt', attempt + 1, 'retry_at', retryAt, 'ts', now)
+  return 2, delay
+end
+
+for i = 0, n - 1 do
+  local b = 11 + i * 9
+  local code, retryIn = apply(ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6],
+    ARGV[b + 7], ARGV[b + 8], tonumber(ARGV[b + 9]))
+  out[#out + 1] = code
+  out[#out + 1] = retryIn
+end
+
+if #finished > 0 then redis.call('ZREM', KEYS[3], unpack(finished)) end
+for state, delta in pairs(tally) do
+  if delta ~= 0 then redis.call('HINCRBY', KEYS[4], state, delta) end
+end
+return out
