@@ -40,9 +40,10 @@ local n = tonumber(ARGV[11])
 local now = nowMs()
 local epochs, tally, finished, out = {}, {}, {}, {}
 
--- Moves a record to `new`, counting the change for one HINCRBY per state at the end.
-local function setState(key, old, new)
-  redis.call('HSET', key, 'state', new)
+-- Moves a record to `new` (writing the extra field, value pairs with it), counting the
+-- change for one HINCRBY per state at the end.
+local function setState(key, old, new, ...)
+  redis.call('HSET', key, 'state', new, ...)
   tally[old] = (tally[old] or 0) - 1
   tally[new] = (tally[new] or 0) + 1
 end
@@ -59,18 +60,18 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
   if r[5] == epoch and tonumber(redis.call('HINCRBY', agentKey, 'inflight', -1)) < 0 then
     redis.call('HSET', agentKey, 'inflight', 0)
   end
+  -- The result's fields, written with the new state in one HSET below.
+  local fields = { 'output', output, 'error', err, 'duration_ms', duration }
   if r[6] ~= r[3] then
-    redis.call('HSET', key, 'output', output, 'error', err, 'duration_ms', duration, 'acked_at', now, 'acked_attempt', attempt)
+    fields[#fields + 1] = 'acked_at'; fields[#fields + 1] = now
+    fields[#fields + 1] = 'acked_attempt'; fields[#fields + 1] = attempt
     redis.call('RPUSH', timeline, cjson.encode({ event = 'acked', at = now, replica = replica, attempt = attempt }))
-  else
-    redis.call('HSET', key, 'output', output, 'error', err, 'duration_ms', duration)
   end
   redis.call('RPUSH', timeline, cjson.encode({ event = outcome, at = now, replica = replica, attempt = attempt, detail = string.sub(err, 1, 200) }))
 
   -- Finishes the command; `eventType` nil when a dead letter emits the event instead.
   local function finish(newState, eventType)
-    setState(key, state, newState)
-    redis.call('HSET', key, 'finished_at', now)
+    setState(key, state, newState, 'finished_at', now, unpack(fields))
     redis.call('ZREM', mailbox, id)
     finished[#finished + 1] = id
     redis.call('PEXPIRE', key, retention)
@@ -89,8 +90,8 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_failed', 'command_id', id,
     'agent_id', agentId, 'replica', replica, 'attempt', attempt, 'error', string.sub(err, 1, 200), 'ts', now)
   if permanent == '1' or attempt >= tonumber(r[4]) then
+    fields[#fields + 1] = 'dead_reason'; fields[#fields + 1] = 'failed'
     finish('failed', nil)
-    redis.call('HSET', key, 'dead_reason', 'failed')
     local c = redis.call('HMGET', key, 'command_type', 'payload', 'priority', 'correlation_id', 'max_attempts', 'source_id')
     local original = { 'type', 'command_issued', 'target', agentId, 'command_id', id, 'command_type', c[1],
       'payload', c[2], 'priority', c[3], 'correlation_id', c[4], 'max_attempts', c[5] }
@@ -100,9 +101,8 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
 
   local delay = math.floor(math.min(retryMax, retryBase * 2 ^ (attempt - 1)))
   local retryAt = now + delay
-  setState(key, state, 'retrying')
+  setState(key, state, 'retrying', 'attempt', attempt + 1, 'not_before', retryAt, unpack(fields))
   backToReady(mailbox, id)
-  redis.call('HSET', key, 'attempt', attempt + 1, 'not_before', retryAt)
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_retrying', 'command_id', id,
     'agent_id', agentId, 'replica', replica, 'attempt', attempt + 1, 'retry_at', retryAt, 'ts', now)
   return 2, delay

@@ -34,26 +34,30 @@
 --- @include "includes/setState.lua"
 --- @include "includes/mailboxBands.lua"
 
-if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[2] then return { -1 } end
+local agent = redis.call('HMGET', KEYS[1], 'epoch', 'inflight')
+if agent[1] ~= ARGV[2] then return { -1 } end
 local now = nowMs()
 local epoch, prefix = ARGV[2], ARGV[6]
 
 local cancels = {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+local requested = redis.call('SMEMBERS', KEYS[5])
+for _, id in ipairs(requested) do
   local r = redis.call('HMGET', prefix .. id, 'state', 'delivered_epoch')
   if r[1] == 'delivered' and r[2] == epoch then cancels[#cancels + 1] = id end
 end
-redis.call('DEL', KEYS[5])
+if #requested > 0 then redis.call('DEL', KEYS[5]) end
 
-local free = tonumber(ARGV[4]) - tonumber(redis.call('HGET', KEYS[1], 'inflight') or '0')
+local free = tonumber(ARGV[4]) - tonumber(agent[2] or '0')
 local picked, nextDue = {}, 0
+-- Picks leave these states for `delivered`: one HINCRBY per state at the end.
+local leaving = {}
 if free > 0 then
   local ready = redis.call('ZRANGE', KEYS[2], '-inf', '(' .. IN_FLIGHT, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[5]))
   for _, id in ipairs(ready) do
     if #picked / 7 >= free then break end
     local key = prefix .. id
     local r = redis.call('HMGET', key, 'state', 'delivered_epoch', 'not_before', 'expire_at', 'cancel_requested',
-      'command_type', 'payload', 'priority', 'correlation_id', 'attempt')
+      'command_type', 'payload', 'priority', 'correlation_id', 'attempt', 'deliveries')
     local state = r[1]
     if not state then
       redis.call('ZREM', KEYS[2], id) -- the record expired: nothing left to deliver
@@ -75,9 +79,9 @@ if free > 0 then
       end
       -- Past its TTL and not in flight here: the expiry sweep dead-letters it.
       if due and tonumber(r[4]) > now then
-        setState(key, KEYS[4], state, 'delivered')
-        redis.call('HSET', key, 'delivered_epoch', epoch, 'delivered_by', ARGV[3], 'delivered_at', now)
-        redis.call('HINCRBY', key, 'deliveries', 1)
+        if state ~= 'delivered' then leaving[state] = (leaving[state] or 0) + 1 end
+        redis.call('HSET', key, 'state', 'delivered', 'delivered_epoch', epoch, 'delivered_by', ARGV[3], 'delivered_at', now,
+          'deliveries', (tonumber(r[11]) or 0) + 1)
         redis.call('ZINCRBY', KEYS[2], IN_FLIGHT, id)
         redis.call('RPUSH', key .. ':timeline', cjson.encode({ event = 'delivered', at = now, replica = ARGV[3], attempt = tonumber(r[10]) }))
         redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'type', 'command_delivered', 'command_id', id,
@@ -93,6 +97,10 @@ if free > 0 then
     end
   end
   if #picked > 0 then redis.call('HINCRBY', KEYS[1], 'inflight', #picked / 7) end
+  for state, n in pairs(leaving) do
+    redis.call('HINCRBY', KEYS[4], state, -n)
+    redis.call('HINCRBY', KEYS[4], 'delivered', n)
+  end
 end
 
 local out = { 0, nextDue > 0 and math.max(1, nextDue - now) or 0, #picked / 7 }
