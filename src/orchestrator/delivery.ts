@@ -149,8 +149,10 @@ export class Delivery {
   }
 
   private track(work: Promise<void>): void {
-    this.applying.add(work);
-    void work.finally(() => this.applying.delete(work));
+    const done = work
+      .catch((err: Error) => this.logger.error({ err: err.message }, 'applying results failed'))
+      .finally(() => this.applying.delete(done));
+    this.applying.add(done);
   }
 
   private async applyResults(batch: PendingResult[]): Promise<void> {

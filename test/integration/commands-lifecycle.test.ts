@@ -133,6 +133,21 @@ describe('command lifecycle', () => {
     await waitFor('undeliverable cancel', async () => (await readDlq(db())).some((e) => e.reason === 'cancelled_undeliverable' && e.command_id === 'never-was'));
   });
 
+  it('handles a mixed batch in entry order: a cancel right behind its command cancels it, an invalid entry is dead-lettered alone', async () => {
+    await xaddMany(db(), [
+      issue('orderly', 'ord-1', 'echo'),
+      ['type', 'command_cancel', 'command_id', 'ord-1'],
+      ['type', 'command_issued', 'target', 'orderly', 'command_id', 'ord-bad'],
+      issue('orderly', 'ord-2', 'echo', ['priority', 'high']),
+    ]);
+    await waitFor('all four handled', async () => (await groupState(db())).pending === 0 && (await groupState(db())).lag === 0);
+    expect(await state('ord-1')).toBe('cancelled');
+    expect(await state('ord-2')).toBe('queued');
+    expect(await db().zrange('nexus:mailbox:orderly', '0', '-1')).toEqual(['ord-2']);
+    const dead = (await readDlq(db())).filter((e) => String(e.command_id).startsWith('ord-'));
+    expect(dead).toEqual([expect.objectContaining({ command_id: 'ord-bad', reason: 'invalid', error: expect.stringMatching(/command_type/) })]);
+  });
+
   it('does not run a command twice when the agent reconnects in the middle of it', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
