@@ -90,6 +90,9 @@ async function main(): Promise<void> {
   const fleet = { nexus: [] as FleetRun[], bare: [] as FleetRun[] };
   const storm: StormRun[] = [];
   const fanout: FanoutRun[] = [];
+  // A scenario that fails ends the run, but what was measured before it is still printed and
+  // written (with the failure named), not lost.
+  let failure: Error | undefined;
   try {
     for (let round = 1; round <= (selected('throughput') ? ROUNDS : 0); round++) {
       for (const [name, run] of systems) {
@@ -139,6 +142,9 @@ async function main(): Promise<void> {
         console.log(`round ${round}  fan-out               ${run.agents} commands, last result after ${run.lastResultMs} ms`);
       }
     }
+  } catch (err) {
+    failure = err as Error;
+    console.error(`bench: ${failure.message}; printing and writing what was measured before it`);
   } finally {
     admin.disconnect();
     await redisServer.destroy();
@@ -148,7 +154,8 @@ async function main(): Promise<void> {
     const xs = runs.get(name)!.map((r) => r.perSecond);
     return { label: name, median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
   });
-  if (selected('throughput')) {
+  const measured = rows.every((r) => Number.isFinite(r.median));
+  if (selected('throughput') && measured) {
     const nexus = rows[0].median;
     console.log(`\nEnd-to-end throughput, ${JOBS.toLocaleString('en-US')} no-op/echo jobs per run, ${ROUNDS} rounds, Redis AOF everysec`);
     console.log('| System | median /s | min–max /s | Nexus ÷ system |');
@@ -157,7 +164,7 @@ async function main(): Promise<void> {
       console.log(`| ${r.label} | ${Math.round(r.median).toLocaleString('en-US')} | ${Math.round(r.min).toLocaleString('en-US')}–${Math.round(r.max).toLocaleString('en-US')} | ${(nexus / r.median).toFixed(2)} |`);
     }
   }
-  if (selected('latency')) {
+  if (latency.size > 0) {
     console.log(`\nLatency at fixed offered rates (${LATENCY_MS / 1000} s per run, median over ${ROUNDS} rounds), ms: add -> handler start | add -> done`);
     console.log('| System @ rate | receipt p50 | receipt p99 | receipt max | done p50 | done p99 | done max |');
     console.log('|---|---|---|---|---|---|---|');
@@ -167,19 +174,20 @@ async function main(): Promise<void> {
     }
   }
   if (fleet.nexus.length || fleet.bare.length) printFleet(fleet.nexus, fleet.bare, { replicas: FLEET.replicas, swarms: Math.ceil(FLEET.agents / FLEET.perSwarm), heartbeatS: FLEET.heartbeatS });
-  if (selected('storm')) printStorm(storm);
-  if (selected('fanout')) printFanout(fanout);
+  if (storm.length > 0) printStorm(storm);
+  if (fanout.length > 0) printFanout(fanout);
   mkdirSync(OUT, { recursive: true });
   // The machine may be shared: the load average before and after says how quiet it was.
   const machine = { loadavg: { start: LOAD_AT_START, end: loadavg() }, cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
   // A subset (--only) goes to its own file, so it never replaces a full run's figures.
   const file = `results${quick ? '-quick' : ''}${opts.only ? `-${ONLY.join('-')}` : ''}.json`;
   const scenarios = { fleet: { shape: FLEET, timing: FLEET_TIMING, rounds: SCENARIO_ROUNDS, ...fleet }, storm, fanout };
-  writeFileSync(join(OUT, file), `${JSON.stringify({ at: new Date().toISOString(), quick, jobs: JOBS, rounds: ROUNDS, only: ONLY, machine, throughput: Object.fromEntries(runs), latency: Object.fromEntries(latency), ...scenarios }, null, 2)}\n`);
-  const chart = !quick && selected('throughput');
+  writeFileSync(join(OUT, file), `${JSON.stringify({ at: new Date().toISOString(), quick, jobs: JOBS, rounds: ROUNDS, only: ONLY, ...(failure ? { failed: failure.message } : {}), machine, throughput: Object.fromEntries(runs), latency: Object.fromEntries(latency), ...scenarios }, null, 2)}\n`);
+  const chart = !quick && selected('throughput') && measured;
   if (chart) writeFileSync(join(OUT, 'throughput.svg'), barChartSvg('End-to-end throughput (Redis AOF everysec, 2 cores)', `jobs/s, ${JOBS.toLocaleString('en-US')} per run, ${ROUNDS} rounds`, rows));
   console.log(`\nload average (1, 5, 15 min) at start ${LOAD_AT_START.map((l) => l.toFixed(2)).join(' ')}, at end ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`);
   console.log(`raw figures: ${join(OUT, file)}${chart ? `, chart: ${join(OUT, 'throughput.svg')}` : ''}`);
+  if (failure) throw failure;
 }
 
 main().catch((err: Error) => {
