@@ -8,6 +8,7 @@ import type { Delivery } from './delivery';
 /** A route script call carries at most this many entries and (past its first) payload bytes. */
 const ROUTE_CHUNK_ENTRIES = 100;
 const ROUTE_CHUNK_BYTES = 256 * 1024;
+const NOT_HANDLED = 'ingress entry not handled; it stays pending and will be reclaimed';
 
 /**
  * Handles ingress batches: validates each entry, then routes it, cancels, or dead-letters it,
@@ -41,7 +42,7 @@ export class CommandIntake {
       try {
         request = entry.fields ? parseIngressEntry(entry.id, entry.fields, this.rules) : undefined;
       } catch (err) {
-        this.logger.warn({ entryId: entry.id, err: (err as Error).message }, 'ingress entry not handled; it stays pending and will be reclaimed');
+        this.logger.warn({ entryId: entry.id, err: (err as Error).message }, NOT_HANDLED);
         continue;
       }
       if (request?.kind === 'issue') {
@@ -54,7 +55,7 @@ export class CommandIntake {
       flush();
       calls.push(
         this.handleOther(entry, request, owners).catch((err: Error) =>
-          this.logger.warn({ entryId: entry.id, err: err.message }, 'ingress entry not handled; it stays pending and will be reclaimed'),
+          this.logger.warn({ entryId: entry.id, err: err.message }, NOT_HANDLED),
         ),
       );
     }

@@ -32,21 +32,14 @@
 --- @include "includes/now.lua"
 --- @include "includes/deadLetter.lua"
 --- @include "includes/mailboxBands.lua"
+--- @include "includes/stateTally.lua"
 
 local commandPrefix, mailboxPrefix, agentPrefix, replica = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local retryBase, retryMax, retention = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local eventsCap, dlqCap, dlqPayloadCap = ARGV[8], ARGV[9], tonumber(ARGV[10])
 local n = tonumber(ARGV[11])
 local now = nowMs()
-local epochs, tally, finished, out = {}, {}, {}, {}
-
--- Moves a record to `new` (writing the extra field, value pairs with it), counting the
--- change for one HINCRBY per state at the end.
-local function setState(key, old, new, ...)
-  redis.call('HSET', key, 'state', new, ...)
-  tally[old] = (tally[old] or 0) - 1
-  tally[new] = (tally[new] or 0) + 1
-end
+local epochs, finished, out = {}, {}, {}
 
 local function apply(id, agentId, epoch, outcome, output, err, duration, permanent, attempt)
   if epochs[agentId] == nil then epochs[agentId] = redis.call('HGET', agentPrefix .. agentId, 'epoch') or false end
@@ -71,7 +64,7 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
 
   -- Finishes the command; `eventType` nil when a dead letter emits the event instead.
   local function finish(newState, eventType)
-    setState(key, state, newState, 'finished_at', now, unpack(fields))
+    moveState(key, state, newState, 'finished_at', now, unpack(fields))
     redis.call('ZREM', mailbox, id)
     finished[#finished + 1] = id
     redis.call('PEXPIRE', key, retention)
@@ -101,7 +94,7 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
 
   local delay = math.floor(math.min(retryMax, retryBase * 2 ^ (attempt - 1)))
   local retryAt = now + delay
-  setState(key, state, 'retrying', 'attempt', attempt + 1, 'not_before', retryAt, unpack(fields))
+  moveState(key, state, 'retrying', 'attempt', attempt + 1, 'not_before', retryAt, unpack(fields))
   backToReady(mailbox, id)
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_retrying', 'command_id', id,
     'agent_id', agentId, 'replica', replica, 'attempt', attempt + 1, 'retry_at', retryAt, 'ts', now)
@@ -117,7 +110,5 @@ for i = 0, n - 1 do
 end
 
 if #finished > 0 then redis.call('ZREM', KEYS[3], unpack(finished)) end
-for state, delta in pairs(tally) do
-  if delta ~= 0 then redis.call('HINCRBY', KEYS[4], state, delta) end
-end
+countStates(KEYS[4])
 return out

@@ -31,7 +31,7 @@
       priority, attempt, correlation id, expire at], m, m x [cancel id] }
 ]]
 --- @include "includes/now.lua"
---- @include "includes/setState.lua"
+--- @include "includes/stateTally.lua"
 --- @include "includes/mailboxBands.lua"
 
 local agent = redis.call('HMGET', KEYS[1], 'epoch', 'inflight')
@@ -49,8 +49,6 @@ if #requested > 0 then redis.call('DEL', KEYS[5]) end
 
 local free = tonumber(ARGV[4]) - tonumber(agent[2] or '0')
 local picked, nextDue = {}, 0
--- Picks leave these states for `delivered`: one HINCRBY per state at the end.
-local leaving = {}
 if free > 0 then
   local ready = redis.call('ZRANGE', KEYS[2], '-inf', '(' .. IN_FLIGHT, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[5]))
   for _, id in ipairs(ready) do
@@ -63,8 +61,7 @@ if free > 0 then
       redis.call('ZREM', KEYS[2], id) -- the record expired: nothing left to deliver
     elseif state == 'delivered' and r[2] ~= epoch and r[5] then
       -- Cancelled while its session was gone: the agent never hears of it again.
-      setState(key, KEYS[4], state, 'cancelled')
-      redis.call('HSET', key, 'finished_at', now, 'error', 'cancelled')
+      moveState(key, state, 'cancelled', 'finished_at', now, 'error', 'cancelled')
       redis.call('ZREM', KEYS[2], id)
       redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'type', 'command_cancelled', 'command_id', id,
         'agent_id', ARGV[1], 'replica', ARGV[3], 'ts', now)
@@ -79,8 +76,7 @@ if free > 0 then
       end
       -- Past its TTL and not in flight here: the expiry sweep dead-letters it.
       if due and tonumber(r[4]) > now then
-        if state ~= 'delivered' then leaving[state] = (leaving[state] or 0) + 1 end
-        redis.call('HSET', key, 'state', 'delivered', 'delivered_epoch', epoch, 'delivered_by', ARGV[3], 'delivered_at', now,
+        moveState(key, state, 'delivered', 'delivered_epoch', epoch, 'delivered_by', ARGV[3], 'delivered_at', now,
           'deliveries', (tonumber(r[11]) or 0) + 1)
         redis.call('ZINCRBY', KEYS[2], IN_FLIGHT, id)
         redis.call('RPUSH', key .. ':timeline', cjson.encode({ event = 'delivered', at = now, replica = ARGV[3], attempt = tonumber(r[10]) }))
@@ -97,11 +93,8 @@ if free > 0 then
     end
   end
   if #picked > 0 then redis.call('HINCRBY', KEYS[1], 'inflight', #picked / 7) end
-  for state, n in pairs(leaving) do
-    redis.call('HINCRBY', KEYS[4], state, -n)
-    redis.call('HINCRBY', KEYS[4], 'delivered', n)
-  end
 end
+countStates(KEYS[4])
 
 local out = { 0, nextDue > 0 and math.max(1, nextDue - now) or 0, #picked / 7 }
 for _, v in ipairs(picked) do out[#out + 1] = v end
