@@ -13,7 +13,7 @@ function retryAfter(err: ServiceError): number | undefined {
 
 /** How long to wait for the welcome after saying hello. */
 export const WELCOME_TIMEOUT_MS = 10000;
-/** Heartbeat intervals of silence after which the link is presumed dead. */
+/** Heartbeat intervals without an answer after which the link is presumed dead. */
 export const SILENT_INTERVALS = 3;
 
 /**
@@ -45,6 +45,8 @@ export class PulseSession {
   private welcomedAt = 0;
   private intervalMs: number;
   private lastHeard = performance.now();
+  /** When the oldest heartbeat not answered yet went out (the orchestrator answers each one). */
+  private askedAt: number | undefined;
   private settle: ((outcome: SessionOutcome) => void) | undefined;
   private done = false;
   /** Set once a drain directive arrived: when to leave. */
@@ -112,6 +114,7 @@ export class PulseSession {
 
   private onMessage(message: OrchestratorMessage): void {
     this.lastHeard = performance.now();
+    this.askedAt = undefined;
     const kind = message.kind;
     switch (kind?.$case) {
       case 'welcome':
@@ -146,16 +149,27 @@ export class PulseSession {
       this.ctx.logger.warn({ err: (err as Error).message }, 'could not sample host metrics');
     }
     if (this.done || !this.send({ kind: { $case: 'heartbeat', heartbeat: { metrics, activeCommands: this.ctx.runner.active } } })) return;
+    this.askedAt ??= performance.now();
     this.later(this.intervalMs, () => void this.heartbeat());
   }
 
-  /** Presumes the link dead after SILENT_INTERVALS heartbeat intervals without a word. */
+  /**
+   * Presumes the link dead when a heartbeat has gone SILENT_INTERVALS intervals without an
+   * answer. Silence is counted from the oldest unanswered heartbeat, not from the last word
+   * heard, and judged only after pending I/O was read (setImmediate runs after the poll
+   * phase): a process whose own event loop stalled (a swarm of agents reconnecting, a handler
+   * hogging the CPU) sent late and has not read the answers waiting in its socket yet; that is
+   * no reason to drop a live link and feed the storm with its reconnect.
+   */
   private watch(): void {
-    this.later(this.intervalMs, () => {
-      const silentMs = performance.now() - this.lastHeard;
-      if (silentMs > SILENT_INTERVALS * this.intervalMs) return this.abort(`heard nothing for ${Math.round(silentMs)} ms`);
+    this.later(this.intervalMs, () => setImmediate(() => {
+      if (this.done) return;
+      const now = performance.now();
+      if (this.askedAt !== undefined && now - this.askedAt > SILENT_INTERVALS * this.intervalMs) {
+        return this.abort(`heard nothing for ${Math.round(now - this.lastHeard)} ms (no answer to heartbeats for ${Math.round(now - this.askedAt)} ms)`);
+      }
       this.watch();
-    });
+    }));
   }
 
   /** Stays connected (results keep flowing) until the delay is up, then leaves. */

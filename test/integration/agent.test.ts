@@ -34,6 +34,38 @@ async function silentOrchestrator(): Promise<{ server: Server; port: number; ses
   return { server, port, sessions };
 }
 
+/**
+ * A real gRPC server on loopback whose Pulse welcomes, answers every heartbeat with a ping
+ * and sends one `hog` command: what a live replica does, minus Redis.
+ */
+async function answeringOrchestrator(): Promise<{ server: Server; port: number; sessions: number; heartbeats: number; results: string[] }> {
+  const state = { server: new Server(), port: 0, sessions: 0, heartbeats: 0, results: [] as string[] };
+  const unimplemented = (_c: unknown, cb: (e: { code: number }) => void) => cb({ code: 12 });
+  state.server.addService(NexusPulseServiceService, {
+    pulse: (call: Call) => {
+      call.on('data', (m: AgentMessage) => {
+        const kind = m.kind;
+        if (kind?.$case === 'hello') {
+          state.sessions++;
+          call.write({ kind: { $case: 'welcome', welcome: { replicaId: 'live', sessionId: String(state.sessions), heartbeatIntervalMs: 0, epoch: state.sessions } } });
+          call.write({ kind: { $case: 'command', command: { commandId: 'hog-1', commandType: 'hog', payload: '', priority: 0, attempt: 1, correlationId: '', deadlineUnixMs: 0 } } });
+        } else if (kind?.$case === 'heartbeat') {
+          state.heartbeats++;
+          call.write({ kind: { $case: 'ping', ping: { sentAtUnixMs: Date.now() } } });
+        } else if (kind?.$case === 'commandResult') {
+          state.results.push(kind.commandResult.output);
+        }
+      });
+      call.on('error', () => undefined);
+    },
+    getSystemStatus: unimplemented,
+    getCommand: unimplemented,
+    submitCommand: unimplemented,
+  });
+  state.port = await new Promise<number>((resolve, reject) => state.server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  return state;
+}
+
 describe('agent', () => {
   it('recreates its channel after hearing nothing for 3 heartbeat intervals', async () => {
     const silent = await silentOrchestrator();
@@ -49,6 +81,29 @@ describe('agent', () => {
     const gap = silent.sessions[1] - silent.sessions[0];
     expect(gap).toBeGreaterThanOrEqual(300);
     expect(gap).toBeLessThan(2000);
+  });
+
+  it('keeps a live session through its own event-loop stall longer than the silence limit', async () => {
+    const live = await answeringOrchestrator();
+    const agent = new Agent({ agentId: 'hogger', orchestrator: `127.0.0.1:${live.port}`, heartbeatIntervalMs: 100, initialBackoffMs: 10, maxBackoffMs: 20 }, { logger: createLogger('silent') });
+    // A handler that blocks the event loop for 6 heartbeat intervals (twice the limit) right
+    // after a message was heard: stands in for a busy swarm process or a CPU-bound handler.
+    agent.handle('hog', () => {
+      const until = performance.now() + 600;
+      while (performance.now() < until) Math.sqrt(Math.random());
+      return 'done';
+    });
+    const outcomes: SessionOutcome[] = [];
+    agent.on('disconnected', (o: SessionOutcome) => outcomes.push(o));
+    agent.start();
+    await waitFor('the hog result', () => live.results.length >= 1);
+    const heartbeats = live.heartbeats;
+    await waitFor('5 more heartbeats answered', () => live.heartbeats >= heartbeats + 5);
+    await agent.close();
+    live.server.forceShutdown();
+    expect(live.results).toEqual(['done']);
+    expect(outcomes).toEqual([]);
+    expect(live.sessions).toBe(1);
   });
 
   it('gives up after MAX_RETRIES consecutive failures and the CLI exits 1', async () => {
