@@ -1,4 +1,4 @@
-import { loadavg, uptime } from 'node:os';
+import { cpus, loadavg, uptime } from 'node:os';
 import si from 'systeminformation';
 import type { HostMetrics } from '../generated/nexus/prime/pulse';
 
@@ -6,10 +6,16 @@ import type { HostMetrics } from '../generated/nexus/prime/pulse';
  * Samples real host metrics with systeminformation, at most once per `minAgeMs`: every agent
  * of a process (swarm mode) shares one sampler, so 1,000 agents cost one sample, not 1,000.
  * Concurrent callers share the sample in flight.
+ *
+ * CPU load comes from `os.cpus()` time counters, not `si.currentLoad()`: on Linux that runs
+ * `execSync('cat /proc/stat | grep cpu')` per sample, a shell that blocks every agent of the
+ * process for milliseconds. The percentage is the busy share since the previous sample, as
+ * systeminformation computes it.
  */
 export class HostMetricsSampler {
   private latest: { at: number; metrics: HostMetrics } | undefined;
   private inFlight: Promise<HostMetrics> | undefined;
+  private cpuTimes = totalCpuTimes();
 
   constructor(private readonly minAgeMs = 1000) {}
 
@@ -20,9 +26,13 @@ export class HostMetricsSampler {
   }
 
   private async read(): Promise<HostMetrics> {
-    const [load, mem] = await Promise.all([si.currentLoad(), si.mem()]);
+    const mem = await si.mem();
+    const now = totalCpuTimes();
+    const total = now.total - this.cpuTimes.total;
+    const busy = total > 0 ? (100 * (total - (now.idle - this.cpuTimes.idle))) / total : 0;
+    this.cpuTimes = now;
     const metrics: HostMetrics = {
-      cpuPercent: Math.round(load.currentLoad * 100) / 100,
+      cpuPercent: Math.round(busy * 100) / 100,
       memoryUsedBytes: mem.active,
       memoryTotalBytes: mem.total,
       loadAverage1m: Math.round(loadavg()[0] * 100) / 100,
@@ -31,6 +41,17 @@ export class HostMetricsSampler {
     this.latest = { at: performance.now(), metrics };
     return metrics;
   }
+}
+
+/** Sums of every core's time counters (ms): all states, and idle alone. */
+function totalCpuTimes(): { total: number; idle: number } {
+  let total = 0;
+  let idle = 0;
+  for (const { times } of cpus()) {
+    total += times.user + times.nice + times.sys + times.idle + times.irq;
+    idle += times.idle;
+  }
+  return { total, idle };
 }
 
 /** The sampler shared by every agent of this process unless one is given. */
