@@ -71,13 +71,14 @@ describe('F17/F18: reconnect storm, agents that stop reading', () => {
     const [p2, p3] = [await freePort(), await freePort()];
     // The suite's 1 s / 0.5 s keepalive makes 2,000 agents sharing one process' event loop
     // answer 2,000 pings a second within 0.5 s during their own reconnect burst; on a slow
-    // machine that measures the swarm process, and its dropped links feed the storm. The
-    // default keepalive (20 s / 10 s) is what a fleet runs with.
+    // machine that measures the swarm process, and its dropped links feed the storm (grpc-js
+    // judges a ping's timeout before it reads the socket after a stall). The default keepalive
+    // (20 s / 10 s) is what a fleet runs with, on both ends.
     const keepalive = { KEEPALIVE_TIME_MS: '20000', KEEPALIVE_TIMEOUT_MS: '10000' };
     cluster = await new FaultCluster('none').start(['r1'], keepalive);
     // Only r1 listens when the swarm starts, so every agent lands there.
     const target = ipv4Target([cluster.replica('r1').port, p2, p3]);
-    await cluster.startSwarm('storm', AGENTS, { HEARTBEAT_INTERVAL: '5', INITIAL_BACKOFF: '1', MAX_BACKOFF: '5', MAX_CONCURRENCY: '1' }, target);
+    await cluster.startSwarm('storm', AGENTS, { HEARTBEAT_INTERVAL: '5', INITIAL_BACKOFF: '1', MAX_BACKOFF: '5', MAX_CONCURRENCY: '1', ...keepalive }, target);
     await cluster.startReplica('r2', { GRPC_PORT: String(p2), ...keepalive });
     await cluster.startReplica('r3', { GRPC_PORT: String(p3), ...keepalive });
     const killedAt = Date.now();
