@@ -106,9 +106,11 @@ export class PulseSession {
           },
         },
       });
-      this.later(WELCOME_TIMEOUT_MS, () => {
-        if (!this.welcomedAt) this.abort(`no welcome within ${WELCOME_TIMEOUT_MS} ms`);
-      });
+      // Judged after pending I/O, like the silence watchdog: a welcome waiting in the socket
+      // of a stalled process is not a missing one.
+      this.later(WELCOME_TIMEOUT_MS, () => setImmediate(() => {
+        if (!this.welcomedAt && !this.done) this.abort(`no welcome within ${WELCOME_TIMEOUT_MS} ms`);
+      }));
     });
   }
 
