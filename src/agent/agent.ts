@@ -73,10 +73,14 @@ export class Agent extends EventEmitter {
     return this;
   }
 
-  /** Starts the connect loop; returns immediately. */
-  start(): void {
+  /**
+   * Starts the connect loop; returns immediately. The first attempt waits `initialDelayMs`
+   * (swarm mode spreads its agents' first attempts, as a fleet's hosts never all start in the
+   * same millisecond); `close()` during the wait ends it.
+   */
+  start(initialDelayMs = 0): void {
     if (this.loop) return;
-    this.loop = this.run().catch((err: Error) => {
+    this.loop = this.run(initialDelayMs).catch((err: Error) => {
       this.log.error({ err: err.message }, 'agent loop failed');
     });
   }
@@ -93,8 +97,9 @@ export class Agent extends EventEmitter {
     return { initialMs: this.options.initialBackoffMs, maxMs: this.options.maxBackoffMs };
   }
 
-  private async run(): Promise<void> {
+  private async run(initialDelayMs: number): Promise<void> {
     const { options } = this;
+    if (initialDelayMs > 0) await delay(initialDelayMs, this.stop.signal);
     while (!this.stop.signal.aborted) {
       this.state = 'connecting';
       const client = createPulseClient(options);

@@ -66,7 +66,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
 
   logger.info({ agents: agents.length, orchestrator: base.orchestrator }, 'starting');
-  for (const agent of agents) agent.start();
+  // N agents in one process stand for N hosts: their first attempts are spread over the
+  // first backoff window (full jitter), not fired in one burst that stalls this event loop.
+  const spreadMs = agents.length > 1 ? base.initialBackoffMs : 0;
+  for (const agent of agents) agent.start(Math.random() * spreadMs);
 }
 
 void main();

@@ -106,6 +106,23 @@ describe('agent', () => {
     expect(live.sessions).toBe(1);
   });
 
+  it('waits its initial delay before the first attempt, and close() ends the wait', async () => {
+    const live = await answeringOrchestrator();
+    const options = { orchestrator: `127.0.0.1:${live.port}`, heartbeatIntervalMs: 100 };
+    const waiting = new Agent({ agentId: 'late', ...options }, { logger: createLogger('silent') });
+    waiting.start(600_000);
+    const closing = Date.now();
+    await waiting.close();
+    expect(Date.now() - closing).toBeLessThan(5_000);
+    expect(waiting.state).toBe('closed');
+    const soon = new Agent({ agentId: 'soon', ...options }, { logger: createLogger('silent') });
+    soon.start(50);
+    await waitFor('welcomed after its delay', () => soon.state === 'connected');
+    await soon.close();
+    live.server.forceShutdown();
+    expect(live.sessions).toBe(1);
+  });
+
   it('gives up after MAX_RETRIES consecutive failures and the CLI exits 1', async () => {
     const closed = await freePort();
     const cli = spawnAgent(`127.0.0.1:${closed}`, { AGENT_ID: 'quitter', MAX_RETRIES: '2', INITIAL_BACKOFF: '0.02', MAX_BACKOFF: '0.05' });
