@@ -8,7 +8,7 @@ import { ipv4Target } from '../helpers/processes';
 import { rssMb } from '../helpers/rss';
 import { waitFor } from '../helpers/wait-for';
 import { check, settled } from './harness/checker';
-import { FaultCluster } from './harness/fault-cluster';
+import { FaultCluster, FLEET_KEEPALIVE } from './harness/fault-cluster';
 import { Workload } from './harness/workload';
 
 
@@ -69,12 +69,7 @@ describe('F17/F18: reconnect storm, agents that stop reading', () => {
   it('F17 2,000 agents on a replica that is SIGKILLed: all back on the survivors within the jitter window + 5 s', async () => {
     const AGENTS = 2000;
     const [p2, p3] = [await freePort(), await freePort()];
-    // The suite's 1 s / 0.5 s keepalive makes 2,000 agents sharing one process' event loop
-    // answer 2,000 pings a second within 0.5 s during their own reconnect burst; on a slow
-    // machine that measures the swarm process, and its dropped links feed the storm (grpc-js
-    // judges a ping's timeout before it reads the socket after a stall). The default keepalive
-    // (20 s / 10 s) is what a fleet runs with, on both ends.
-    const keepalive = { KEEPALIVE_TIME_MS: '20000', KEEPALIVE_TIMEOUT_MS: '10000' };
+    const keepalive = FLEET_KEEPALIVE;
     cluster = await new FaultCluster('none').start(['r1'], keepalive);
     // Only r1 listens when the swarm starts, so every agent lands there.
     const target = ipv4Target([cluster.replica('r1').port, p2, p3]);

@@ -24,6 +24,15 @@ export const FAULT_KNOBS: Record<string, string> = {
   LOG_LEVEL: 'warn',
 };
 
+/**
+ * Keepalive for scenarios with a swarm of hundreds of agents, on both ends. The knobs' 1 s /
+ * 0.5 s make one process answer hundreds of pings a second within 0.5 s during its own
+ * reconnect burst; on a loaded 2-core machine it cannot, and grpc-js judges a ping's timeout
+ * before it reads the socket after a stall, so links drop and the churn feeds itself. The
+ * default (20 s / 10 s) is what a fleet runs with.
+ */
+export const FLEET_KEEPALIVE: Record<string, string> = { KEEPALIVE_TIME_MS: '20000', KEEPALIVE_TIMEOUT_MS: '10000' };
+
 /** Redis, replicas and a swarm of agents as real processes, for fault scenarios. */
 export class FaultCluster {
   readonly redis: RedisServer;
