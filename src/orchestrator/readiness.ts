@@ -34,7 +34,7 @@ export class Readiness {
       if (this.probe.status === 'connecting' || this.probe.status === 'connect') {
         await once(this.probe, 'ready', { signal: AbortSignal.timeout(this.timeoutMs) });
       }
-      await this.probe.ping();
+      await this.pingWithin(this.timeoutMs);
       this.redisOk = true;
       this.downSince = 0;
     } catch (err) {
@@ -43,6 +43,36 @@ export class Readiness {
       this.downSince ||= performance.now();
     }
     this.publish();
+  }
+
+  /**
+   * PING with a deadline judged after pending I/O: when this replica's own event loop stalled
+   * (a reconnect storm), the PONG may wait unread in the socket while the timer is already due,
+   * and timers run before I/O. Without this, a busy survivor would call itself unready and
+   * refuse the very sessions it is taking over. ioredis' own timeout on the probe connection
+   * (twice this one) still bounds what a hung Redis leaves pending.
+   */
+  private pingWithin(timeoutMs: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => setImmediate(() => {
+        if (settled) return;
+        settled = true;
+        reject(new Error(`no PONG within ${timeoutMs} ms`));
+      }), timeoutMs);
+      this.probe.ping().then(
+        (pong) => {
+          clearTimeout(timer);
+          if (!settled) resolve(pong);
+          settled = true;
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          if (!settled) reject(err);
+          settled = true;
+        },
+      );
+    });
   }
 
   /** Whether the last probe reached Redis. */

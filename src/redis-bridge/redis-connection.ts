@@ -24,7 +24,8 @@ export interface ConnectionOptions {
 
 const ROLE_OPTIONS: Record<ConnectionRole, (o: ConnectionOptions) => RedisOptions> = {
   command: (o) => ({ maxRetriesPerRequest: 1, commandTimeout: o.commandTimeoutMs }),
-  probe: (o) => ({ maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: o.commandTimeoutMs }),
+  // The probe's caller judges its own deadline after pending I/O; this one only bounds a hung Redis.
+  probe: (o) => ({ maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 2 * o.commandTimeoutMs }),
   blocking: () => ({ maxRetriesPerRequest: null }),
   subscriber: () => ({ maxRetriesPerRequest: null }),
 };

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus } from '../../src/generated/grpc/health/v1/health';
 import { checkHealth, getStatus, healthClient, statusClient } from '../helpers/grpc-clients';
+import { Readiness } from '../../src/orchestrator/readiness';
+import { closeRedis, createRedis } from '../../src/redis-bridge/redis-connection';
+import { createLogger } from '../../src/shared/logger';
 import { useOrchestrator } from '../helpers/in-process';
+import { RedisServer } from '../helpers/redis-server';
 import { waitFor } from '../helpers/wait-for';
 
 describe('health: liveness stays up, readiness follows Redis', () => {
@@ -41,5 +45,36 @@ describe('health: liveness stays up, readiness follows Redis', () => {
     watch.cancel();
     health.close();
     client.close();
+  });
+});
+
+describe('readiness probe', () => {
+  it('stays SERVING through its own event-loop stall longer than the probe timeout', async () => {
+    const redis = await new RedisServer().start();
+    const logger = createLogger('silent');
+    const probe = createRedis(redis.url, 'probe', { name: 'probe-test', commandTimeoutMs: 200 }, logger);
+    const changes: boolean[] = [];
+    const readiness = new Readiness(probe, 200, (ready) => changes.push(ready), logger);
+    try {
+      readiness.markStarted();
+      await readiness.check();
+      expect(readiness.ready).toBe(true);
+      // The PONG arrives during a 300 ms stall (the probe's timeout is 200 ms) and waits unread.
+      const checking = readiness.check();
+      const until = performance.now() + 300;
+      while (performance.now() < until) Math.sqrt(Math.random());
+      await checking;
+      expect(readiness.ready).toBe(true);
+      expect(changes).toEqual([true]);
+      // A Redis that does not answer still turns it NOT_SERVING.
+      process.kill(redis.pid!, 'SIGSTOP');
+      await readiness.check();
+      expect(readiness.ready).toBe(false);
+      expect(changes).toEqual([true, false]);
+    } finally {
+      if (redis.pid) process.kill(redis.pid, 'SIGCONT');
+      await closeRedis(probe);
+      await redis.destroy();
+    }
   });
 });
