@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { portIsFree } from '../../scripts/lib/free-port';
@@ -8,11 +8,26 @@ import { waitFor } from '../helpers/wait-for';
 
 const SCRIPT = join(__dirname, '..', '..', 'dist', 'scripts', 'local-cluster.js');
 
-/** A base port with the next two also free (the cluster takes three in a row). */
+/**
+ * A base port with the next two also free (the cluster takes three in a row), below the
+ * kernel's ephemeral range: ports in that range are handed out meanwhile to the outgoing
+ * connections and `listen(0)` servers of the test files running in parallel (one took a
+ * replica's metrics port between this check and the replica's listen once).
+ */
 async function freeRange(): Promise<number> {
+  const low = ephemeralLow();
   for (;;) {
-    const base = 20000 + Math.floor(Math.random() * 30000);
+    const base = 10000 + Math.floor(Math.random() * (low - 10000 - 3));
     if ((await portIsFree(base)) && (await portIsFree(base + 1)) && (await portIsFree(base + 2))) return base;
+  }
+}
+
+/** The first port of the kernel's ephemeral range (Linux), or 32768 (below every common default). */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
   }
 }
 
