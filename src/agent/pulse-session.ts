@@ -1,5 +1,6 @@
 import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import type { AgentMessage, NexusPulseServiceClient, OrchestratorMessage, Welcome } from '../generated/nexus/prime/pulse';
+import { afterPendingIo } from '../shared/delay';
 import type { Logger } from '../shared/logger';
 import { AGENT_VERSION, type CompiledAgentOptions } from './agent-options';
 import type { CommandRunner } from './command-runner';
@@ -106,9 +107,8 @@ export class PulseSession {
           },
         },
       });
-      // Judged after pending I/O, like the silence watchdog: a welcome waiting in the socket
-      // of a stalled process is not a missing one.
-      this.later(WELCOME_TIMEOUT_MS, () => setImmediate(() => {
+      // A welcome waiting in the socket of a stalled process is not a missing one.
+      this.later(WELCOME_TIMEOUT_MS, afterPendingIo(() => {
         if (!this.welcomedAt && !this.done) this.abort(`no welcome within ${WELCOME_TIMEOUT_MS} ms`);
       }));
     });
@@ -158,13 +158,12 @@ export class PulseSession {
   /**
    * Presumes the link dead when a heartbeat has gone SILENT_INTERVALS intervals without an
    * answer. Silence is counted from the oldest unanswered heartbeat, not from the last word
-   * heard, and judged only after pending I/O was read (setImmediate runs after the poll
-   * phase): a process whose own event loop stalled (a swarm of agents reconnecting, a handler
-   * hogging the CPU) sent late and has not read the answers waiting in its socket yet; that is
-   * no reason to drop a live link and feed the storm with its reconnect.
+   * heard, and judged after pending I/O: a process whose own event loop stalled (a swarm of
+   * agents reconnecting, a handler hogging the CPU) sent late and has not read the answers
+   * waiting in its socket yet; that is no reason to drop a live link and feed a storm.
    */
   private watch(): void {
-    this.later(this.intervalMs, () => setImmediate(() => {
+    this.later(this.intervalMs, afterPendingIo(() => {
       if (this.done) return;
       const now = performance.now();
       if (this.askedAt !== undefined && now - this.askedAt > SILENT_INTERVALS * this.intervalMs) {

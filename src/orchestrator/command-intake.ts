@@ -7,8 +7,8 @@ import type { Delivery } from './delivery';
 
 /**
  * Handles ingress batches: validates each entry, then routes it, cancels, or dead-letters it
- * (one fenced script each, all sent in one pipeline), and rings each owner of a woken agent
- * once per batch. An entry whose script failed stays pending and is reclaimed later.
+ * (one fenced script each, all sent before any reply is awaited, so Redis applies them in
+ * entry order), and rings each owner of a woken agent once per batch. An entry whose script failed stays pending and is reclaimed later.
  */
 export class CommandIntake {
   constructor(

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type Redis from 'ioredis';
+import { afterPendingIo } from '../shared/delay';
 import type { Logger } from '../shared/logger';
 
 /**
@@ -47,32 +48,20 @@ export class Readiness {
 
   /**
    * PING with a deadline judged after pending I/O: when this replica's own event loop stalled
-   * (a reconnect storm), the PONG may wait unread in the socket while the timer is already due,
-   * and timers run before I/O. Without this, a busy survivor would call itself unready and
-   * refuse the very sessions it is taking over. ioredis' own timeout on the probe connection
-   * (twice this one) still bounds what a hung Redis leaves pending.
+   * (a reconnect storm), the PONG may wait unread in its socket; a busy survivor would call
+   * itself unready and refuse the very sessions it is taking over. ioredis' own timeout on the
+   * probe connection (twice this one) still bounds what a hung Redis leaves pending.
    */
-  private pingWithin(timeoutMs: number): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => setImmediate(() => {
-        if (settled) return;
-        settled = true;
-        reject(new Error(`no PONG within ${timeoutMs} ms`));
-      }), timeoutMs);
-      this.probe.ping().then(
-        (pong) => {
-          clearTimeout(timer);
-          if (!settled) resolve(pong);
-          settled = true;
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          if (!settled) reject(err);
-          settled = true;
-        },
-      );
+  private async pingWithin(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(afterPendingIo(() => reject(new Error(`no PONG within ${timeoutMs} ms`))), timeoutMs);
     });
+    try {
+      await Promise.race([this.probe.ping(), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Whether the last probe reached Redis. */

@@ -11,3 +11,13 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
     }
   });
 }
+
+/**
+ * Wraps a timer callback so it runs after the I/O that was pending when the timer fired
+ * (setImmediate runs after the poll phase; timers run before it). A deadline judged this way
+ * after a stall of this process' own event loop first sees the replies waiting in its sockets,
+ * instead of calling a live peer silent.
+ */
+export function afterPendingIo(fn: () => void): () => void {
+  return () => void setImmediate(fn);
+}

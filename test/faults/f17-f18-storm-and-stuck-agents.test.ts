@@ -69,13 +69,12 @@ describe('F17/F18: reconnect storm, agents that stop reading', () => {
   it('F17 2,000 agents on a replica that is SIGKILLed: all back on the survivors within the jitter window + 5 s', async () => {
     const AGENTS = 2000;
     const [p2, p3] = [await freePort(), await freePort()];
-    const keepalive = FLEET_KEEPALIVE;
-    cluster = await new FaultCluster('none').start(['r1'], keepalive);
+    cluster = await new FaultCluster('none').start(['r1'], FLEET_KEEPALIVE);
     // Only r1 listens when the swarm starts, so every agent lands there.
     const target = ipv4Target([cluster.replica('r1').port, p2, p3]);
-    await cluster.startSwarm('storm', AGENTS, { HEARTBEAT_INTERVAL: '5', INITIAL_BACKOFF: '1', MAX_BACKOFF: '5', MAX_CONCURRENCY: '1', ...keepalive }, target);
-    await cluster.startReplica('r2', { GRPC_PORT: String(p2), ...keepalive });
-    await cluster.startReplica('r3', { GRPC_PORT: String(p3), ...keepalive });
+    await cluster.startSwarm('storm', AGENTS, { HEARTBEAT_INTERVAL: '5', INITIAL_BACKOFF: '1', MAX_BACKOFF: '5', MAX_CONCURRENCY: '1', ...FLEET_KEEPALIVE }, target);
+    await cluster.startReplica('r2', { GRPC_PORT: String(p2), ...FLEET_KEEPALIVE });
+    await cluster.startReplica('r3', { GRPC_PORT: String(p3), ...FLEET_KEEPALIVE });
     const killedAt = Date.now();
     cluster.replica('r1').signal('SIGKILL');
     await waitFor('every agent back on r2/r3', async () => {

@@ -13,57 +13,50 @@ import { waitFor } from '../helpers/wait-for';
 
 type Call = ServerDuplexStream<AgentMessage, OrchestratorMessage>;
 
-/** A real gRPC server on loopback whose Pulse welcomes and then never says another word. */
-async function silentOrchestrator(): Promise<{ server: Server; port: number; sessions: number[] }> {
-  const sessions: number[] = [];
+/** A real gRPC server on loopback serving only Pulse, with `pulse` as its handler. */
+async function pulseServer(pulse: (call: Call) => void): Promise<{ server: Server; port: number }> {
   const server = new Server();
   const unimplemented = (_c: unknown, cb: (e: { code: number }) => void) => cb({ code: 12 });
-  server.addService(NexusPulseServiceService, {
-    pulse: (call: Call) => {
-      call.once('data', () => {
-        sessions.push(Date.now());
-        call.write({ kind: { $case: 'welcome', welcome: { replicaId: 'silent', sessionId: String(sessions.length), heartbeatIntervalMs: 0, epoch: sessions.length } } });
-      });
-      call.on('error', () => undefined);
-    },
-    getSystemStatus: unimplemented,
-    getCommand: unimplemented,
-    submitCommand: unimplemented,
-  });
+  server.addService(NexusPulseServiceService, { pulse, getSystemStatus: unimplemented, getCommand: unimplemented, submitCommand: unimplemented });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  return { server, port, sessions };
+  return { server, port };
 }
 
-/**
- * A real gRPC server on loopback whose Pulse welcomes, answers every heartbeat with a ping
- * and sends one `hog` command: what a live replica does, minus Redis.
- */
-async function answeringOrchestrator(): Promise<{ server: Server; port: number; sessions: number; heartbeats: number; results: string[] }> {
-  const state = { server: new Server(), port: 0, sessions: 0, heartbeats: 0, results: [] as string[] };
-  const unimplemented = (_c: unknown, cb: (e: { code: number }) => void) => cb({ code: 12 });
-  state.server.addService(NexusPulseServiceService, {
-    pulse: (call: Call) => {
-      call.on('data', (m: AgentMessage) => {
-        const kind = m.kind;
-        if (kind?.$case === 'hello') {
-          state.sessions++;
-          call.write({ kind: { $case: 'welcome', welcome: { replicaId: 'live', sessionId: String(state.sessions), heartbeatIntervalMs: 0, epoch: state.sessions } } });
-          call.write({ kind: { $case: 'command', command: { commandId: 'hog-1', commandType: 'hog', payload: '', priority: 0, attempt: 1, correlationId: '', deadlineUnixMs: 0 } } });
-        } else if (kind?.$case === 'heartbeat') {
-          state.heartbeats++;
-          call.write({ kind: { $case: 'ping', ping: { sentAtUnixMs: Date.now() } } });
-        } else if (kind?.$case === 'commandResult') {
-          state.results.push(kind.commandResult.output);
-        }
-      });
-      call.on('error', () => undefined);
-    },
-    getSystemStatus: unimplemented,
-    getCommand: unimplemented,
-    submitCommand: unimplemented,
+const welcome = (replicaId: string, n: number): OrchestratorMessage => ({ kind: { $case: 'welcome', welcome: { replicaId, sessionId: String(n), heartbeatIntervalMs: 0, epoch: n } } });
+
+/** Pulse welcomes and then never says another word. */
+async function silentOrchestrator(): Promise<{ server: Server; port: number; sessions: number[] }> {
+  const sessions: number[] = [];
+  const served = await pulseServer((call) => {
+    call.once('data', () => {
+      sessions.push(Date.now());
+      call.write(welcome('silent', sessions.length));
+    });
+    call.on('error', () => undefined);
   });
-  state.port = await new Promise<number>((resolve, reject) => state.server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  return state;
+  return { ...served, sessions };
+}
+
+/** Pulse welcomes, answers every heartbeat with a ping and sends one `hog` command: a live replica minus Redis. */
+async function answeringOrchestrator(): Promise<{ server: Server; port: number; sessions: number; heartbeats: number; results: string[] }> {
+  const state = { server: undefined as unknown as Server, port: 0, sessions: 0, heartbeats: 0, results: [] as string[] };
+  const served = await pulseServer((call) => {
+    call.on('data', (m: AgentMessage) => {
+      const kind = m.kind;
+      if (kind?.$case === 'hello') {
+        state.sessions++;
+        call.write(welcome('live', state.sessions));
+        call.write({ kind: { $case: 'command', command: { commandId: 'hog-1', commandType: 'hog', payload: '', priority: 0, attempt: 1, correlationId: '', deadlineUnixMs: 0 } } });
+      } else if (kind?.$case === 'heartbeat') {
+        state.heartbeats++;
+        call.write({ kind: { $case: 'ping', ping: { sentAtUnixMs: Date.now() } } });
+      } else if (kind?.$case === 'commandResult') {
+        state.results.push(kind.commandResult.output);
+      }
+    });
+    call.on('error', () => undefined);
+  });
+  return Object.assign(state, served);
 }
 
 describe('agent', () => {
