@@ -31,7 +31,7 @@ describe('F2/F3/F7: replicas drain, restart, lose Redis', () => {
 
   it('F2 SIGTERM with 1,000 agents and 500 commands in flight: NOT_SERVING at once, exit 0 in the grace, spread reconnects, nothing lost', async () => {
     cluster = await new FaultCluster('aof').start(['r1', 'r2'], FLEET_KEEPALIVE);
-    await cluster.startSwarm('s', 1000, { HEARTBEAT_INTERVAL: '2', ...FLEET_KEEPALIVE });
+    await cluster.startSwarm('s', 1000, FLEET_KEEPALIVE);
     const ids = cluster.agentIds('s', 1000);
     const onR1 = [...(await owners(cluster, ids)).entries()].filter(([, r]) => r === 'r1').map(([id]) => id);
     const workload = new Workload(cluster.db, ids, 'f2', 'sleep', '1000');
