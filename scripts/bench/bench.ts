@@ -6,7 +6,8 @@
  * Scenarios, in order: throughput, latency, fleet, storm, fanout. `--only fleet,storm` runs a
  * subset (figures then go to bench/results-fleet-storm.json, never over the full results);
  * `--agents N` sets the fleet/storm and fan-out sizes (tests use tiny ones), `--heartbeat S`
- * the fleet's heartbeat interval (1 s), `--per-swarm N` the agents per swarm process.
+ * the fleet's heartbeat interval (1 s), `--per-swarm N` the agents per swarm process,
+ * `--rates 1000,5000` and `--latency-ms 5000` the fixed-rate latency runs.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -38,6 +39,8 @@ const { values: opts } = parseArgs({
     agents: { type: 'string' },
     'per-swarm': { type: 'string' },
     heartbeat: { type: 'string' },
+    'latency-ms': { type: 'string' },
+    rates: { type: 'string' },
   },
 });
 const quick = opts.quick ?? false;
@@ -45,8 +48,8 @@ const OUT = opts.out ?? join(__dirname, '..', '..', '..', 'bench');
 const JOBS = Number(opts.jobs ?? (quick ? 3000 : 100_000));
 const ROUNDS = Number(opts.rounds ?? 3);
 /** How long each fixed-rate latency run offers load. */
-const LATENCY_MS = quick ? 1000 : 5000;
-const RATES = [1000, 5000];
+const LATENCY_MS = Number(opts['latency-ms'] ?? (quick ? 1000 : 5000));
+const RATES = (opts.rates ?? '1000,5000').split(',').map(Number);
 
 const SCENARIOS = ['throughput', 'latency', 'fleet', 'storm', 'fanout'];
 const ONLY = opts.only ? opts.only.split(',').map((x) => x.trim()) : SCENARIOS;

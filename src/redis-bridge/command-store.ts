@@ -64,7 +64,7 @@ export class CommandStore {
     const k = this.keys;
     const l = this.limits;
     const [outcome, owner] = await this.redis.routeCommand(
-      k.commandsStream, k.command(c.commandId), k.commandTimeline(c.commandId), k.mailbox(c.target), k.agent(c.target),
+      k.commandsStream, k.command(c.commandId), k.mailbox(c.target), k.agent(c.target),
       k.events, k.dlq, k.commandSeq, k.commandDeadlines, k.commandCounts,
       CONSUMER_GROUP, this.replicaId, entryId, l.poisonDeliveries, c.commandId, c.target, c.commandType, c.payload,
       c.priority, c.correlationId, c.maxAttempts, c.ttlMs, l.retentionMs, l.mailboxMax, l.eventsMaxLen, l.dlqMaxLen,
@@ -89,7 +89,7 @@ export class CommandStore {
     const k = this.keys;
     const l = this.limits;
     const [outcome, owner] = await this.redis.cancelCommand(
-      k.commandsStream, k.command(commandId), k.commandTimeline(commandId), k.events, k.commandDeadlines, k.commandCounts, k.dlq,
+      k.commandsStream, k.command(commandId), k.events, k.commandDeadlines, k.commandCounts, k.dlq,
       CONSUMER_GROUP, this.replicaId, entryId, commandId, k.mailboxPrefix, k.agentPrefix, l.eventsMaxLen, l.dlqMaxLen,
       k.replicaPrefix, k.cancelsPrefix, ...original,
     );
@@ -125,7 +125,7 @@ export class CommandStore {
 
   /** Records the agent's receipt of a command (timeline only). */
   async ack(commandId: string, agentId: string, attempt: number): Promise<void> {
-    await this.redis.ackCommand(this.keys.command(commandId), this.keys.commandTimeline(commandId), agentId, attempt, this.replicaId);
+    await this.redis.ackCommand(this.keys.command(commandId), agentId, attempt, this.replicaId);
   }
 
   /**
@@ -161,18 +161,11 @@ export class CommandStore {
     );
   }
 
-  /** A command's record and timeline, or undefined. */
+  /** A command's record and timeline (its steps, oldest first), or undefined. */
   async get(commandId: string): Promise<{ record: Record<string, string>; timeline: string[] } | undefined> {
-    const [[e1, record], [e2, timeline]] = ((await this.redis
-      .pipeline()
-      .hgetall(this.keys.command(commandId))
-      .lrange(this.keys.commandTimeline(commandId), 0, -1)
-      .exec()) ?? []) as [Error | null, unknown][];
-    if (e1) throw e1;
-    if (e2) throw e2;
-    const rec = record as Record<string, string>;
-    if (!rec.command_id) return undefined;
-    return { record: rec, timeline: timeline as string[] };
+    const { timeline, ...record } = await this.redis.hgetall(this.keys.command(commandId));
+    if (!record.command_id) return undefined;
+    return { record, timeline: timeline ? timeline.split('\n') : [] };
   }
 
   /** Commands by state over the cluster. */

@@ -24,7 +24,7 @@ export class NexusKeys {
   readonly replicas: string;
   /** Prefix of agent record keys; scripts that walk many agents build keys from it. */
   readonly agentPrefix: string;
-  /** Prefix of command record keys (`<prefix>:command:<id>`; its timeline adds `:timeline`). */
+  /** Prefix of command record keys (`<prefix>:command:<id>`). */
   readonly commandPrefix: string;
   /** Prefix of agent mailboxes (`<prefix>:mailbox:<agent id>`). */
   readonly mailboxPrefix: string;
@@ -84,14 +84,9 @@ export class NexusKeys {
     return `${this.replicaPrefix}${replicaId}:wake`;
   }
 
-  /** Command record (hash, TTL'd). */
+  /** Command record (hash, TTL'd; its timeline is the `timeline` field). */
   command(commandId: string): string {
     return this.commandPrefix + commandId;
-  }
-
-  /** A command's timeline (list of JSON steps, TTL'd with the record). */
-  commandTimeline(commandId: string): string {
-    return `${this.commandPrefix}${commandId}:timeline`;
   }
 
   /** An agent's durable mailbox (zset of command ids, priority then arrival). */

@@ -8,6 +8,8 @@ import { DLQ, eventCounts, groupState, readDlq, xaddMany } from '../helpers/comm
 import { getStatus } from '../helpers/grpc-clients';
 import { useOrchestrator } from '../helpers/in-process';
 import { waitFor } from '../helpers/wait-for';
+import { defineScripts } from '../../src/redis-bridge/script-loader';
+import '../../src/redis-bridge/script-commands';
 
 const FAST = {
   RETRY_BASE_MS: '50',
@@ -177,6 +179,26 @@ describe('command lifecycle', () => {
     await db().script('FLUSH');
     await xaddMany(db(), [issue('flushed', 'after-flush', 'echo', ['payload', 'still here'])]);
     await waitFor('succeeded', async () => (await state('after-flush')) === 'succeeded');
+  });
+
+  it("caps a command's timeline at 4 KB, keeping its first step and dropping the oldest after it", async () => {
+    await xaddMany(db(), [issue('tl-nobody', 'tl-1', 'echo')]);
+    await waitFor('queued', async () => (await state('tl-1')) === 'queued');
+    // 200 acks of a command taken to be in flight: each appends a step through the same helper as every script.
+    const client = db();
+    defineScripts(client);
+    await client.hset('nexus:command:tl-1', 'state', 'delivered');
+    for (let i = 1; i <= 200; i++) expect(await client.ackCommand('nexus:command:tl-1', 'tl-nobody', i, 'r-test')).toBe(1);
+    const timeline = (await client.hget('nexus:command:tl-1', 'timeline'))!;
+    expect(timeline.length).toBeLessThanOrEqual(4096);
+    const steps = timeline.split('\n').map((line) => JSON.parse(line) as { event: string; attempt?: number });
+    expect(steps[0].event).toBe('queued');
+    expect(steps.length).toBeGreaterThan(20);
+    expect(steps.at(-1)).toMatchObject({ event: 'acked', attempt: 200 });
+    // Only the oldest were dropped: the kept acks are the latest, in order.
+    const attempts = steps.slice(1).map((s) => s.attempt);
+    expect(attempts).toEqual(Array.from({ length: attempts.length }, (_, i) => 201 - attempts.length + i));
+    client.disconnect();
   });
 
   it('SubmitCommand goes through the ingress; GetCommand shows the timeline; status counts commands', async () => {

@@ -4,7 +4,7 @@
   until `max_attempts` (the command goes back to the mailbox's ready band); then (or at once
   when permanent) it is dead-lettered `failed` with the last error. A result for a finished
   command or an older attempt is ignored (redeliveries make duplicates normal). Record,
-  timeline, mailbox and agent keys are built from the prefixes in ARGV (same hash tag as KEYS
+  mailbox and agent keys are built from the prefixes in ARGV (same hash tag as KEYS
   on Redis Cluster).
 
   Input:
@@ -33,45 +33,49 @@
 --- @include "includes/deadLetter.lua"
 --- @include "includes/mailboxBands.lua"
 --- @include "includes/stateTally.lua"
+--- @include "includes/timeline.lua"
 
 local commandPrefix, mailboxPrefix, agentPrefix, replica = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local retryBase, retryMax, retention = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local retryBase, retryMax, retention = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local eventsCap, dlqCap, dlqPayloadCap = ARGV[8], ARGV[9], tonumber(ARGV[10])
 local n = tonumber(ARGV[11])
-local now = nowMs()
+local now, nowText = nowMs()
 local epochs, finished, out = {}, {}, {}
+-- Applied once per agent at the end: commands leaving the window, ids leaving the mailbox.
+local leftWindow, leftMailbox = {}, {}
 
-local function apply(id, agentId, epoch, outcome, output, err, duration, permanent, attempt)
+local function apply(id, agentId, epoch, outcome, output, err, duration, permanent, attemptText)
   if epochs[agentId] == nil then epochs[agentId] = redis.call('HGET', agentPrefix .. agentId, 'epoch') or false end
   if epochs[agentId] ~= epoch then return -1, 0 end
-  local key, agentKey, mailbox = commandPrefix .. id, agentPrefix .. agentId, mailboxPrefix .. agentId
-  local timeline = key .. ':timeline'
-  local r = redis.call('HMGET', key, 'state', 'target', 'attempt', 'max_attempts', 'delivered_epoch', 'acked_attempt')
+  local key, mailbox = commandPrefix .. id, mailboxPrefix .. agentId
+  local r = redis.call('HMGET', key, 'state', 'target', 'attempt', 'max_attempts', 'delivered_epoch', 'acked_attempt', 'timeline')
   local state = r[1]
-  if state ~= 'delivered' or r[2] ~= agentId or r[3] ~= tostring(attempt) then return 0, 0 end
+  if state ~= 'delivered' or r[2] ~= agentId or r[3] ~= attemptText then return 0, 0 end
+  local attempt = tonumber(attemptText)
   -- It leaves this session's window (a command delivered to an earlier session never counted).
-  if r[5] == epoch and tonumber(redis.call('HINCRBY', agentKey, 'inflight', -1)) < 0 then
-    redis.call('HSET', agentKey, 'inflight', 0)
-  end
+  if r[5] == epoch then leftWindow[agentId] = (leftWindow[agentId] or 0) + 1 end
   -- The result's fields, written with the new state in one HSET below.
+  local timeline = r[7]
   local fields = { 'output', output, 'error', err, 'duration_ms', duration }
   if r[6] ~= r[3] then
-    fields[#fields + 1] = 'acked_at'; fields[#fields + 1] = now
-    fields[#fields + 1] = 'acked_attempt'; fields[#fields + 1] = attempt
-    redis.call('RPUSH', timeline, cjson.encode({ event = 'acked', at = now, replica = replica, attempt = attempt }))
+    fields[#fields + 1] = 'acked_at'; fields[#fields + 1] = nowText
+    fields[#fields + 1] = 'acked_attempt'; fields[#fields + 1] = attemptText
+    timeline = withStep(timeline, step('acked', nowText, replica, attemptText))
   end
-  redis.call('RPUSH', timeline, cjson.encode({ event = outcome, at = now, replica = replica, attempt = attempt, detail = string.sub(err, 1, 200) }))
+  fields[#fields + 1] = 'timeline'
+  fields[#fields + 1] = withStep(timeline, step(outcome, nowText, replica, attemptText, string.sub(err, 1, 200)))
 
   -- Finishes the command; `eventType` nil when a dead letter emits the event instead.
   local function finish(newState, eventType)
-    moveState(key, state, newState, 'finished_at', now, unpack(fields))
-    redis.call('ZREM', mailbox, id)
+    moveState(key, state, newState, 'finished_at', nowText, unpack(fields))
+    local ids = leftMailbox[mailbox]
+    if not ids then ids = {}; leftMailbox[mailbox] = ids end
+    ids[#ids + 1] = id
     finished[#finished + 1] = id
     redis.call('PEXPIRE', key, retention)
-    redis.call('PEXPIRE', timeline, retention)
     if eventType then
       redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', eventType, 'command_id', id,
-        'agent_id', agentId, 'replica', replica, 'attempt', attempt, 'ts', now)
+        'agent_id', agentId, 'replica', replica, 'attempt', attemptText, 'ts', nowText)
     end
   end
 
@@ -81,7 +85,7 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
   end
 
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_failed', 'command_id', id,
-    'agent_id', agentId, 'replica', replica, 'attempt', attempt, 'error', string.sub(err, 1, 200), 'ts', now)
+    'agent_id', agentId, 'replica', replica, 'attempt', attemptText, 'error', string.sub(err, 1, 200), 'ts', nowText)
   if permanent == '1' or attempt >= tonumber(r[4]) then
     fields[#fields + 1] = 'dead_reason'; fields[#fields + 1] = 'failed'
     finish('failed', nil)
@@ -97,18 +101,23 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
   moveState(key, state, 'retrying', 'attempt', attempt + 1, 'not_before', retryAt, unpack(fields))
   backToReady(mailbox, id)
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_retrying', 'command_id', id,
-    'agent_id', agentId, 'replica', replica, 'attempt', attempt + 1, 'retry_at', retryAt, 'ts', now)
+    'agent_id', agentId, 'replica', replica, 'attempt', attempt + 1, 'retry_at', retryAt, 'ts', nowText)
   return 2, delay
 end
 
 for i = 0, n - 1 do
   local b = 11 + i * 9
   local code, retryIn = apply(ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6],
-    ARGV[b + 7], ARGV[b + 8], tonumber(ARGV[b + 9]))
+    ARGV[b + 7], ARGV[b + 8], ARGV[b + 9])
   out[#out + 1] = code
   out[#out + 1] = retryIn
 end
 
+for agentId, count in pairs(leftWindow) do
+  local agentKey = agentPrefix .. agentId
+  if tonumber(redis.call('HINCRBY', agentKey, 'inflight', -count)) < 0 then redis.call('HSET', agentKey, 'inflight', '0') end
+end
+for mailbox, ids in pairs(leftMailbox) do redis.call('ZREM', mailbox, unpack(ids)) end
 if #finished > 0 then redis.call('ZREM', KEYS[3], unpack(finished)) end
 countStates(KEYS[4])
 return out

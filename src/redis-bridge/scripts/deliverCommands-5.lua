@@ -33,10 +33,11 @@
 --- @include "includes/now.lua"
 --- @include "includes/stateTally.lua"
 --- @include "includes/mailboxBands.lua"
+--- @include "includes/timeline.lua"
 
 local agent = redis.call('HMGET', KEYS[1], 'epoch', 'inflight')
 if agent[1] ~= ARGV[2] then return { -1 } end
-local now = nowMs()
+local now, nowText = nowMs()
 local epoch, prefix = ARGV[2], ARGV[6]
 
 local cancels = {}
@@ -55,16 +56,17 @@ if free > 0 then
     if #picked / 7 >= free then break end
     local key = prefix .. id
     local r = redis.call('HMGET', key, 'state', 'delivered_epoch', 'not_before', 'expire_at', 'cancel_requested',
-      'command_type', 'payload', 'priority', 'correlation_id', 'attempt', 'deliveries')
+      'command_type', 'payload', 'priority', 'correlation_id', 'attempt', 'deliveries', 'timeline')
     local state = r[1]
     if not state then
       redis.call('ZREM', KEYS[2], id) -- the record expired: nothing left to deliver
     elseif state == 'delivered' and r[2] ~= epoch and r[5] then
       -- Cancelled while its session was gone: the agent never hears of it again.
-      moveState(key, state, 'cancelled', 'finished_at', now, 'error', 'cancelled')
+      moveState(key, state, 'cancelled', 'finished_at', nowText, 'error', 'cancelled',
+        'timeline', withStep(r[12], step('cancelled', nowText, ARGV[3])))
       redis.call('ZREM', KEYS[2], id)
       redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'type', 'command_cancelled', 'command_id', id,
-        'agent_id', ARGV[1], 'replica', ARGV[3], 'ts', now)
+        'agent_id', ARGV[1], 'replica', ARGV[3], 'ts', nowText)
     elseif state == 'delivered' and r[2] == epoch then
       -- Already sent on this session (a mailbox written before the bands): file it as in flight.
       redis.call('ZINCRBY', KEYS[2], IN_FLIGHT, id)
@@ -76,12 +78,12 @@ if free > 0 then
       end
       -- Past its TTL and not in flight here: the expiry sweep dead-letters it.
       if due and tonumber(r[4]) > now then
-        moveState(key, state, 'delivered', 'delivered_epoch', epoch, 'delivered_by', ARGV[3], 'delivered_at', now,
-          'deliveries', (tonumber(r[11]) or 0) + 1)
+        moveState(key, state, 'delivered', 'delivered_epoch', epoch, 'delivered_by', ARGV[3], 'delivered_at', nowText,
+          'deliveries', tostring((tonumber(r[11]) or 0) + 1),
+          'timeline', withStep(r[12], step('delivered', nowText, ARGV[3], r[10])))
         redis.call('ZINCRBY', KEYS[2], IN_FLIGHT, id)
-        redis.call('RPUSH', key .. ':timeline', cjson.encode({ event = 'delivered', at = now, replica = ARGV[3], attempt = tonumber(r[10]) }))
         redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'type', 'command_delivered', 'command_id', id,
-          'agent_id', ARGV[1], 'replica', ARGV[3], 'attempt', r[10], 'ts', now)
+          'agent_id', ARGV[1], 'replica', ARGV[3], 'attempt', r[10], 'ts', nowText)
         picked[#picked + 1] = id
         picked[#picked + 1] = r[6]
         picked[#picked + 1] = r[7]

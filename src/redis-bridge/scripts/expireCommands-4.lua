@@ -22,12 +22,13 @@
 --- @include "includes/now.lua"
 --- @include "includes/setState.lua"
 --- @include "includes/deadLetter.lua"
+--- @include "includes/timeline.lua"
 
-local now = nowMs()
+local now, nowText = nowMs()
 local expired = 0
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))) do
   local key = ARGV[1] .. id
-  local r = redis.call('HMGET', key, 'state', 'target', 'delivered_epoch', 'attempt')
+  local r = redis.call('HMGET', key, 'state', 'target', 'delivered_epoch', 'attempt', 'timeline')
   local state, target = r[1], r[2]
   local live = false
   if state == 'delivered' then
@@ -40,12 +41,11 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0
     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[10]), id)
   else
     setState(key, KEYS[4], state, 'dead')
-    redis.call('HSET', key, 'dead_reason', 'expired', 'finished_at', now)
+    redis.call('HSET', key, 'dead_reason', 'expired', 'finished_at', now,
+      'timeline', withStep(r[5], step('expired', nowText, ARGV[8])))
     redis.call('ZREM', ARGV[2] .. target, id)
     redis.call('ZREM', KEYS[1], id)
     redis.call('PEXPIRE', key, tonumber(ARGV[9]))
-    redis.call('PEXPIRE', key .. ':timeline', tonumber(ARGV[9]))
-    redis.call('RPUSH', key .. ':timeline', cjson.encode({ event = 'expired', at = now, replica = ARGV[8] }))
     local c = redis.call('HMGET', key, 'command_type', 'payload', 'priority', 'correlation_id', 'max_attempts', 'source_id', 'ttl_ms')
     local original = { 'type', 'command_issued', 'target', target, 'command_id', id, 'command_type', c[1],
       'payload', c[2], 'priority', c[3], 'correlation_id', c[4], 'max_attempts', c[5], 'ttl_ms', c[7] }

@@ -3,7 +3,6 @@
 
   Input:
     KEYS[1] command record (hash)
-    KEYS[2] command timeline (list)
 
     ARGV[1] agent id
     ARGV[2] attempt
@@ -13,10 +12,11 @@
     1 recorded, 0 not in flight for this agent (late or foreign ack; ignored)
 ]]
 --- @include "includes/now.lua"
+--- @include "includes/timeline.lua"
 
-local r = redis.call('HMGET', KEYS[1], 'state', 'target')
+local r = redis.call('HMGET', KEYS[1], 'state', 'target', 'timeline')
 if r[1] ~= 'delivered' or r[2] ~= ARGV[1] then return 0 end
-local now = nowMs()
-redis.call('HSET', KEYS[1], 'acked_at', now, 'acked_attempt', ARGV[2])
-redis.call('RPUSH', KEYS[2], cjson.encode({ event = 'acked', at = now, replica = ARGV[3], attempt = tonumber(ARGV[2]) }))
+local _, nowText = nowMs()
+redis.call('HSET', KEYS[1], 'acked_at', nowText, 'acked_attempt', ARGV[2],
+  'timeline', withStep(r[3], step('acked', nowText, ARGV[3], ARGV[2])))
 return 1

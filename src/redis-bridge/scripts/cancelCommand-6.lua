@@ -7,11 +7,10 @@
   Input:
     KEYS[1] ingress stream
     KEYS[2] command record (hash)
-    KEYS[3] command timeline (list)
-    KEYS[4] events stream
-    KEYS[5] command deadlines (zset)
-    KEYS[6] command counts by state (hash)
-    KEYS[7] dead-letter stream
+    KEYS[3] events stream
+    KEYS[4] command deadlines (zset)
+    KEYS[5] command counts by state (hash)
+    KEYS[6] dead-letter stream
 
     ARGV[1] group                ARGV[6] agent record key prefix
     ARGV[2] consumer             ARGV[7] events cap
@@ -31,17 +30,18 @@
 --- @include "includes/pendingFor.lua"
 --- @include "includes/setState.lua"
 --- @include "includes/deadLetter.lua"
+--- @include "includes/timeline.lua"
 
 if not pendingFor(KEYS[1], ARGV[1], ARGV[3], ARGV[2]) then return { 'not_owner', '' } end
-local now = nowMs()
+local now, nowText = nowMs()
 local id = ARGV[4]
-local rec = redis.call('HMGET', KEYS[2], 'state', 'target')
+local rec = redis.call('HMGET', KEYS[2], 'state', 'target', 'timeline')
 local state, target = rec[1], rec[2]
 
 if not state then
   local original = {}
   for i = 11, #ARGV do original[#original + 1] = ARGV[i] end
-  deadLetter(KEYS[7], ARGV[8], KEYS[4], ARGV[7], original, 'cancelled_undeliverable',
+  deadLetter(KEYS[6], ARGV[8], KEYS[3], ARGV[7], original, 'cancelled_undeliverable',
     'no command ' .. id .. ' to cancel', 0, ARGV[3], ARGV[2], now, 4096)
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
   return { 'unknown', '' }
@@ -49,18 +49,18 @@ end
 
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
 if state == 'queued' or state == 'retrying' then
-  setState(KEYS[2], KEYS[6], state, 'cancelled')
-  redis.call('HSET', KEYS[2], 'finished_at', now, 'error', 'cancelled before delivery')
+  setState(KEYS[2], KEYS[5], state, 'cancelled')
+  redis.call('HSET', KEYS[2], 'finished_at', now, 'error', 'cancelled before delivery',
+    'timeline', withStep(rec[3], step('cancelled', nowText, ARGV[2])))
   redis.call('ZREM', ARGV[5] .. target, id)
-  redis.call('ZREM', KEYS[5], id)
-  redis.call('RPUSH', KEYS[3], cjson.encode({ event = 'cancelled', at = now, replica = ARGV[2] }))
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'type', 'command_cancelled', 'command_id', id,
+  redis.call('ZREM', KEYS[4], id)
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'type', 'command_cancelled', 'command_id', id,
     'agent_id', target, 'replica', ARGV[2], 'ts', now)
   return { 'cancelled', '' }
 end
 if state == 'delivered' then
-  redis.call('HSET', KEYS[2], 'cancel_requested', now)
-  redis.call('RPUSH', KEYS[3], cjson.encode({ event = 'cancel_requested', at = now, replica = ARGV[2] }))
+  redis.call('HSET', KEYS[2], 'cancel_requested', now,
+    'timeline', withStep(rec[3], step('cancel_requested', nowText, ARGV[2])))
   local cancels = ARGV[10] .. target
   redis.call('SADD', cancels, id)
   redis.call('PEXPIRE', cancels, 3600000)
