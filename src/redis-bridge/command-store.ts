@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import type { Command } from '../generated/nexus/prime/pulse';
 import type { NewCommand } from './ingress-entry';
 import { CONSUMER_GROUP, type NexusKeys } from './keys';
+import { TurnWrites } from './turn-writes';
 
 /** Bounds and timings of the command path (see the orchestrator config for defaults). */
 export interface CommandLimits {
@@ -52,17 +53,22 @@ export type CommandCountsByState = Record<'queued' | 'delivered' | 'retrying' | 
 
 /** The durable command path in Redis: every state change is one Lua script (./scripts). */
 export class CommandStore {
+  private readonly writes: TurnWrites;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: NexusKeys,
     private readonly limits: CommandLimits,
     private readonly replicaId: string,
-  ) {}
+  ) {
+    this.writes = new TurnWrites(redis);
+  }
 
   /** Records, mailboxes and acknowledges a valid entry (fenced by the pending owner). */
   async route(entryId: string, c: NewCommand): Promise<{ outcome: RouteOutcome; owner: string }> {
     const k = this.keys;
     const l = this.limits;
+    this.writes.hold();
     const [outcome, owner] = await this.redis.routeCommand(
       k.commandsStream, k.command(c.commandId), k.mailbox(c.target), k.agent(c.target),
       k.events, k.dlq, k.commandSeq, k.commandDeadlines, k.commandCounts,
@@ -99,6 +105,7 @@ export class CommandStore {
   /** Picks commands and cancels for an agent's session (fenced by its epoch). */
   async deliver(agentId: string, epoch: number, window: number): Promise<Delivery> {
     const k = this.keys;
+    this.writes.hold();
     const reply = await this.redis.deliverCommands(
       k.agent(agentId), k.mailbox(agentId), k.events, k.commandCounts, k.cancelsPrefix + agentId,
       agentId, epoch, this.replicaId, window, window * 4 + 16, k.commandPrefix, this.limits.eventsMaxLen,
@@ -144,6 +151,7 @@ export class CommandStore {
     for (const r of results) {
       args.push(r.commandId, r.agentId, r.epoch, r.outcome, r.output, r.error, r.durationMs, r.permanent ? 1 : 0, r.attempt);
     }
+    this.writes.hold();
     const reply = await this.redis.completeCommands(...args);
     const applied: { code: -1 | 0 | 1 | 2; retryInMs: number }[] = [];
     for (let i = 0; i < reply.length; i += 2) applied.push({ code: Number(reply[i]) as -1 | 0 | 1 | 2, retryInMs: Number(reply[i + 1]) });
