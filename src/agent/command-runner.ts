@@ -15,13 +15,39 @@ const QUEUE_PER_SLOT = 16;
 export const ACK_HOLD_MS = 20;
 
 /**
+ * A running command's cancellation. Its AbortController is made only when the handler reads
+ * `signal`: most handlers never do, and making one costs a few microseconds per command.
+ */
+class Cancellation {
+  private controller: AbortController | undefined;
+  private reason: Error | undefined;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.reason) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.reason !== undefined;
+  }
+
+  abort(reason: Error): void {
+    this.reason ??= reason;
+    this.controller?.abort(reason);
+  }
+}
+
+/**
  * Runs commands for one agent, at most `maxConcurrency` at once, across sessions: a command
  * keeps running when the stream drops, and its result is sent on whatever session is current
  * when it finishes (or, with none, returned from the cache when the command is redelivered).
  * A command attempt is never run twice while its result is remembered.
  */
 export class CommandRunner {
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new Map<string, Cancellation>();
   private readonly queue: Command[] = [];
   /** Acks not sent yet, by command id and attempt; one timer sends those still due. */
   private readonly heldAcks = new Map<string, Command>();
@@ -79,7 +105,7 @@ export class CommandRunner {
     this.ackTimer = undefined;
     this.heldAcks.clear();
     this.queue.length = 0;
-    for (const controller of this.running.values()) controller.abort(new CancelledError('agent closing'));
+    for (const cancellation of this.running.values()) cancellation.abort(new CancelledError('agent closing'));
   }
 
   private holdAck(command: Command): void {
@@ -92,8 +118,8 @@ export class CommandRunner {
   }
 
   private start(command: Command): void {
-    const controller = new AbortController();
-    this.running.set(command.commandId, controller);
+    const cancellation = new Cancellation();
+    this.running.set(command.commandId, cancellation);
     this.onStart(command);
     const started = performance.now();
     const handler = this.handlers.get(command.commandType);
@@ -108,7 +134,9 @@ export class CommandRunner {
             attempt: command.attempt,
             correlationId: command.correlationId,
             deadlineUnixMs: command.deadlineUnixMs,
-            signal: controller.signal,
+            get signal() {
+              return cancellation.signal;
+            },
           }),
         )
       : Promise.reject(new PermanentError(`unknown command type ${JSON.stringify(command.commandType)}`));
@@ -116,7 +144,7 @@ export class CommandRunner {
       (output) => this.finish(command, started, { outcome: CommandOutcome.COMMAND_OUTCOME_SUCCEEDED, output: String(output ?? '') }),
       (err: unknown) => {
         const error = err instanceof Error ? err : new Error(String(err));
-        if (error instanceof CancelledError || controller.signal.aborted) {
+        if (error instanceof CancelledError || cancellation.aborted) {
           this.finish(command, started, { outcome: CommandOutcome.COMMAND_OUTCOME_CANCELLED, error: error.message });
         } else {
           this.finish(command, started, { outcome: CommandOutcome.COMMAND_OUTCOME_FAILED, error: error.message, permanent: error instanceof PermanentError });

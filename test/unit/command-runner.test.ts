@@ -75,6 +75,23 @@ describe('command runner', () => {
     expect(await result('c1')).toMatchObject({ outcome: CommandOutcome.COMMAND_OUTCOME_CANCELLED });
   });
 
+  it('gives a handler that reads its signal only after a cancel an aborted signal', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { runner, result } = setup({
+      late: async (ctx) => {
+        await gate; // the cancel arrives before the signal is first read
+        if (ctx.signal.aborted) throw ctx.signal.reason as Error;
+        return 'ran to the end';
+      },
+    });
+    runner.receive(command('c1', 'late'));
+    await waitFor('c1 running', () => runner.active === 1);
+    runner.cancel('c1', 'operator said stop');
+    release();
+    expect(await result('c1')).toMatchObject({ outcome: CommandOutcome.COMMAND_OUTCOME_CANCELLED, error: 'operator said stop' });
+  });
+
   it('runs a redelivered command once and answers with the remembered result', async () => {
     let runs = 0;
     const { runner, results, acks, result } = setup({ count: () => String(++runs) });
