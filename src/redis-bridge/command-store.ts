@@ -19,8 +19,15 @@ export interface CommandLimits {
   readonly retryMaxMs: number;
 }
 
+/** A valid ingress entry to route. */
+export interface RoutedEntry {
+  entryId: string;
+  command: NewCommand;
+}
+
 /** Outcome of routing one ingress entry. */
-export type RouteOutcome = 'queued' | 'duplicate' | 'poison' | 'mailbox_full' | 'not_owner';
+/** `error`: Redis refused the target's keys; the entry stays pending (its `owner` is the reason). */
+export type RouteOutcome = 'queued' | 'duplicate' | 'poison' | 'mailbox_full' | 'not_owner' | 'error';
 export type CancelOutcome = 'cancelled' | 'cancel_requested' | 'final' | 'unknown' | 'not_owner';
 
 /** A command picked for delivery: exactly the Command message sent to the agent. */
@@ -64,19 +71,28 @@ export class CommandStore {
     this.writes = new TurnWrites(redis);
   }
 
-  /** Records, mailboxes and acknowledges a valid entry (fenced by the pending owner). */
-  async route(entryId: string, c: NewCommand): Promise<{ outcome: RouteOutcome; owner: string }> {
+  /**
+   * Records, mailboxes and acknowledges valid entries, in order, in one script call (each
+   * fenced by its pending owner); returns each entry's outcome and its target's owner (for
+   * `error`, Redis' reason).
+   */
+  async routeBatch(entries: readonly RoutedEntry[]): Promise<{ outcome: RouteOutcome; owner: string }[]> {
+    if (entries.length === 0) return [];
     const k = this.keys;
     const l = this.limits;
+    const args: (string | number)[] = [
+      k.commandsStream, k.events, k.dlq, k.commandSeq, k.commandDeadlines, k.commandCounts,
+      CONSUMER_GROUP, this.replicaId, l.poisonDeliveries, l.retentionMs, l.mailboxMax, l.eventsMaxLen, l.dlqMaxLen,
+      l.dlqPayloadBytes, k.commandPrefix, k.mailboxPrefix, k.agentPrefix, k.replicaPrefix, entries.length,
+    ];
+    for (const { entryId, command: c } of entries) {
+      args.push(entryId, c.commandId, c.target, c.commandType, c.payload, c.priority, c.correlationId, c.maxAttempts, c.ttlMs);
+    }
     this.writes.hold();
-    const [outcome, owner] = await this.redis.routeCommand(
-      k.commandsStream, k.command(c.commandId), k.mailbox(c.target), k.agent(c.target),
-      k.events, k.dlq, k.commandSeq, k.commandDeadlines, k.commandCounts,
-      CONSUMER_GROUP, this.replicaId, entryId, l.poisonDeliveries, c.commandId, c.target, c.commandType, c.payload,
-      c.priority, c.correlationId, c.maxAttempts, c.ttlMs, l.retentionMs, l.mailboxMax, l.eventsMaxLen, l.dlqMaxLen,
-      l.dlqPayloadBytes, k.replicaPrefix,
-    );
-    return { outcome: outcome as RouteOutcome, owner };
+    const reply = await this.redis.routeCommands(...args);
+    const outcomes: { outcome: RouteOutcome; owner: string }[] = [];
+    for (let i = 0; i < reply.length; i += 2) outcomes.push({ outcome: reply[i] as RouteOutcome, owner: reply[i + 1] });
+    return outcomes;
   }
 
   /** Dead-letters an entry that cannot be routed and acknowledges it; false if not ours any more. */

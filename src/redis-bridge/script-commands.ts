@@ -12,7 +12,7 @@ declare module 'ioredis' {
     beatReplica(...args: Arg[]): Result<number, Context>;
     reapReplicas(...args: Arg[]): Result<string[], Context>;
     emitEvent(...args: Arg[]): Result<string, Context>;
-    routeCommand(...args: Arg[]): Result<[string, string], Context>;
+    routeCommands(...args: Arg[]): Result<string[], Context>;
     rejectEntry(...args: Arg[]): Result<number, Context>;
     cancelCommand(...args: Arg[]): Result<[string, string], Context>;
     deliverCommands(...args: Arg[]): Result<(string | number)[], Context>;

@@ -45,6 +45,24 @@ describe('ingress consumer group', () => {
     expect((await groupState(db())).pending).toBe(0);
   });
 
+  it('routes the rest of a batch when Redis refuses one entry\'s mailbox, and ends that entry as poison', async () => {
+    const client = db();
+    await client.set('nexus:mailbox:wrong-type', 'not a mailbox');
+    await xaddMany(client, [
+      ['target', 'wt-a', 'command_id', 'wt-1', 'command_type', 'echo'],
+      ['target', 'wrong-type', 'command_id', 'wt-2', 'command_type', 'echo'],
+      ['target', 'wt-b', 'command_id', 'wt-3', 'command_type', 'echo'],
+    ]);
+    await waitFor('the others queued', async () => (await state('wt-1')) === 'queued' && (await state('wt-3')) === 'queued');
+    // Nothing of the refused entry was written; it stays pending until it counts as poison.
+    expect(await client.exists('nexus:command:wt-2')).toBe(0);
+    const dead = await waitFor('wt-2 dead-lettered', async () => (await readDlq(client)).find((e) => e.command_id === 'wt-2'), { timeoutMs: 15_000 });
+    expect(dead).toMatchObject({ reason: 'poison', target: 'wrong-type' });
+    expect(await client.zcard('nexus:commands:deadlines')).toBeGreaterThanOrEqual(2);
+    expect(Number(await client.hget('nexus:commands:counts', 'queued'))).toBeGreaterThanOrEqual(2);
+    expect((await groupState(client)).pending).toBe(0);
+  });
+
   it('recreates a lost group from the start of the stream (NOGROUP) and keeps routing', async () => {
     await startAgent('regrouped', fx.port);
     const client = db();
