@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * `node dist/scripts/bench/cpu-per-command.js [N]`: where the CPU of the end-to-end path goes.
+ * Runs N (30,000) echo commands through 3 replicas and 30 agents on a private redis-server
+ * (AOF everysec), as the throughput scenario does, and prints the CPU time each process spent
+ * per command (Redis, each replica, the agent swarm, this producer) and Redis' INFO
+ * commandstats per command (script calls and the calls made inside them).
+ */
+import { RedisProcess } from '../lib/redis-process';
+import { startNexus } from './nexus-e2e';
+import { cpuSeconds } from './proc-stats';
+import { sleep } from './wait-until';
+
+const N = Number(process.argv[2] ?? 30_000);
+
+async function main(): Promise<void> {
+  const redisServer = await new RedisProcess('aof').start();
+  const nexus = await startNexus(redisServer.port, { replicas: 3, agents: 30, concurrency: 16 });
+  try {
+    const pids: [string, number][] = [
+      ['redis', redisServer.pid!],
+      ...nexus.replicas.map((r): [string, number] => [r.id, r.pid]),
+      ...nexus.swarms.map((s, i): [string, number] => [`swarm-${i + 1}`, s.pid!]),
+      ['producer', process.pid],
+    ];
+    await nexus.redis.config('RESETSTAT');
+    const before = pids.map(([, pid]) => cpuSeconds(pid));
+    const started = performance.now();
+    for (let chunk = 0; chunk < N; chunk += 1000) {
+      const pipeline = nexus.redis.pipeline();
+      for (let i = chunk; i < Math.min(N, chunk + 1000); i++) {
+        pipeline.xadd('nexus:commands:stream', '*', 'target', `bench-${1 + (i % 30)}`, 'command_id', `c-${i}`, 'command_type', 'echo', 'payload', String(i));
+      }
+      await pipeline.exec();
+    }
+    while (Number(await nexus.redis.hget('nexus:commands:counts', 'succeeded')) < N) await sleep(10);
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`${N.toLocaleString('en-US')} commands in ${seconds.toFixed(2)} s: ${Math.round(N / seconds).toLocaleString('en-US')}/s`);
+    console.log('\nCPU per command, by process');
+    let total = 0;
+    pids.forEach(([name, pid], i) => {
+      const used = cpuSeconds(pid) - before[i];
+      total += used;
+      console.log(`  ${name.padEnd(10)} ${((used / N) * 1e6).toFixed(1).padStart(6)} us   ${((100 * used) / seconds).toFixed(0).padStart(3)} % of a core`);
+    });
+    console.log(`  ${'all'.padEnd(10)} ${((total / N) * 1e6).toFixed(1).padStart(6)} us`);
+    console.log('\nRedis commandstats per command (calls inside scripts are counted too; evalsha includes them)');
+    const stats = [...(await nexus.redis.info('commandstats')).matchAll(/cmdstat_(\S+):calls=(\d+),usec=(\d+)/g)]
+      .map(([, name, calls, usec]) => ({ name, calls: Number(calls), usec: Number(usec) }))
+      .sort((a, b) => b.usec - a.usec);
+    for (const s of stats.slice(0, 20)) {
+      console.log(`  ${s.name.padEnd(14)} ${(s.calls / N).toFixed(2).padStart(6)} calls ${(s.usec / N).toFixed(2).padStart(7)} us`);
+    }
+  } finally {
+    await nexus.stop();
+    await redisServer.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

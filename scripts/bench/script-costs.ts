@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * `node dist/scripts/bench/script-costs.js [N] [rounds]`: Redis CPU of one command's life in
+ * the command scripts, without replicas or agents. N (20,000) entries are read by one
+ * consumer, routed in chunks of 100, delivered to 30 agents (window 16) and completed in
+ * batches of 24, through the replica's own CommandStore; Redis' `evalsha` time per command is
+ * printed per phase, the median of `rounds` (5). Repeatable to about 1 us, so a change to a
+ * script can be judged in seconds.
+ */
+import Redis from 'ioredis';
+import { RedisProcess } from '../lib/redis-process';
+import { CommandStore, type Outgoing } from '../../src/redis-bridge/command-store';
+import { CONSUMER_GROUP, NexusKeys } from '../../src/redis-bridge/keys';
+import { defineScripts } from '../../src/redis-bridge/script-loader';
+import { median } from './stats';
+
+const N = Number(process.argv[2] ?? 20_000);
+const ROUNDS = Number(process.argv[3] ?? 5);
+const AGENTS = 30;
+const WINDOW = 16;
+const EPOCH = 7;
+
+async function evalshaUsec(redis: Redis): Promise<number> {
+  return Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+}
+
+async function oneRound(redis: Redis, keys: NexusKeys, store: CommandStore): Promise<{ route: number; deliver: number; complete: number }> {
+  await redis.flushall();
+  const agent = (i: number) => `a${1 + (i % AGENTS)}`;
+  for (let a = 0; a < AGENTS; a++) await redis.hset(keys.agent(agent(a)), 'epoch', EPOCH, 'inflight', 0, 'replica', 'r1', 'state', 'online');
+  await redis.xgroup('CREATE', keys.commandsStream, CONSUMER_GROUP, '0', 'MKSTREAM');
+  const ids: string[] = [];
+  for (let c = 0; c < N; c += 1000) {
+    const pipeline = redis.pipeline();
+    for (let i = c; i < Math.min(N, c + 1000); i++) pipeline.xadd(keys.commandsStream, '*', 'x', 'y');
+    for (const [, id] of (await pipeline.exec()) ?? []) ids.push(String(id));
+  }
+  await redis.xreadgroup('GROUP', CONSUMER_GROUP, 'r1', 'COUNT', N, 'STREAMS', keys.commandsStream, '>');
+
+  await redis.config('RESETSTAT');
+  for (let c = 0; c < N; c += 100) {
+    await store.routeBatch(ids.slice(c, c + 100).map((entryId, j) => ({
+      entryId,
+      command: { commandId: `c-${c + j}`, target: agent(c + j), commandType: 'echo', payload: String(c + j), priority: 5, correlationId: '', maxAttempts: 3, ttlMs: 3_600_000 },
+    })));
+  }
+  const route = await evalshaUsec(redis);
+
+  let deliver = 0;
+  let complete = 0;
+  for (let finished = 0; finished < N;) {
+    await redis.config('RESETSTAT');
+    const sent: [string, Outgoing][] = [];
+    const runs = await Promise.all(Array.from({ length: AGENTS }, (_, a) => store.deliver(agent(a), EPOCH, WINDOW)));
+    runs.forEach((d, a) => d.commands.forEach((c) => sent.push([agent(a), c])));
+    deliver += await evalshaUsec(redis);
+    if (sent.length === 0) throw new Error(`nothing left to deliver after ${finished} of ${N}`);
+    await redis.config('RESETSTAT');
+    for (let c = 0; c < sent.length; c += 24) {
+      await store.completeBatch(sent.slice(c, c + 24).map(([agentId, cmd]) => ({
+        commandId: cmd.commandId, agentId, epoch: EPOCH, outcome: 'succeeded' as const, output: cmd.payload, error: '', durationMs: 0, permanent: false, attempt: cmd.attempt,
+      })));
+    }
+    complete += await evalshaUsec(redis);
+    finished += sent.length;
+  }
+  if (Number(await redis.hget(keys.commandCounts, 'succeeded')) !== N) throw new Error('not every command succeeded');
+  return { route: route / N, deliver: deliver / N, complete: complete / N };
+}
+
+async function main(): Promise<void> {
+  const redisServer = await new RedisProcess('aof').start();
+  const redis = new Redis(redisServer.port, '127.0.0.1');
+  defineScripts(redis);
+  const keys = new NexusKeys('nexus');
+  const store = new CommandStore(redis, keys, {
+    retentionMs: 3_600_000, eventsMaxLen: 100_000, dlqMaxLen: 100_000, dlqPayloadBytes: 4096, mailboxMax: 100_000, poisonDeliveries: 5, retryBaseMs: 1000, retryMaxMs: 60_000,
+  }, 'r1');
+  try {
+    const rounds: { route: number; deliver: number; complete: number }[] = [];
+    for (let r = 0; r < ROUNDS; r++) rounds.push(await oneRound(redis, keys, store));
+    const m = (k: 'route' | 'deliver' | 'complete') => median(rounds.map((x) => x[k]));
+    console.log(`Redis CPU in the command scripts, us per command (median of ${ROUNDS} rounds of ${N.toLocaleString('en-US')}):`);
+    console.log(`  route ${m('route').toFixed(1)}  deliver ${m('deliver').toFixed(1)}  complete ${m('complete').toFixed(1)}  all ${(m('route') + m('deliver') + m('complete')).toFixed(1)}`);
+  } finally {
+    redis.disconnect();
+    await redisServer.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
