@@ -120,6 +120,12 @@ async function main(): Promise<void> {
     }
     const duplicated = [...runs.values()].filter((c) => c > 1).length;
     const lost = acknowledged.length - done;
+    // Say where each unfinished command stopped, so a loss can be traced.
+    for (const id of acknowledged) {
+      const record = await redis.hgetall(`nexus:command:${id}`);
+      if (record.state === 'succeeded') continue;
+      console.log(`  not finished: ${id} state=${record.state ?? '(no record)'} target=${record.target ?? ''} runs=${runs.get(id) ?? 0} mailbox=${await redis.zscore(`nexus:mailbox:${record.target}`, id)} timeline=${record.timeline ?? ''}`);
+    }
     console.log(`rehearsal: ${acknowledged.length} commands flowed during 3 restarts; succeeded ${done}; lost ${lost}; run twice ${duplicated}; DLQ ${await redis.xlen('nexus:commands:dlq')}`);
     ok = lost === 0 && duplicated === 0;
   } finally {
