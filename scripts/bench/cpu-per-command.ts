@@ -7,7 +7,7 @@
  * commandstats per command (script calls and the calls made inside them).
  */
 import { RedisProcess } from '../lib/redis-process';
-import { startNexus } from './nexus-e2e';
+import { addEchoCommands, startNexus } from './nexus-e2e';
 import { cpuSeconds } from './proc-stats';
 import { sleep } from './wait-until';
 
@@ -26,13 +26,7 @@ async function main(): Promise<void> {
     await nexus.redis.config('RESETSTAT');
     const before = pids.map(([, pid]) => cpuSeconds(pid));
     const started = performance.now();
-    for (let chunk = 0; chunk < N; chunk += 1000) {
-      const pipeline = nexus.redis.pipeline();
-      for (let i = chunk; i < Math.min(N, chunk + 1000); i++) {
-        pipeline.xadd('nexus:commands:stream', '*', 'target', `bench-${1 + (i % 30)}`, 'command_id', `c-${i}`, 'command_type', 'echo', 'payload', String(i));
-      }
-      await pipeline.exec();
-    }
+    await addEchoCommands(nexus.redis, N, 30);
     while (Number(await nexus.redis.hget('nexus:commands:counts', 'succeeded')) < N) await sleep(10);
     const seconds = (performance.now() - started) / 1000;
     console.log(`${N.toLocaleString('en-US')} commands in ${seconds.toFixed(2)} s: ${Math.round(N / seconds).toLocaleString('en-US')}/s`);

@@ -1,5 +1,5 @@
 import type { Logger } from '../shared/logger';
-import type { CommandStore, RoutedEntry } from '../redis-bridge/command-store';
+import type { CommandStore, RoutedEntry, RouteResult } from '../redis-bridge/command-store';
 import type { IngressEntry } from '../redis-bridge/ingress-consumer';
 import { fieldsForDeadLetter, parseIngressEntry, type EntryRules, type IngressRequest } from '../redis-bridge/ingress-entry';
 import type { ReplicaBell } from '../redis-bridge/replica-bell';
@@ -69,19 +69,19 @@ export class CommandIntake {
   };
 
   private async route(chunk: RoutedEntry[], owners: Set<string>): Promise<void> {
-    let outcomes: Awaited<ReturnType<CommandStore['routeBatch']>>;
+    let outcomes: RouteResult[];
     try {
       outcomes = await this.store.routeBatch(chunk);
     } catch (err) {
       this.logger.warn({ entries: chunk.length, first: chunk[0].entryId, err: (err as Error).message }, NOT_HANDLED);
       return;
     }
-    outcomes.forEach(({ outcome, owner }, i) => {
+    outcomes.forEach(({ outcome, owner, reason }, i) => {
       const { entryId, command } = chunk[i];
       if (outcome === 'queued') {
         if (owner) owners.add(owner);
       } else if (outcome === 'error') {
-        this.logger.warn({ entryId, commandId: command.commandId, target: command.target, err: owner }, NOT_HANDLED);
+        this.logger.warn({ entryId, commandId: command.commandId, target: command.target, err: reason }, NOT_HANDLED);
       } else {
         this.logger.info({ entryId, commandId: command.commandId, outcome }, 'ingress entry not queued');
       }

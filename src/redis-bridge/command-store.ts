@@ -25,9 +25,13 @@ export interface RoutedEntry {
   command: NewCommand;
 }
 
-/** Outcome of routing one ingress entry. */
-/** `error`: Redis refused the target's keys; the entry stays pending (its `owner` is the reason). */
+/** Outcome of routing one ingress entry; `error`: Redis refused the target's keys, the entry stays pending. */
 export type RouteOutcome = 'queued' | 'duplicate' | 'poison' | 'mailbox_full' | 'not_owner' | 'error';
+export interface RouteResult {
+  outcome: RouteOutcome;
+  owner: string;
+  reason?: string;
+}
 export type CancelOutcome = 'cancelled' | 'cancel_requested' | 'final' | 'unknown' | 'not_owner';
 
 /** A command picked for delivery: exactly the Command message sent to the agent. */
@@ -73,10 +77,10 @@ export class CommandStore {
 
   /**
    * Records, mailboxes and acknowledges valid entries, in order, in one script call (each
-   * fenced by its pending owner); returns each entry's outcome and its target's owner (for
-   * `error`, Redis' reason).
+   * fenced by its pending owner); returns each entry's outcome, its target's owner replica
+   * ('' if none) and, for `error`, Redis' reason.
    */
-  async routeBatch(entries: readonly RoutedEntry[]): Promise<{ outcome: RouteOutcome; owner: string }[]> {
+  async routeBatch(entries: readonly RoutedEntry[]): Promise<RouteResult[]> {
     if (entries.length === 0) return [];
     const k = this.keys;
     const l = this.limits;
@@ -90,9 +94,13 @@ export class CommandStore {
     }
     this.writes.hold();
     const reply = await this.redis.routeCommands(...args);
-    const outcomes: { outcome: RouteOutcome; owner: string }[] = [];
-    for (let i = 0; i < reply.length; i += 2) outcomes.push({ outcome: reply[i] as RouteOutcome, owner: reply[i + 1] });
-    return outcomes;
+    const results: RouteResult[] = [];
+    for (let i = 0; i < reply.length; i += 2) {
+      const outcome = reply[i] as RouteOutcome;
+      // The script's second value is the owner, or the reason for `error`.
+      results.push(outcome === 'error' ? { outcome, owner: '', reason: reply[i + 1] } : { outcome, owner: reply[i + 1] });
+    }
+    return results;
   }
 
   /** Dead-letters an entry that cannot be routed and acknowledges it; false if not ours any more. */

@@ -47,6 +47,13 @@ local seq = redis.call('INCRBY', KEYS[4], n) - n
 
 local out, acks, deadlines, wakes, owners = {}, {}, {}, {}, {}
 local queued = 0
+-- The entry at ARGV[b + 1 .. b + 9] as a dead letter shows it (built only on those paths).
+local function original(b)
+  return { 'type', 'command_issued', 'target', ARGV[b + 3], 'command_id', ARGV[b + 2], 'command_type', ARGV[b + 4],
+    'payload', ARGV[b + 5], 'priority', ARGV[b + 6], 'correlation_id', ARGV[b + 7], 'max_attempts', ARGV[b + 8],
+    'ttl_ms', ARGV[b + 9] }
+end
+
 for e = 0, n - 1 do
   local b = 13 + e * 9
   local entryId, id, target, ctype, payload = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
@@ -54,15 +61,11 @@ for e = 0, n - 1 do
   local outcome, owner = 'queued', ''
   local deliveries = pendingFor(KEYS[1], group, entryId, consumer)
   local key = commandPrefix .. id
-  local function original()
-    return { 'type', 'command_issued', 'target', target, 'command_id', id, 'command_type', ctype, 'payload', payload,
-      'priority', priority, 'correlation_id', correlation, 'max_attempts', maxAttempts, 'ttl_ms', ARGV[b + 9] }
-  end
   if not deliveries then
     outcome = 'not_owner'
   elseif deliveries > poisonAfter then
     outcome = 'poison'
-    deadLetter(KEYS[3], dlqCap, KEYS[2], eventsCap, original(), 'poison',
+    deadLetter(KEYS[3], dlqCap, KEYS[2], eventsCap, original(b), 'poison',
       'delivered ' .. deliveries .. ' times without being routed', deliveries, entryId, consumer, now, dlqPayloadCap)
   elseif redis.call('EXISTS', key) == 1 then
     outcome = 'duplicate'
@@ -80,7 +83,7 @@ for e = 0, n - 1 do
       outcome, owner = 'error', refused.err
     elseif size >= mailboxCap then
       outcome = 'mailbox_full'
-      deadLetter(KEYS[3], dlqCap, KEYS[2], eventsCap, original(), 'mailbox_full',
+      deadLetter(KEYS[3], dlqCap, KEYS[2], eventsCap, original(b), 'mailbox_full',
         'mailbox of ' .. target .. ' holds ' .. ARGV[5] .. ' commands', 0, entryId, consumer, now, dlqPayloadCap)
     else
       -- Times and counts go to redis.call as text where they are only written (includes/now.lua).
