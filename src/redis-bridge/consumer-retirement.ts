@@ -14,16 +14,21 @@ export async function retireIdleConsumers(redis: Redis, keys: NexusKeys, self: s
     const info = pairsToObject(c);
     const name = String(info.name);
     if (name === self || Number(info.pending) !== 0 || Number(info.idle) < idleMs) continue;
-    await redis.xgroup('DELCONSUMER', keys.commandsStream, CONSUMER_GROUP, name);
-    retired.push(name);
+    if (await retireConsumer(redis, keys, name)) retired.push(name);
   }
   return retired;
 }
 
-/** Deletes this replica's own consumer on a clean shutdown, if it holds nothing. */
+/**
+ * Deletes this replica's own consumer on a clean shutdown, if it holds nothing. Its abandoned
+ * blocking read may still receive an entry until Redis sees the connection closed: the check
+ * and the delete are one script, so that entry stays pending (and is reclaimed), never dropped.
+ */
 export async function retireSelf(redis: Redis, keys: NexusKeys, self: string): Promise<boolean> {
-  const pending = (await redis.xpending(keys.commandsStream, CONSUMER_GROUP, '-', '+', 1, self)) as unknown[];
-  if (pending.length > 0) return false;
-  await redis.xgroup('DELCONSUMER', keys.commandsStream, CONSUMER_GROUP, self);
-  return true;
+  return retireConsumer(redis, keys, self);
+}
+
+/** Deletes `name` if it holds no pending entry, atomically (scripts/retireConsumer-1.lua). */
+async function retireConsumer(redis: Redis, keys: NexusKeys, name: string): Promise<boolean> {
+  return (await redis.retireConsumer(keys.commandsStream, CONSUMER_GROUP, name)) === 1;
 }

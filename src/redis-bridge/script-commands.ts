@@ -19,5 +19,6 @@ declare module 'ioredis' {
     ackCommand(...args: Arg[]): Result<number, Context>;
     completeCommands(...args: Arg[]): Result<number[], Context>;
     expireCommands(...args: Arg[]): Result<number, Context>;
+    retireConsumer(...args: Arg[]): Result<number, Context>;
   }
 }
