@@ -1,7 +1,7 @@
 import type { Logger } from '../shared/logger';
-import type { CommandStore, RoutedEntry, RouteResult } from '../redis-bridge/command-store';
+import type { CommandStore, Outgoing, RoutedEntry, RouteResult } from '../redis-bridge/command-store';
 import type { IngressEntry } from '../redis-bridge/ingress-consumer';
-import { fieldsForDeadLetter, parseIngressEntry, type EntryRules, type IngressRequest } from '../redis-bridge/ingress-entry';
+import { fieldsForDeadLetter, parseIngressEntry, type EntryRules, type IngressRequest, type NewCommand } from '../redis-bridge/ingress-entry';
 import type { ReplicaBell } from '../redis-bridge/replica-bell';
 import type { Delivery } from './delivery';
 
@@ -76,9 +76,12 @@ export class CommandIntake {
       this.logger.warn({ entries: chunk.length, first: chunk[0].entryId, err: (err as Error).message }, NOT_HANDLED);
       return;
     }
-    outcomes.forEach(({ outcome, owner, reason }, i) => {
+    outcomes.forEach(({ outcome, owner, epoch, expireAt, reason }, i) => {
       const { entryId, command } = chunk[i];
-      if (outcome === 'queued') {
+      if (outcome === 'delivered') {
+        // Delivered at once; another owner had it pushed over its bell.
+        if (owner === this.replicaId) this.delivery.sendRouted(command.target, epoch, [toOutgoing(command, expireAt)]);
+      } else if (outcome === 'queued') {
         if (owner) owners.add(owner);
       } else if (outcome === 'error') {
         this.logger.warn({ entryId, commandId: command.commandId, target: command.target, err: reason }, NOT_HANDLED);
@@ -103,4 +106,9 @@ export class CommandIntake {
     const { outcome, owner } = await this.store.cancel(entry.id, request.commandId, fieldsForDeadLetter(entry.fields, this.rules.dlqPayloadBytes));
     if (outcome === 'cancel_requested' && owner) owners.add(owner);
   }
+}
+
+/** A new command as its first delivery carries it. */
+function toOutgoing(c: NewCommand, expireAt: number): Outgoing {
+  return { commandId: c.commandId, commandType: c.commandType, payload: c.payload, priority: c.priority, attempt: 1, correlationId: c.correlationId, deadlineUnixMs: expireAt };
 }

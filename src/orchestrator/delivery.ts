@@ -2,7 +2,7 @@ import { status } from '@grpc/grpc-js';
 import type Redis from 'ioredis';
 import { CommandOutcome, type CommandAck, type CommandResult } from '../generated/nexus/prime/pulse';
 import type { Logger } from '../shared/logger';
-import type { CommandStore, ResultInput } from '../redis-bridge/command-store';
+import type { CommandStore, Outgoing, ResultInput } from '../redis-bridge/command-store';
 import type { NexusKeys } from '../redis-bridge/keys';
 import type { OrchestratorMetrics } from './metrics';
 import type { Session } from './session';
@@ -33,15 +33,21 @@ const OUTCOMES: Partial<Record<CommandOutcome, 'succeeded' | 'failed' | 'cancell
 };
 
 /**
- * Delivers mailboxes to the sessions this replica holds. A delivery run for an agent asks
- * the store (one fenced script) what to send within the agent's window, and writes it; runs
- * for one agent never overlap (a kick during a run schedules one more). Runs are triggered by
- * a new session, a result freeing the window, the stream draining after backpressure, a due
- * retry, and the doorbell (pub/sub ring, or the wake set polled as a fallback).
+ * Delivers mailboxes to the sessions this replica holds. Commands reach a session three ways:
+ * - routed: the route script delivers a command at once to a session with a free slot and
+ *   nothing waiting; its owner sends it (from the route reply, or pushed over the bell);
+ * - refilled: the script that applies a batch of results picks the next commands for the
+ *   windows it frees, and they are sent from its reply;
+ * - a delivery run: the store (one fenced script) picks what fits the agent's window. Runs
+ *   for one agent never overlap (a kick during a run schedules one more); they are triggered
+ *   by a new session, the stream draining after backpressure, a due retry, and the doorbell
+ *   (pub/sub ring, or the wake set polled as a fallback). A session's first run, and a run
+ *   after a failed one, also resend what is in flight to it: a push it could not take then,
+ *   or a reply lost with the connection, is sent that way.
  */
 export class Delivery {
-  private readonly running = new Map<string, { again: boolean }>();
-  private readonly retryTimers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
+  private readonly running = new Map<string, { again: boolean; resend: boolean }>();
+  private readonly retryTimers = new Map<string, { timer: NodeJS.Timeout; at: number; resend: boolean }>();
   /** Acks held back, by command id (at most one window per session). */
   private readonly heldAcks = new Map<string, NodeJS.Timeout>();
   /** Results waiting for the next flush, and flushes in progress. */
@@ -56,35 +62,57 @@ export class Delivery {
     private readonly redis: Redis,
     private readonly keys: NexusKeys,
     private readonly replicaId: string,
-    private readonly windowMax: number,
     private readonly metrics: OrchestratorMetrics,
     private readonly logger: Logger,
   ) {}
 
-  /** Asks for a delivery run for `agentId` if this replica holds its session. */
-  kick(agentId: string): void {
+  /**
+   * Asks for a delivery run for `agentId` if this replica holds its session; with `resend`,
+   * the run also sends again what is in flight to the session.
+   */
+  kick(agentId: string, resend = false): void {
     if (this.closed) return;
     const run = this.running.get(agentId);
     if (run) {
       run.again = true;
+      run.resend ||= resend;
       return;
     }
-    const state = { again: true };
+    const state = { again: true, resend };
     this.running.set(agentId, state);
     void (async () => {
       try {
         while (state.again && !this.closed) {
           state.again = false;
-          await this.deliverOnce(agentId);
+          const resendNow = state.resend;
+          state.resend = false;
+          await this.deliverOnce(agentId, resendNow);
         }
       } catch (err) {
-        // The trigger (a popped wake entry, a result) is spent: try again on our own.
+        // The trigger (a popped wake entry, a result) is spent: try again on our own. The reply
+        // may have been lost after the script ran: resend what is in flight.
         this.logger.warn({ agentId, err: (err as Error).message }, 'delivery failed; retrying');
-        this.scheduleRetry(agentId, RETRY_AFTER_FAILURE_MS);
+        this.scheduleRetry(agentId, RETRY_AFTER_FAILURE_MS, true);
       } finally {
         this.running.delete(agentId);
       }
     })();
+  }
+
+  /** A resend run for every live session (after the bell's pub/sub connection came back). */
+  resendAll(): void {
+    for (const session of this.sessions.values()) if (session.state === 'live') this.kick(session.agentId, true);
+  }
+
+  /**
+   * Sends commands that the route script delivered to this replica's session of `epoch` (from
+   * the route reply, or pushed over the bell). When that session is gone, not listed yet, or
+   * leaving, nothing is sent: the commands stay in flight to `epoch` in Redis, where the
+   * session's first run resends them or a new session takes them back.
+   */
+  sendRouted(agentId: string, epoch: number, commands: Outgoing[]): void {
+    const session = this.sessions.get(agentId);
+    if (session && session.epoch === epoch && session.state === 'live') this.send(session, commands);
   }
 
   /** Wakes the agents listed in this replica's wake set (the doorbell's durable half). */
@@ -134,6 +162,7 @@ export class Delivery {
         durationMs: result.durationMs,
         permanent: result.permanent,
         attempt: result.attempt,
+        refillWindow: 0, // set when the batch is applied
       },
     });
   }
@@ -156,9 +185,13 @@ export class Delivery {
   }
 
   private async applyResults(batch: PendingResult[]): Promise<void> {
-    let applied: Awaited<ReturnType<CommandStore['completeBatch']>>;
+    let outcome: Awaited<ReturnType<CommandStore['completeBatch']>>;
+    for (const { session, input } of batch) {
+      // Refill only a live session whose stream takes more (else 'drain' kicks it later).
+      input.refillWindow = session.state === 'live' && !session.call.writableNeedDrain ? session.window : 0;
+    }
     try {
-      applied = await this.store.completeBatch(batch.map((p) => p.input));
+      outcome = await this.store.completeBatch(batch.map((p) => p.input));
     } catch (err) {
       const retry = batch.filter((p) => !this.closed && p.session.state !== 'closed');
       if (retry.length === 0) return;
@@ -166,18 +199,23 @@ export class Delivery {
       setTimeout(() => retry.forEach((p) => this.queueResult(p)), RETRY_AFTER_FAILURE_MS).unref();
       return;
     }
-    const kicks = new Set<string>();
     const fenced = new Set<Session>();
+    // The session each refill is for: the one whose results were applied (not fenced).
+    const current = new Map<string, Session>();
     batch.forEach(({ session, input }, i) => {
-      const { code, retryInMs } = applied[i];
+      const { code, retryInMs } = outcome.applied[i];
       if (code === -1) return fenced.add(session);
+      current.set(session.agentId, session);
       if (code !== 0) this.metrics.countOutcome(code === 2 ? 'retrying' : input.outcome === 'failed' ? 'dead' : input.outcome);
       // The retry may sit behind the window's scan: its own timer brings it back when due.
       if (code === 2) this.scheduleRetry(session.agentId, retryInMs);
-      kicks.add(session.agentId);
     });
     for (const session of fenced) this.fenced(session);
-    for (const agentId of kicks) this.kick(agentId);
+    for (const { agentId, commands, nextRetryInMs } of outcome.refills) {
+      const session = current.get(agentId);
+      if (session) this.send(session, commands);
+      if (nextRetryInMs > 0) this.scheduleRetry(agentId, nextRetryInMs);
+    }
   }
 
   /**
@@ -196,37 +234,43 @@ export class Delivery {
     }
   }
 
-  private async deliverOnce(agentId: string): Promise<void> {
+  private async deliverOnce(agentId: string, resend: boolean): Promise<void> {
     const session = this.sessions.get(agentId);
     // Draining sessions get nothing new; what is in flight is redelivered by the next owner.
     if (!session || session.state !== 'live') return;
     // Backpressure: the stream's buffer is full; its 'drain' event kicks again.
     if (session.call.writableNeedDrain) return;
-    const window = Math.min(this.windowMax, session.profile.maxConcurrency || 4);
-    const d = await this.store.deliver(agentId, session.epoch, window);
+    const d = await this.store.deliver(agentId, session.epoch, session.window, resend);
     if (d.fenced) return this.fenced(session);
-    for (const c of d.commands) {
-      session.inflight++;
-      session.send({ kind: { $case: 'command', command: c } });
-    }
+    this.send(session, d.commands);
     for (const commandId of d.cancels) {
       session.send({ kind: { $case: 'cancel', cancel: { commandId, reason: 'cancelled by operator' } } });
     }
     if (d.nextRetryInMs > 0) this.scheduleRetry(agentId, d.nextRetryInMs);
   }
 
+  private send(session: Session, commands: readonly Outgoing[]): void {
+    for (const command of commands) {
+      session.inflight++;
+      session.send({ kind: { $case: 'command', command } });
+    }
+  }
+
   /** One timer per agent, for its earliest due retry (a later one is found by that run). */
-  private scheduleRetry(agentId: string, inMs: number): void {
+  private scheduleRetry(agentId: string, inMs: number, resend = false): void {
     const at = performance.now() + inMs;
     const existing = this.retryTimers.get(agentId);
-    if (existing && existing.at <= at) return;
+    if (existing && existing.at <= at) {
+      existing.resend ||= resend;
+      return;
+    }
     if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
+    const entry = { timer: setTimeout(() => {
       this.retryTimers.delete(agentId);
-      this.kick(agentId);
-    }, inMs + 5);
-    timer.unref();
-    this.retryTimers.set(agentId, { timer, at });
+      this.kick(agentId, entry.resend);
+    }, inMs + 5), at, resend: resend || (existing?.resend ?? false) };
+    entry.timer.unref();
+    this.retryTimers.set(agentId, entry);
   }
 
   private fenced(session: Session): void {

@@ -112,7 +112,7 @@ export class Orchestrator {
       maxTtlMs: config.maxCommandTtlMs,
       dlqPayloadBytes: config.dlqPayloadBytes,
     };
-    this.delivery = new Delivery(this.sessions, store, this.redis, keys, config.replicaId, config.deliveryWindowMax, this.metrics, logger.child({ component: 'delivery' }));
+    this.delivery = new Delivery(this.sessions, store, this.redis, keys, config.replicaId, this.metrics, logger.child({ component: 'delivery' }));
     const intake = new CommandIntake(store, rules, this.delivery, this.bell, config.replicaId, logger.child({ component: 'intake' }));
     this.consumer = new IngressConsumer(this.blocking, this.redis, keys, config.replicaId, {
       batch: config.ingressBatch,
@@ -190,7 +190,7 @@ export class Orchestrator {
     // sessions at once when Redis is there; it does not wait for Redis beyond that.
     await this.readiness.check();
     this.state = 'running';
-    this.bell.start(config.replicaId, (m) => this.onBell(m)).catch((err: Error) => this.log.error({ err: err.message }, 'could not subscribe to the replica bell'));
+    this.bell.start(config.replicaId, (m) => this.onBell(m), () => this.delivery.resendAll()).catch((err: Error) => this.log.error({ err: err.message }, 'could not subscribe to the replica bell'));
     for (const ticker of this.tickers) ticker.start(true);
     this.consumer.start();
     this.readiness.markStarted();
@@ -288,6 +288,10 @@ export class Orchestrator {
   }
 
   private onBell(message: BellMessage): void {
+    if (message.kind === 'commands') {
+      for (const { agentId, epoch, commands } of message.agents) this.delivery.sendRouted(agentId, epoch, commands);
+      return;
+    }
     if (message.kind === 'mail') {
       this.delivery.pollWake().catch((err: Error) => this.log.warn({ err: err.message }, 'wake poll failed'));
       return;

@@ -19,6 +19,9 @@ type PulseCall = ServerDuplexStream<AgentMessage, OrchestratorMessage>;
 /** Trailer telling a refused agent when to try again (ms); the agent honours it. */
 export const RETRY_AFTER_HEADER = 'retry-after-ms';
 
+/** In-flight window of an agent that states no max_concurrency. */
+const DEFAULT_WINDOW = 4;
+
 /** Longest accepted hello text fields and list sizes. */
 const MAX_FIELD = 256;
 const MAX_LIST = 64;
@@ -166,8 +169,9 @@ export class PulseHandler {
     const { config, sessions, agents, bell, metrics } = this.deps;
     const sessionId = randomUUID();
     const profile = toProfile(hello);
-    const takeover = await agents.connect(hello.agentId, config.replicaId, sessionId, profile);
-    const session = new Session(call, hello.agentId, sessionId, takeover.epoch, profile, call.getPeer(), (kind) => metrics.countSent(kind));
+    const window = Math.min(config.deliveryWindowMax, profile.maxConcurrency || DEFAULT_WINDOW);
+    const takeover = await agents.connect(hello.agentId, config.replicaId, sessionId, profile, window);
+    const session = new Session(call, hello.agentId, sessionId, takeover.epoch, profile, window, call.getPeer(), (kind) => metrics.countSent(kind));
 
     const displaced = sessions.add(session);
     if (displaced) displaced.close({ code: status.ABORTED, details: 'replaced by a newer session for the same agent id' });
@@ -183,8 +187,9 @@ export class PulseHandler {
     });
     this.log.info({ agentId: hello.agentId, sessionId, epoch: takeover.epoch, peer: session.peer, replaced: takeover.previousReplica || undefined }, 'agent connected');
     // Backpressure relief and a fresh session both mean: deliver what waits in the mailbox.
+    // The first run also sends what routing delivered to this session before it was listed.
     call.on('drain', () => this.deps.delivery.kick(hello.agentId));
-    this.deps.delivery.kick(hello.agentId);
+    this.deps.delivery.kick(hello.agentId, true);
     return session;
   }
 
@@ -194,7 +199,7 @@ export class PulseHandler {
    */
   async reRegister(session: Session): Promise<void> {
     const { config, agents } = this.deps;
-    const takeover = await agents.connect(session.agentId, config.replicaId, session.sessionId, session.profile);
+    const takeover = await agents.connect(session.agentId, config.replicaId, session.sessionId, session.profile, session.window);
     session.epoch = takeover.epoch;
   }
 

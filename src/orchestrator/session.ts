@@ -30,6 +30,8 @@ export class Session {
     readonly sessionId: string,
     public epoch: number,
     readonly profile: AgentProfile,
+    /** Most commands in flight to this session at once (the rest wait in its mailbox). */
+    readonly window: number,
     readonly peer: string,
     private readonly onSend: (kind: string) => void,
   ) {

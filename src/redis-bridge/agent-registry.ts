@@ -64,13 +64,16 @@ export class AgentRegistry {
     private readonly limits: AgentRegistryLimits,
   ) {}
 
-  /** Makes a new session the owner of `agentId` and reports who owned it before. */
-  async connect(agentId: string, replicaId: string, sessionId: string, profile: AgentProfile): Promise<Takeover> {
+  /**
+   * Makes a new session the owner of `agentId` and reports who owned it before. `window`: the
+   * session's in-flight window, kept in the record so routing can deliver to it at once.
+   */
+  async connect(agentId: string, replicaId: string, sessionId: string, profile: AgentProfile, window: number): Promise<Takeover> {
     const k = this.keys;
     const l = this.limits;
     const [epoch, previousReplica, previousSession, previousState, nowMs] = await this.redis.connectAgent(
       k.agent(agentId), k.agentIndex, k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentEpoch, k.events, k.agentConnects(agentId), k.mailbox(agentId),
-      agentId, replicaId, sessionId, l.recordTtlMs, l.eventsMaxLen, l.reconnectLimit, l.reconnectWindowMs, ...profileFields(profile),
+      agentId, replicaId, sessionId, l.recordTtlMs, l.eventsMaxLen, l.reconnectLimit, l.reconnectWindowMs, ...profileFields(profile), 'window', window,
     );
     if (Number(epoch) === -1) throw new ReconnectLimitError(Number(previousReplica));
     return { epoch: Number(epoch), previousReplica, previousSession, previousState, nowMs: Number(nowMs) };

@@ -25,11 +25,18 @@ export interface RoutedEntry {
   command: NewCommand;
 }
 
-/** Outcome of routing one ingress entry; `error`: Redis refused the target's keys, the entry stays pending. */
-export type RouteOutcome = 'queued' | 'duplicate' | 'poison' | 'mailbox_full' | 'not_owner' | 'error';
+/**
+ * Outcome of routing one ingress entry. `delivered`: delivered at once to the owner's session
+ * of `epoch` (pushed to the owner, or for the caller to send when it is the owner). `error`:
+ * Redis refused the target's keys, the entry stays pending.
+ */
+export type RouteOutcome = 'delivered' | 'queued' | 'duplicate' | 'poison' | 'mailbox_full' | 'not_owner' | 'error';
 export interface RouteResult {
   outcome: RouteOutcome;
   owner: string;
+  /** For `delivered`: the session's epoch and the command's expiry (Unix ms); else 0. */
+  epoch: number;
+  expireAt: number;
   reason?: string;
 }
 export type CancelOutcome = 'cancelled' | 'cancel_requested' | 'final' | 'unknown' | 'not_owner';
@@ -46,6 +53,14 @@ export interface Delivery {
   nextRetryInMs: number;
 }
 
+/** What a result batch refilled: the commands one agent's session is to be sent now. */
+export interface Refill {
+  agentId: string;
+  commands: Outgoing[];
+  /** Time until the earliest retry waiting in its mailbox is due (ms), 0 = none. */
+  nextRetryInMs: number;
+}
+
 /** An agent's result as the store applies it. */
 export interface ResultInput {
   commandId: string;
@@ -57,6 +72,14 @@ export interface ResultInput {
   durationMs: number;
   permanent: boolean;
   attempt: number;
+  /** The session's window, to refill it from the mailbox; 0 = send it nothing new now. */
+  refillWindow: number;
+}
+
+/** What applying a result did: code (see completeCommands) and, for a retry, its delay. */
+export interface Applied {
+  code: -1 | 0 | 1 | 2;
+  retryInMs: number;
 }
 
 /** Commands by state: active states are current counts, finished ones totals. */
@@ -77,8 +100,9 @@ export class CommandStore {
 
   /**
    * Records, mailboxes and acknowledges valid entries, in order, in one script call (each
-   * fenced by its pending owner); returns each entry's outcome, its target's owner replica
-   * ('' if none) and, for `error`, Redis' reason.
+   * fenced by its pending owner), delivering at once to sessions with room; returns each
+   * entry's outcome, its target's owner replica ('' if none) with the session's epoch for
+   * `delivered`, and, for `error`, Redis' reason.
    */
   async routeBatch(entries: readonly RoutedEntry[]): Promise<RouteResult[]> {
     if (entries.length === 0) return [];
@@ -95,10 +119,11 @@ export class CommandStore {
     this.writes.hold();
     const reply = await this.redis.routeCommands(...args);
     const results: RouteResult[] = [];
-    for (let i = 0; i < reply.length; i += 2) {
+    for (let i = 0; i < reply.length; i += 4) {
       const outcome = reply[i] as RouteOutcome;
       // The script's second value is the owner, or the reason for `error`.
-      results.push(outcome === 'error' ? { outcome, owner: '', reason: reply[i + 1] } : { outcome, owner: reply[i + 1] });
+      if (outcome === 'error') results.push({ outcome, owner: '', epoch: 0, expireAt: 0, reason: reply[i + 1] });
+      else results.push({ outcome, owner: reply[i + 1], epoch: Number(reply[i + 2]), expireAt: Number(reply[i + 3]) });
     }
     return results;
   }
@@ -126,29 +151,20 @@ export class CommandStore {
     return { outcome: outcome as CancelOutcome, owner };
   }
 
-  /** Picks commands and cancels for an agent's session (fenced by its epoch). */
-  async deliver(agentId: string, epoch: number, window: number): Promise<Delivery> {
+  /**
+   * Picks commands and cancels for an agent's session (fenced by its epoch); with `resend`,
+   * also the commands already in flight to it (they may never have been written to it).
+   */
+  async deliver(agentId: string, epoch: number, window: number, resend = false): Promise<Delivery> {
     const k = this.keys;
     this.writes.hold();
     const reply = await this.redis.deliverCommands(
       k.agent(agentId), k.mailbox(agentId), k.events, k.commandCounts, k.cancelsPrefix + agentId,
-      agentId, epoch, this.replicaId, window, window * 4 + 16, k.commandPrefix, this.limits.eventsMaxLen,
+      agentId, epoch, this.replicaId, window, window * 4 + 16, k.commandPrefix, this.limits.eventsMaxLen, resend ? 1 : 0,
     );
     if (Number(reply[0]) === -1) return { fenced: true, commands: [], cancels: [], nextRetryInMs: 0 };
-    const n = Number(reply[2]);
     const commands: Outgoing[] = [];
-    let i = 3;
-    for (let c = 0; c < n; c++, i += 7) {
-      commands.push({
-        commandId: String(reply[i]),
-        commandType: String(reply[i + 1]),
-        payload: String(reply[i + 2]),
-        priority: Number(reply[i + 3]),
-        attempt: Number(reply[i + 4]),
-        correlationId: String(reply[i + 5]),
-        deadlineUnixMs: Number(reply[i + 6]),
-      });
-    }
+    let i = readCommands(reply, 3, Number(reply[2]), commands);
     const m = Number(reply[i++]);
     const cancels = reply.slice(i, i + m).map(String);
     return { fenced: false, commands, cancels, nextRetryInMs: Number(reply[1]) };
@@ -160,11 +176,12 @@ export class CommandStore {
   }
 
   /**
-   * Applies results in one script call, in order; returns, per result, what happened and, for
-   * a retry, the delay until it is due.
+   * Applies results in one script call, in order, and refills the windows they free; returns,
+   * per result, what happened and, for a retry, the delay until it is due, and per refilled
+   * agent what its session is to be sent now.
    */
-  async completeBatch(results: readonly ResultInput[]): Promise<{ code: -1 | 0 | 1 | 2; retryInMs: number }[]> {
-    if (results.length === 0) return [];
+  async completeBatch(results: readonly ResultInput[]): Promise<{ applied: Applied[]; refills: Refill[] }> {
+    if (results.length === 0) return { applied: [], refills: [] };
     const k = this.keys;
     const l = this.limits;
     const args: (string | number)[] = [
@@ -173,13 +190,20 @@ export class CommandStore {
       l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes, results.length,
     ];
     for (const r of results) {
-      args.push(r.commandId, r.agentId, r.epoch, r.outcome, r.output, r.error, r.durationMs, r.permanent ? 1 : 0, r.attempt);
+      args.push(r.commandId, r.agentId, r.epoch, r.outcome, r.output, r.error, r.durationMs, r.permanent ? 1 : 0, r.attempt, r.refillWindow);
     }
     this.writes.hold();
     const reply = await this.redis.completeCommands(...args);
-    const applied: { code: -1 | 0 | 1 | 2; retryInMs: number }[] = [];
-    for (let i = 0; i < reply.length; i += 2) applied.push({ code: Number(reply[i]) as -1 | 0 | 1 | 2, retryInMs: Number(reply[i + 1]) });
-    return applied;
+    const applied: Applied[] = [];
+    let i = 0;
+    for (; i < 2 * results.length; i += 2) applied.push({ code: Number(reply[i]) as Applied['code'], retryInMs: Number(reply[i + 1]) });
+    const refills: Refill[] = [];
+    for (let m = Number(reply[i++]); m > 0; m--) {
+      const refill: Refill = { agentId: String(reply[i]), nextRetryInMs: Number(reply[i + 1]), commands: [] };
+      i = readCommands(reply, i + 3, Number(reply[i + 2]), refill.commands);
+      refills.push(refill);
+    }
+    return { applied, refills };
   }
 
   /** Dead-letters commands past their TTL; returns how many. */
@@ -206,4 +230,20 @@ export class CommandStore {
     const n = (k: string) => Math.max(0, Number(raw[k] ?? 0));
     return { queued: n('queued'), delivered: n('delivered'), retrying: n('retrying'), succeeded: n('succeeded'), failed: n('failed'), dead: n('dead'), cancelled: n('cancelled') };
   }
+}
+
+/** Reads `n` commands of 7 values each from a script's reply at `i` into `out`; returns the index after them. */
+function readCommands(reply: readonly unknown[], i: number, n: number, out: Outgoing[]): number {
+  for (let c = 0; c < n; c++, i += 7) {
+    out.push({
+      commandId: String(reply[i]),
+      commandType: String(reply[i + 1]),
+      payload: String(reply[i + 2]),
+      priority: Number(reply[i + 3]),
+      attempt: Number(reply[i + 4]),
+      correlationId: String(reply[i + 5]),
+      deadlineUnixMs: Number(reply[i + 6]),
+    });
+  }
+  return i;
 }

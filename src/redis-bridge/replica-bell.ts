@@ -1,18 +1,30 @@
 import type Redis from 'ioredis';
 import type { Logger } from '../shared/logger';
+import type { Outgoing } from './command-store';
 import type { NexusKeys } from './keys';
 
-/** Messages one replica sends another about sessions it holds. */
+/** Commands the route script delivered to one of the replica's sessions. */
+export interface RoutedCommands {
+  agentId: string;
+  epoch: number;
+  commands: Outgoing[];
+}
+
+/** Messages one replica (or a script) sends another about sessions it holds. */
 export type BellMessage =
   /** A newer session (with `epoch`) took the agent over: close the older one. */
   | { kind: 'replaced'; agentId: string; epoch: number }
   /** Agents of this replica have new mail (their ids are in the replica's wake set). */
-  | { kind: 'mail' };
+  | { kind: 'mail' }
+  /** Commands delivered to sessions of this replica by routeCommands: send them. */
+  | { kind: 'commands'; agents: RoutedCommands[] };
 
 /**
  * A per-replica doorbell over Redis pub/sub. Delivery is best effort: whatever it carries is
  * also kept durably (replacement by fencing epochs, mail in the replica's wake set, which the
- * replica polls), so a lost ring only delays the outcome.
+ * replica polls, commands in flight to the session in its mailbox), so a lost ring only
+ * delays the outcome. Messages published while the subscription was down are lost: after it
+ * is back, `onResubscribed` lets the replica look again at what they may have carried.
  */
 export class ReplicaBell {
   private closed = false;
@@ -24,8 +36,11 @@ export class ReplicaBell {
     private readonly logger: Logger,
   ) {}
 
-  /** Subscribes to this replica's channel and calls `onMessage` for each valid message. */
-  async start(replicaId: string, onMessage: (message: BellMessage) => void): Promise<void> {
+  /**
+   * Subscribes to this replica's channel and calls `onMessage` for each valid message, and
+   * `onResubscribed` each time the subscription is back after the connection dropped.
+   */
+  async start(replicaId: string, onMessage: (message: BellMessage) => void, onResubscribed: () => void = () => undefined): Promise<void> {
     const channel = this.keys.replicaChannel(replicaId);
     this.subscriber.on('message', (ch: string, text: string) => {
       if (ch !== channel || this.closed) return;
@@ -34,6 +49,15 @@ export class ReplicaBell {
       else this.logger.warn({ text: text.slice(0, 200) }, 'ignored malformed bell message');
     });
     await this.subscriber.subscribe(channel);
+    // ioredis subscribes again by itself after a reconnect; subscribing here too returns once
+    // Redis has confirmed it, so whatever is published from then on arrives.
+    this.subscriber.on('ready', () => {
+      if (this.closed) return;
+      this.subscriber.subscribe(channel).then(
+        () => !this.closed && onResubscribed(),
+        (err: Error) => this.logger.warn({ err: err.message }, 'could not subscribe to the replica bell again'),
+      );
+    });
   }
 
   /** Rings `replicaId`'s bell; errors are logged, not thrown (fencing covers a lost ring). */
@@ -50,9 +74,13 @@ export class ReplicaBell {
   }
 }
 
+/** A routed command as the route script writes it: 7 strings, in Outgoing's order. */
+type RoutedTuple = [string, string, string, string, string, string, string];
+
 function parseBell(text: string): BellMessage | undefined {
   try {
-    const m = JSON.parse(text) as Partial<BellMessage>;
+    const m = JSON.parse(text) as { kind?: string; agentId?: unknown; epoch?: unknown; agents?: unknown };
+    if (m.kind === 'commands' && Array.isArray(m.agents)) return { kind: 'commands', agents: m.agents.map(toRouted) };
     if (m.kind === 'replaced' && typeof m.agentId === 'string' && typeof m.epoch === 'number') {
       return { kind: 'replaced', agentId: m.agentId, epoch: m.epoch };
     }
@@ -61,4 +89,21 @@ function parseBell(text: string): BellMessage | undefined {
     // fall through
   }
   return undefined;
+}
+
+function toRouted(a: { agentId: string; epoch: string; commands: RoutedTuple[] }): RoutedCommands {
+  if (typeof a.agentId !== 'string' || !Array.isArray(a.commands)) throw new Error('malformed routed commands');
+  return {
+    agentId: a.agentId,
+    epoch: Number(a.epoch),
+    commands: a.commands.map(([commandId, commandType, payload, priority, attempt, correlationId, expireAt]) => ({
+      commandId: String(commandId),
+      commandType: String(commandType),
+      payload: String(payload),
+      priority: Number(priority),
+      attempt: Number(attempt),
+      correlationId: String(correlationId),
+      deadlineUnixMs: Number(expireAt),
+    })),
+  };
 }

@@ -17,7 +17,7 @@ declare module 'ioredis' {
     cancelCommand(...args: Arg[]): Result<[string, string], Context>;
     deliverCommands(...args: Arg[]): Result<(string | number)[], Context>;
     ackCommand(...args: Arg[]): Result<number, Context>;
-    completeCommands(...args: Arg[]): Result<number[], Context>;
+    completeCommands(...args: Arg[]): Result<(string | number)[], Context>;
     expireCommands(...args: Arg[]): Result<number, Context>;
     retireConsumer(...args: Arg[]): Result<number, Context>;
   }

@@ -1,11 +1,13 @@
 --[[
-  Applies a batch of agents' results in one step, each fenced by its session's epoch.
-  Success or cancellation finishes the command. A failure is retried with exponential backoff
-  until `max_attempts` (the command goes back to the mailbox's ready band); then (or at once
-  when permanent) it is dead-lettered `failed` with the last error. A result for a finished
-  command or an older attempt is ignored (redeliveries make duplicates normal). Record,
-  mailbox and agent keys are built from the prefixes in ARGV (same hash tag as KEYS
-  on Redis Cluster).
+  Applies a batch of agents' results in one step, each fenced by its session's epoch, and
+  refills the windows they free. Success or cancellation finishes the command. A failure is
+  retried with exponential backoff until `max_attempts` (the command goes back to the
+  mailbox's ready band); then (or at once when permanent) it is dead-lettered `failed` with
+  the last error. A result for a finished command or an older attempt is ignored
+  (redeliveries make duplicates normal). Then, for each agent with a refill window, the
+  next commands of its ready band are picked for its session (includes/pickReady.lua), so
+  a steady flow needs no delivery run of its own. Record, mailbox and agent keys are built
+  from the prefixes in ARGV (same hash tag as KEYS on Redis Cluster).
 
   Input:
     KEYS[1] events stream            KEYS[3] command deadlines (zset)
@@ -17,8 +19,9 @@
     ARGV[4] replica id                  ARGV[9] dlq cap
     ARGV[5] retry base delay (ms)       ARGV[10] dlq payload cap (bytes)
     ARGV[11] n, the number of results
-    ARGV[12..] n x 9: command id, agent id, session epoch, outcome (succeeded | failed |
-      cancelled), output, error, duration (ms), permanent (1/0), attempt
+    ARGV[12..] n x 10: command id, agent id, session epoch, outcome (succeeded | failed |
+      cancelled), output, error, duration (ms), permanent (1/0), attempt, refill window
+      (the session's window, or 0 when it should get nothing new now)
 
   A result stands for the agent's ack: an attempt whose ack was not recorded on its own
   (agents send none for commands that finish quickly) gets its `acked` step here.
@@ -28,32 +31,46 @@
     2, retry in ms  failed; retrying after that delay
     0, 0            ignored (already finished, other attempt, or not this agent's)
     -1, 0           fenced: a newer session owns the agent
+  then m, and per refilled agent: agent id, ms until a retry seen in its ready band is due
+    (0 = none), k, and k x (id, type, payload, priority, attempt, correlation id, expire
+    at): what its session is to be sent now
 ]]
 --- @include "includes/now.lua"
 --- @include "includes/deadLetter.lua"
 --- @include "includes/mailboxBands.lua"
 --- @include "includes/stateTally.lua"
 --- @include "includes/timeline.lua"
+--- @include "includes/pickReady.lua"
 
 local commandPrefix, mailboxPrefix, agentPrefix, replica = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local retryBase, retryMax, retention = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local eventsCap, dlqCap, dlqPayloadCap = ARGV[8], ARGV[9], tonumber(ARGV[10])
 local n = tonumber(ARGV[11])
 local now, nowText = nowMs()
-local epochs, finished, out = {}, {}, {}
--- Applied once per agent at the end: commands leaving the window, ids leaving the mailbox.
-local leftWindow, leftMailbox = {}, {}
+local finished, out = {}, {}
+-- Per agent of the batch, in first-seen order: its record's epoch and in-flight count, the
+-- commands leaving its window and the refill window (applied once per agent at the end).
+local agents, order = {}, {}
+-- Ids leaving each mailbox, removed once per mailbox at the end.
+local leftMailbox = {}
 
-local function apply(id, agentId, epoch, outcome, output, err, duration, permanent, attemptText)
-  if epochs[agentId] == nil then epochs[agentId] = redis.call('HGET', agentPrefix .. agentId, 'epoch') or false end
-  if epochs[agentId] ~= epoch then return -1, 0 end
+local function apply(id, agentId, epoch, outcome, output, err, duration, permanent, attemptText, window)
+  local a = agents[agentId]
+  if a == nil then
+    local r = redis.call('HMGET', agentPrefix .. agentId, 'epoch', 'inflight')
+    a = { epoch = r[1], inflight = tonumber(r[2]) or 0, left = 0, window = 0 }
+    agents[agentId] = a
+    order[#order + 1] = agentId
+  end
+  if a.epoch ~= epoch then return -1, 0 end
+  a.window = tonumber(window)
   local key, mailbox = commandPrefix .. id, mailboxPrefix .. agentId
   local r = redis.call('HMGET', key, 'state', 'target', 'attempt', 'max_attempts', 'delivered_epoch', 'acked_attempt', 'timeline')
   local state = r[1]
   if state ~= 'delivered' or r[2] ~= agentId or r[3] ~= attemptText then return 0, 0 end
   local attempt = tonumber(attemptText)
   -- It leaves this session's window (a command delivered to an earlier session never counted).
-  if r[5] == epoch then leftWindow[agentId] = (leftWindow[agentId] or 0) + 1 end
+  if r[5] == epoch then a.left = a.left + 1 end
   -- The result's fields, written with the new state in one HSET below.
   local timeline = r[7]
   local fields = { 'output', output, 'error', err, 'duration_ms', duration }
@@ -106,18 +123,36 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
 end
 
 for i = 0, n - 1 do
-  local b = 11 + i * 9
+  local b = 11 + i * 10
   local code, retryIn = apply(ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6],
-    ARGV[b + 7], ARGV[b + 8], ARGV[b + 9])
+    ARGV[b + 7], ARGV[b + 8], ARGV[b + 9], ARGV[b + 10])
   out[#out + 1] = code
   out[#out + 1] = retryIn
 end
 
-for agentId, count in pairs(leftWindow) do
-  local agentKey = agentPrefix .. agentId
-  if tonumber(redis.call('HINCRBY', agentKey, 'inflight', -count)) < 0 then redis.call('HSET', agentKey, 'inflight', '0') end
-end
 for mailbox, ids in pairs(leftMailbox) do redis.call('ZREM', mailbox, unpack(ids)) end
 if #finished > 0 then redis.call('ZREM', KEYS[3], unpack(finished)) end
+
+local refills, refilled = {}, 0
+for _, agentId in ipairs(order) do
+  local a = agents[agentId]
+  if a.epoch then
+    local inflight = math.max(0, a.inflight - a.left)
+    local commands = {}
+    local picked, nextDue = pickReady(mailboxPrefix .. agentId, agentId, a.epoch, a.window - inflight, a.window * 4 + 16,
+      commandPrefix, KEYS[1], eventsCap, replica, now, nowText, commands)
+    if a.left > 0 or picked > 0 then redis.call('HSET', agentPrefix .. agentId, 'inflight', tostring(inflight + picked)) end
+    if picked > 0 or nextDue > 0 then
+      refilled = refilled + 1
+      refills[#refills + 1] = agentId
+      refills[#refills + 1] = nextDue
+      refills[#refills + 1] = picked
+      for _, v in ipairs(commands) do refills[#refills + 1] = v end
+    end
+  end
+end
 countStates(KEYS[4])
+
+out[#out + 1] = refilled
+for _, v in ipairs(refills) do out[#out + 1] = v end
 return out

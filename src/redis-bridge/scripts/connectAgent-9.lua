@@ -24,7 +24,8 @@
     ARGV[5] events stream cap (approximate MAXLEN)
     ARGV[6] sessions allowed per window
     ARGV[7] window (ms)
-    ARGV[8..] hello fields as field, value pairs
+    ARGV[8..] fields of the record as field, value pairs: the hello's, and `window` (the
+              session's in-flight window, for the route script's immediate deliveries)
 
   Output:
     { epoch, previous replica or '', previous session or '', previous state or '', now (ms) }
@@ -47,10 +48,7 @@ local epoch = redis.call('INCR', KEYS[6])
 
 -- inflight counts commands delivered to this session; earlier ones are redelivered.
 redis.call('HSET', KEYS[1], 'agent_id', id, 'replica', ARGV[2], 'session', ARGV[3], 'epoch', epoch,
-  'state', 'online', 'connected_at', now, 'last_pulse', now, 'inflight', 0)
-for i = 8, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-end
+  'state', 'online', 'connected_at', now, 'last_pulse', now, 'inflight', 0, unpack(ARGV, 8))
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 
 -- Bounded by the in-flight window of the sessions before this one.

@@ -1,10 +1,20 @@
 --[[
   Routes a chunk of valid ingress entries in one step. For each entry, in order: records the
   command (deduplicated by command id; its timeline starts in the record), appends it to the
-  target's mailbox, emits `command_queued`, and marks the agent in its owner's wake set; then
-  XACKs every handled entry, sets the TTL deadlines and counts the queued commands at once. Fenced per entry: only the consumer the entry is pending for may route it.
-  Delivered too often -> dead-lettered `poison` instead. Per-command keys are built from the
-  prefixes in ARGV (same hash tag as KEYS on Redis Cluster).
+  target's mailbox and emits `command_queued`. When the target's session has a free slot in
+  its window and nothing waits before it, the command is delivered at once (recorded as
+  delivered to that session's epoch, in the mailbox's in-flight band, `command_delivered`):
+  returned to the caller when the caller owns the session, else pushed to the owner over its
+  bell (one pub/sub message per owner and chunk). Otherwise, unless the window is full (the
+  results that free it refill it), the agent is marked in its owner's wake set. Then every handled entry is XACKed, the TTL deadlines set and the
+  commands counted at once. Fenced per entry: only the consumer the entry is pending for may
+  route it. Delivered too often -> dead-lettered `poison` instead. Per-command keys are built
+  from the prefixes in ARGV (same hash tag as KEYS on Redis Cluster).
+
+  A push that the owner cannot act on (its session ended or is not registered yet, or the
+  message was lost with its pub/sub connection) is not lost: the command stays in flight to
+  that epoch, so the session's first delivery run (or a resend run) sends it, and a new
+  session takes it back to the ready band (connectAgent).
 
   Input:
     KEYS[1] ingress stream          KEYS[4] command sequence counter
@@ -21,8 +31,11 @@
     ARGV[14..] n x 9: entry id, command id, target, command type, payload, priority (1..10),
                       correlation id, max attempts, ttl (ms)
 
-  Output: n x 2, per entry in order: outcome, owner replica or ''
-    'queued'        recorded and mailboxed (owner: the replica holding the target, if any)
+  Output: n x 4, per entry in order: outcome, owner replica or '', and for `delivered` the
+  session's epoch and the command's expiry (ms), else '' and ''
+    'delivered'     recorded and delivered at once to the owner's session of that epoch
+                    (the caller sends it when it is the owner; else it was pushed)
+    'queued'        recorded and mailboxed (owner: the replica to wake for it, if any)
     'duplicate'     the command id was seen before: acknowledged, nothing else
     'poison'        dead-lettered after too many deliveries
     'mailbox_full'  dead-lettered: the target's mailbox is at its cap
@@ -35,6 +48,7 @@
 --- @include "includes/pendingFor.lua"
 --- @include "includes/deadLetter.lua"
 --- @include "includes/timeline.lua"
+--- @include "includes/mailboxBands.lua"
 
 local group, consumer = ARGV[1], ARGV[2]
 local poisonAfter, retention, mailboxCap = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -45,8 +59,33 @@ local now, nowText = nowMs()
 -- Arrival numbers for the whole chunk in one step (orders equal priorities in a mailbox).
 local seq = redis.call('INCRBY', KEYS[4], n) - n
 
-local out, acks, deadlines, wakes, owners = {}, {}, {}, {}, {}
-local queued = 0
+local out, acks, deadlines, wakes, pushes = {}, {}, {}, {}, {}
+local queued, delivered = 0, 0
+-- Per target of the chunk, read once (with pcall: a key Redis refuses fails its entries
+-- alone, before anything of them is written) and kept current here: mailbox size, owner,
+-- session epoch, window and in-flight count, and how many ready commands wait.
+local targets, targetOrder = {}, {}
+local function targetOf(target)
+  local t = targets[target]
+  if t then return t end
+  local mailbox = mailboxPrefix .. target
+  local size = redis.pcall('ZCARD', mailbox)
+  local agent = redis.pcall('HMGET', agentPrefix .. target, 'replica', 'state', 'epoch', 'window', 'inflight')
+  if type(size) == 'table' then t = { err = size.err }
+  elseif agent.err then t = { err = agent.err }
+  else
+    local online = agent[1] and agent[2] ~= 'offline'
+    t = { mailbox = mailbox, size = size, owner = online and agent[1] or false, epoch = agent[3],
+      window = tonumber(agent[4]), inflight = tonumber(agent[5]) or 0, pushed = 0 }
+    -- Delivered at once only in order: when no ready command waits before it.
+    if t.owner and t.epoch and t.window and t.inflight < t.window then
+      t.ready = redis.call('ZCOUNT', mailbox, '-inf', '(' .. IN_FLIGHT)
+    end
+  end
+  targets[target] = t
+  targetOrder[#targetOrder + 1] = target
+  return t
+end
 -- The entry at ARGV[b + 1 .. b + 9] as a dead letter shows it (built only on those paths).
 local function original(b)
   return { 'type', 'command_issued', 'target', ARGV[b + 3], 'command_id', ARGV[b + 2], 'command_type', ARGV[b + 4],
@@ -58,7 +97,7 @@ for e = 0, n - 1 do
   local b = 13 + e * 9
   local entryId, id, target, ctype, payload = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   local priority, correlation, maxAttempts, ttl = ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], tonumber(ARGV[b + 9])
-  local outcome, owner = 'queued', ''
+  local outcome, owner, epoch, expireAt = 'queued', '', '', ''
   local deliveries = pendingFor(KEYS[1], group, entryId, consumer)
   local key = commandPrefix .. id
   if not deliveries then
@@ -70,56 +109,94 @@ for e = 0, n - 1 do
   elseif redis.call('EXISTS', key) == 1 then
     outcome = 'duplicate'
   else
-    -- The target's keys are read first, with pcall: one that Redis refuses fails this entry
-    -- alone, before anything of it is written (a script stopped by an error keeps its writes).
-    local size = redis.pcall('ZCARD', mailboxPrefix .. target)
-    if owners[target] == nil then
-      local agent = redis.pcall('HMGET', agentPrefix .. target, 'replica', 'state')
-      if agent.err then owners[target] = agent
-      else owners[target] = (agent[1] and agent[2] ~= 'offline') and agent[1] or false end
-    end
-    local refused = (type(size) == 'table' and size) or (type(owners[target]) == 'table' and owners[target])
-    if refused then
-      outcome, owner = 'error', refused.err
-    elseif size >= mailboxCap then
+    local t = targetOf(target)
+    if t.err then
+      outcome, owner = 'error', t.err
+    elseif t.size >= mailboxCap then
       outcome = 'mailbox_full'
       deadLetter(KEYS[3], dlqCap, KEYS[2], eventsCap, original(b), 'mailbox_full',
         'mailbox of ' .. target .. ' holds ' .. ARGV[5] .. ' commands', 0, entryId, consumer, now, dlqPayloadCap)
     else
       -- Times and counts go to redis.call as text where they are only written (includes/now.lua).
-      local expireAt = tostring(now + ttl)
-      redis.call('HSET', key, 'command_id', id, 'target', target, 'command_type', ctype, 'payload', payload,
-        'priority', priority, 'correlation_id', correlation, 'max_attempts', maxAttempts, 'ttl_ms', ARGV[b + 9],
-        'expire_at', expireAt, 'attempt', '1', 'deliveries', '0', 'handled_by', consumer, 'source_id', entryId,
-        'queued_at', nowText, 'state', 'queued', 'timeline', step('queued', nowText, consumer))
-      redis.call('PEXPIRE', key, ttl + retention)
+      expireAt = tostring(now + ttl)
       -- Priority first (10 = highest sorts first), then arrival.
       seq = seq + 1
-      redis.call('ZADD', mailboxPrefix .. target, (10 - tonumber(priority)) * 100000000000000 + seq % 100000000000000, id)
+      local score = (10 - tonumber(priority)) * 100000000000000 + seq % 100000000000000
+      local timeline = step('queued', nowText, consumer)
+      -- t.ready is known only when the session has a free slot (see targetOf).
+      local deliverNow = t.ready == 0 and t.inflight < t.window
+      if deliverNow then
+        outcome, owner, epoch = 'delivered', t.owner, t.epoch
+        redis.call('HSET', key, 'command_id', id, 'target', target, 'command_type', ctype, 'payload', payload,
+          'priority', priority, 'correlation_id', correlation, 'max_attempts', maxAttempts, 'ttl_ms', ARGV[b + 9],
+          'expire_at', expireAt, 'attempt', '1', 'deliveries', '1', 'handled_by', consumer, 'source_id', entryId,
+          'queued_at', nowText, 'state', 'delivered', 'delivered_epoch', epoch, 'delivered_by', owner,
+          'delivered_at', nowText, 'timeline', timeline .. '\n' .. step('delivered', nowText, owner, '1'))
+        redis.call('ZADD', t.mailbox, score + IN_FLIGHT, id)
+      else
+        redis.call('HSET', key, 'command_id', id, 'target', target, 'command_type', ctype, 'payload', payload,
+          'priority', priority, 'correlation_id', correlation, 'max_attempts', maxAttempts, 'ttl_ms', ARGV[b + 9],
+          'expire_at', expireAt, 'attempt', '1', 'deliveries', '0', 'handled_by', consumer, 'source_id', entryId,
+          'queued_at', nowText, 'state', 'queued', 'timeline', timeline)
+        redis.call('ZADD', t.mailbox, score, id)
+      end
+      redis.call('PEXPIRE', key, ttl + retention)
+      t.size = t.size + 1
       deadlines[#deadlines + 1] = expireAt
       deadlines[#deadlines + 1] = id
       redis.call('XADD', KEYS[2], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_queued', 'command_id', id,
         'agent_id', target, 'replica', consumer, 'source_id', entryId, 'ts', nowText)
-      queued = queued + 1
-      if owners[target] then
-        owner = owners[target]
-        local wake = wakes[owner]
-        if not wake then wake = {}; wakes[owner] = wake end
-        wake[#wake + 1] = target
+      if deliverNow then
+        redis.call('XADD', KEYS[2], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_delivered', 'command_id', id,
+          'agent_id', target, 'replica', owner, 'attempt', '1', 'ts', nowText)
+        delivered = delivered + 1
+        t.inflight = t.inflight + 1
+        t.pushed = t.pushed + 1
+        if owner ~= consumer then
+          local push = pushes[owner]
+          if not push then push = {}; pushes[owner] = push end
+          local commands = push[target]
+          if not commands then commands = {}; push[target] = commands end
+          commands[#commands + 1] = { id, ctype, payload, priority, '1', correlation, expireAt }
+        end
+      else
+        queued = queued + 1
+        if t.ready then t.ready = t.ready + 1 end
+        -- A full window is refilled by the results that free it: no delivery run needed.
+        if t.owner and not (t.window and t.inflight >= t.window) then
+          owner = t.owner
+          local wake = wakes[owner]
+          if not wake then wake = {}; wakes[owner] = wake end
+          wake[#wake + 1] = target
+        end
       end
     end
   end
   if outcome ~= 'not_owner' and outcome ~= 'error' then acks[#acks + 1] = entryId end
   out[#out + 1] = outcome
   out[#out + 1] = owner
+  out[#out + 1] = epoch
+  out[#out + 1] = outcome == 'delivered' and expireAt or ''
 end
 
 if #acks > 0 then redis.call('XACK', KEYS[1], group, unpack(acks)) end
 if #deadlines > 0 then redis.call('ZADD', KEYS[5], unpack(deadlines)) end
 if queued > 0 then redis.call('HINCRBY', KEYS[6], 'queued', queued) end
-for owner, targets in pairs(wakes) do
+if delivered > 0 then redis.call('HINCRBY', KEYS[6], 'delivered', delivered) end
+for _, target in ipairs(targetOrder) do
+  local t = targets[target]
+  if t.pushed and t.pushed > 0 then redis.call('HSET', agentPrefix .. target, 'inflight', tostring(t.inflight)) end
+end
+for owner, byAgent in pairs(pushes) do
+  local agents = {}
+  for target, commands in pairs(byAgent) do
+    agents[#agents + 1] = { agentId = target, epoch = targets[target].epoch, commands = commands }
+  end
+  redis.call('PUBLISH', replicaPrefix .. owner .. ':bell', cjson.encode({ kind = 'commands', agents = agents }))
+end
+for owner, ids in pairs(wakes) do
   local wake = replicaPrefix .. owner .. ':wake'
-  redis.call('SADD', wake, unpack(targets))
+  redis.call('SADD', wake, unpack(ids))
   redis.call('PEXPIRE', wake, '3600000')
 end
 return out
