@@ -1,5 +1,5 @@
 import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
-import type { AgentMessage, NexusPulseServiceClient, OrchestratorMessage, Welcome } from '../generated/nexus/prime/pulse';
+import type { AgentMessage, CommandResult, NexusPulseServiceClient, OrchestratorMessage, Welcome } from '../generated/nexus/prime/pulse';
 import { afterPendingIo } from '../shared/delay';
 import type { Logger } from '../shared/logger';
 import { AGENT_VERSION, type CompiledAgentOptions } from './agent-options';
@@ -52,6 +52,10 @@ export class PulseSession {
   private done = false;
   /** Set once a drain directive arrived: when to leave. */
   private drainDeadline: number | undefined;
+  /** The orchestrator takes result batches: results of one event-loop turn go in one message. */
+  private batchResults = false;
+  private pendingResults: CommandResult[] = [];
+  private resultsFlush: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly client: NexusPulseServiceClient,
@@ -60,12 +64,41 @@ export class PulseSession {
     this.intervalMs = ctx.options.heartbeatIntervalMs;
   }
 
-  /** Writes to the stream if it is open; false otherwise. */
+  /**
+   * Writes to the stream if it is open; false otherwise. Results wait for the end of this
+   * event-loop turn when the orchestrator takes batches: commands that arrived together
+   * usually finish together, and one message carries them all.
+   */
   send(message: AgentMessage): boolean {
+    if (this.batchResults && message.kind?.$case === 'commandResult') {
+      if (!this.open) return false;
+      this.pendingResults.push(message.kind.commandResult);
+      this.resultsFlush ??= setImmediate(() => this.flushResults());
+      return true;
+    }
+    return this.write(message);
+  }
+
+  private get open(): boolean {
     const call = this.call;
-    if (!call || call.writableEnded || call.destroyed) return false;
-    call.write(message);
+    return call !== undefined && !call.writableEnded && !call.destroyed;
+  }
+
+  private write(message: AgentMessage): boolean {
+    if (!this.open) return false;
+    this.call!.write(message);
     return true;
+  }
+
+  /** Sends the results held for this turn: one alone as it is, several as a batch. */
+  private flushResults(): void {
+    clearImmediate(this.resultsFlush);
+    this.resultsFlush = undefined;
+    const results = this.pendingResults;
+    if (results.length === 0) return;
+    this.pendingResults = [];
+    if (results.length === 1) this.write({ kind: { $case: 'commandResult', commandResult: results[0] } });
+    else this.write({ kind: { $case: 'commandResults', commandResults: { results } } });
   }
 
   run(): Promise<SessionOutcome> {
@@ -74,12 +107,14 @@ export class PulseSession {
       this.settle = (outcome) => {
         if (this.done) return;
         this.done = true;
+        this.flushResults();
         for (const t of this.timers) clearTimeout(t);
         this.timers.clear();
         stop.removeEventListener('abort', onStop);
         resolve(outcome);
       };
       const onStop = (): void => {
+        this.flushResults();
         this.send({ kind: { $case: 'goodbye', goodbye: { reason: 'agent closing' } } });
         this.call?.end();
         this.later(1000, () => this.call?.cancel());
@@ -104,6 +139,7 @@ export class PulseSession {
             labels: options.labels,
             version: AGENT_VERSION,
             maxConcurrency: options.maxConcurrency,
+            acceptsCommandBatches: true,
           },
         },
       });
@@ -123,6 +159,9 @@ export class PulseSession {
         return this.onWelcome(kind.welcome);
       case 'command':
         return this.ctx.runner.receive(kind.command);
+      case 'commands':
+        for (const command of kind.commands.commands) this.ctx.runner.receive(command);
+        return;
       case 'cancel':
         return this.ctx.runner.cancel(kind.cancel.commandId, kind.cancel.reason || 'cancelled by orchestrator');
       case 'drain':
@@ -136,6 +175,7 @@ export class PulseSession {
   private onWelcome(welcome: Welcome): void {
     if (this.welcomedAt) return;
     this.welcomedAt = performance.now();
+    this.batchResults = welcome.acceptsResultBatches;
     if (welcome.heartbeatIntervalMs > 0) this.intervalMs = Math.min(this.intervalMs, welcome.heartbeatIntervalMs);
     this.ctx.onWelcome(welcome);
     void this.heartbeat();
@@ -178,6 +218,7 @@ export class PulseSession {
     this.ctx.logger.info({ reconnectAfterMs, reason }, 'drain requested');
     this.drainDeadline = performance.now() + reconnectAfterMs;
     const leave = (): void => {
+      this.flushResults();
       this.send({ kind: { $case: 'goodbye', goodbye: { reason: 'drained' } } });
       this.call?.end();
       this.settle?.({ kind: 'drained', reconnectAfterMs: 0 });

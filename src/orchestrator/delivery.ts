@@ -249,11 +249,14 @@ export class Delivery {
     if (d.nextRetryInMs > 0) this.scheduleRetry(agentId, d.nextRetryInMs);
   }
 
-  private send(session: Session, commands: readonly Outgoing[]): void {
-    for (const command of commands) {
-      session.inflight++;
-      session.send({ kind: { $case: 'command', command } });
+  /** Several commands go in one message to an agent that takes batches. */
+  private send(session: Session, commands: Outgoing[]): void {
+    session.inflight += commands.length;
+    if (commands.length > 1 && session.acceptsBatches) {
+      session.send({ kind: { $case: 'commands', commands: { commands } } });
+      return;
     }
+    for (const command of commands) session.send({ kind: { $case: 'command', command } });
   }
 
   /** One timer per agent, for its earliest due retry (a later one is found by that run). */

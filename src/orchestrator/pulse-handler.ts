@@ -154,6 +154,9 @@ export class PulseHandler {
           return this.deps.delivery.onAck(session, kind.commandAck);
         case 'commandResult':
           return this.deps.delivery.onResult(session, kind.commandResult);
+        case 'commandResults':
+          for (const result of kind.commandResults.results) this.deps.delivery.onResult(session, result);
+          return;
         default:
           return reject(status.INVALID_ARGUMENT, 'empty AgentMessage');
       }
@@ -171,7 +174,7 @@ export class PulseHandler {
     const profile = toProfile(hello);
     const window = Math.min(config.deliveryWindowMax, profile.maxConcurrency || DEFAULT_WINDOW);
     const takeover = await agents.connect(hello.agentId, config.replicaId, sessionId, profile, window);
-    const session = new Session(call, hello.agentId, sessionId, takeover.epoch, profile, window, call.getPeer(), (kind) => metrics.countSent(kind));
+    const session = new Session(call, hello.agentId, sessionId, takeover.epoch, profile, window, hello.acceptsCommandBatches, call.getPeer(), (kind) => metrics.countSent(kind));
 
     const displaced = sessions.add(session);
     if (displaced) displaced.close({ code: status.ABORTED, details: 'replaced by a newer session for the same agent id' });
@@ -182,7 +185,7 @@ export class PulseHandler {
     session.send({
       kind: {
         $case: 'welcome',
-        welcome: { replicaId: config.replicaId, sessionId, heartbeatIntervalMs: this.welcomeHeartbeatMs, epoch: takeover.epoch },
+        welcome: { replicaId: config.replicaId, sessionId, heartbeatIntervalMs: this.welcomeHeartbeatMs, epoch: takeover.epoch, acceptsResultBatches: true },
       },
     });
     this.log.info({ agentId: hello.agentId, sessionId, epoch: takeover.epoch, peer: session.peer, replaced: takeover.previousReplica || undefined }, 'agent connected');

@@ -32,6 +32,8 @@ export class Session {
     readonly profile: AgentProfile,
     /** Most commands in flight to this session at once (the rest wait in its mailbox). */
     readonly window: number,
+    /** The agent takes several commands in one message (its hello said so). */
+    readonly acceptsBatches: boolean,
     readonly peer: string,
     private readonly onSend: (kind: string) => void,
   ) {

@@ -45,7 +45,7 @@ describe('F17/F18: reconnect storm, agents that stop reading', () => {
       const call = client.pulse();
       call.on('error', () => undefined);
       call.once('data', (_m: OrchestratorMessage) => call.pause());
-      call.write({ kind: { $case: 'hello', hello: { agentId: `stuck-${i + 1}`, agentType: 't', displayName: '', capabilities: [], labels: {}, version: '1', maxConcurrency: 32 } } });
+      call.write({ kind: { $case: 'hello', hello: { agentId: `stuck-${i + 1}`, agentType: 't', displayName: '', capabilities: [], labels: {}, version: '1', maxConcurrency: 32, acceptsCommandBatches: false } } });
       return { client, call };
     });
     await waitFor('windows full', async () => Number(await cluster.db.hget('nexus:commands:counts', 'delivered')) === 32 * 50, { timeoutMs: 15_000 });

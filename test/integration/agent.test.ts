@@ -22,7 +22,7 @@ async function pulseServer(pulse: (call: Call) => void): Promise<{ server: Serve
   return { server, port };
 }
 
-const welcome = (replicaId: string, n: number): OrchestratorMessage => ({ kind: { $case: 'welcome', welcome: { replicaId, sessionId: String(n), heartbeatIntervalMs: 0, epoch: n } } });
+const welcome = (replicaId: string, n: number): OrchestratorMessage => ({ kind: { $case: 'welcome', welcome: { replicaId, sessionId: String(n), heartbeatIntervalMs: 0, epoch: n, acceptsResultBatches: false } } });
 
 /** Pulse welcomes and then never says another word. */
 async function silentOrchestrator(): Promise<{ server: Server; port: number; sessions: number[] }> {
@@ -97,6 +97,34 @@ describe('agent', () => {
     expect(live.results).toEqual(['done']);
     expect(outcomes).toEqual([]);
     expect(live.sessions).toBe(1);
+  });
+
+  it.each([
+    [true, ['commandResults']],
+    [false, ['commandResult', 'commandResult', 'commandResult']],
+  ])('answers a batch of commands with one batch of results only when the welcome accepts them (%s)', async (accepts, expected) => {
+    const sent: AgentMessage[] = [];
+    const served = await pulseServer((call) => {
+      call.on('data', (m: AgentMessage) => {
+        if (m.kind?.$case === 'hello') {
+          expect(m.kind.hello.acceptsCommandBatches).toBe(true);
+          call.write({ kind: { $case: 'welcome', welcome: { replicaId: 'b', sessionId: '1', heartbeatIntervalMs: 0, epoch: 1, acceptsResultBatches: accepts } } });
+          const command = (n: number) => ({ commandId: `e-${n}`, commandType: 'echo', payload: `p${n}`, priority: 5, attempt: 1, correlationId: '', deadlineUnixMs: 0 });
+          call.write({ kind: { $case: 'commands', commands: { commands: [command(1), command(2), command(3)] } } });
+        } else if (m.kind?.$case === 'commandResult' || m.kind?.$case === 'commandResults') {
+          sent.push(m);
+        }
+      });
+      call.on('error', () => undefined);
+    });
+    const agent = new Agent({ agentId: 'batcher', orchestrator: `127.0.0.1:${served.port}`, heartbeatIntervalMs: 1000 }, { logger: createLogger('silent') });
+    agent.start();
+    const outputs = () => sent.flatMap((m) => (m.kind?.$case === 'commandResults' ? m.kind.commandResults.results : m.kind?.$case === 'commandResult' ? [m.kind.commandResult] : []));
+    await waitFor('three results', () => outputs().length === 3);
+    await agent.close();
+    served.server.forceShutdown();
+    expect(sent.map((m) => m.kind?.$case)).toEqual(expected);
+    expect(outputs().map((r) => r.output).sort()).toEqual(['p1', 'p2', 'p3']);
   });
 
   it('waits its initial delay before the first attempt, and close() ends the wait', async () => {

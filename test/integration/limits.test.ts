@@ -7,7 +7,7 @@ import { createLogger } from '../../src/shared/logger';
 import { useOrchestrator } from '../helpers/in-process';
 
 const hello = (agentId: string): AgentMessage => ({
-  kind: { $case: 'hello', hello: { agentId, agentType: 't', displayName: '', capabilities: [], labels: {}, version: '1', maxConcurrency: 1 } },
+  kind: { $case: 'hello', hello: { agentId, agentType: 't', displayName: '', capabilities: [], labels: {}, version: '1', maxConcurrency: 1, acceptsCommandBatches: false } },
 });
 
 /** Says hello, waits for the welcome (or the end), then ends the stream; resolves with the status. */

@@ -11,7 +11,7 @@ import { RedisServer } from '../helpers/redis-server';
 import { waitFor } from '../helpers/wait-for';
 
 const hello = (agentId: string): AgentMessage => ({
-  kind: { $case: 'hello', hello: { agentId, agentType: 't', displayName: '', capabilities: [], labels: {}, version: '1', maxConcurrency: 1 } },
+  kind: { $case: 'hello', hello: { agentId, agentType: 't', displayName: '', capabilities: [], labels: {}, version: '1', maxConcurrency: 1, acceptsCommandBatches: false } },
 });
 
 /** Says hello with `creds`; resolves with the final status and every message received. */

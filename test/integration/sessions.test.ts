@@ -41,7 +41,7 @@ function rawPulse(port: number, messages: AgentMessage[]): Promise<{ code: numbe
 }
 
 const hello = (agentId: string, extra: Partial<{ displayName: string }> = {}): AgentMessage => ({
-  kind: { $case: 'hello', hello: { agentId, agentType: 't', displayName: '', capabilities: [], labels: {}, version: '1', maxConcurrency: 1, ...extra } },
+  kind: { $case: 'hello', hello: { agentId, agentType: 't', displayName: '', capabilities: [], labels: {}, version: '1', maxConcurrency: 1, acceptsCommandBatches: false, ...extra } },
 });
 
 describe('sessions', () => {

@@ -205,6 +205,9 @@ export interface AgentMessage {
     | { $case: "commandAck"; commandAck: CommandAck }
     | { $case: "commandResult"; commandResult: CommandResult }
     | { $case: "goodbye"; goodbye: Goodbye }
+    | //
+    /** Several results at once; only to an orchestrator whose Welcome accepts them. */
+    { $case: "commandResults"; commandResults: ResultBatch }
     | undefined;
 }
 
@@ -218,6 +221,8 @@ export interface Hello {
   version: string;
   /** How many commands the agent runs at once; 0 means the orchestrator's default. */
   maxConcurrency: number;
+  /** The agent takes several commands in one message (OrchestratorMessage.commands). */
+  acceptsCommandBatches: boolean;
 }
 
 export interface Hello_LabelsEntry {
@@ -258,6 +263,11 @@ export interface CommandResult {
   permanent: boolean;
 }
 
+/** Results of commands that finished together (fewer messages on a busy stream). */
+export interface ResultBatch {
+  results: CommandResult[];
+}
+
 /** The agent is leaving on purpose (shutdown); not an error. */
 export interface Goodbye {
   reason: string;
@@ -271,6 +281,9 @@ export interface OrchestratorMessage {
     | { $case: "cancel"; cancel: Cancel }
     | { $case: "drain"; drain: Drain }
     | { $case: "ping"; ping: Ping }
+    | //
+    /** Several commands at once; only to an agent whose Hello accepts them. */
+    { $case: "commands"; commands: CommandBatch }
     | undefined;
 }
 
@@ -282,6 +295,8 @@ export interface Welcome {
   heartbeatIntervalMs: number;
   /** Ownership epoch of this session; grows with every new session of the agent id. */
   epoch: number;
+  /** The orchestrator takes several results in one message (AgentMessage.command_results). */
+  acceptsResultBatches: boolean;
 }
 
 /** A command for the agent to run. */
@@ -294,6 +309,11 @@ export interface Command {
   correlationId: string;
   /** Unix milliseconds after which the result no longer matters; 0 = none. */
   deadlineUnixMs: number;
+}
+
+/** Commands delivered together (fewer messages on a busy stream). */
+export interface CommandBatch {
+  commands: Command[];
 }
 
 /** Stop a running command. */
@@ -494,6 +514,9 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "goodbye":
         Goodbye.encode(message.kind.goodbye, writer.uint32(42).fork()).join();
         break;
+      case "commandResults":
+        ResultBatch.encode(message.kind.commandResults, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -551,6 +574,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.kind = { $case: "goodbye", goodbye: Goodbye.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.kind = { $case: "commandResults", commandResults: ResultBatch.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -579,6 +610,10 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "commandResult", commandResult: CommandResult.fromJSON(object.command_result) }
         : isSet(object.goodbye)
         ? { $case: "goodbye", goodbye: Goodbye.fromJSON(object.goodbye) }
+        : isSet(object.commandResults)
+        ? { $case: "commandResults", commandResults: ResultBatch.fromJSON(object.commandResults) }
+        : isSet(object.command_results)
+        ? { $case: "commandResults", commandResults: ResultBatch.fromJSON(object.command_results) }
         : undefined,
     };
   },
@@ -595,6 +630,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.commandResult = CommandResult.toJSON(message.kind.commandResult);
     } else if (message.kind?.$case === "goodbye") {
       obj.goodbye = Goodbye.toJSON(message.kind.goodbye);
+    } else if (message.kind?.$case === "commandResults") {
+      obj.commandResults = ResultBatch.toJSON(message.kind.commandResults);
     }
     return obj;
   },
@@ -638,13 +675,31 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         }
         break;
       }
+      case "commandResults": {
+        if (object.kind?.commandResults !== undefined && object.kind?.commandResults !== null) {
+          message.kind = {
+            $case: "commandResults",
+            commandResults: ResultBatch.fromPartial(object.kind.commandResults),
+          };
+        }
+        break;
+      }
     }
     return message;
   },
 };
 
 function createBaseHello(): Hello {
-  return { agentId: "", agentType: "", displayName: "", capabilities: [], labels: {}, version: "", maxConcurrency: 0 };
+  return {
+    agentId: "",
+    agentType: "",
+    displayName: "",
+    capabilities: [],
+    labels: {},
+    version: "",
+    maxConcurrency: 0,
+    acceptsCommandBatches: false,
+  };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -669,6 +724,9 @@ export const Hello: MessageFns<Hello> = {
     }
     if (message.maxConcurrency !== 0) {
       writer.uint32(56).uint32(message.maxConcurrency);
+    }
+    if (message.acceptsCommandBatches !== false) {
+      writer.uint32(64).bool(message.acceptsCommandBatches);
     }
     return writer;
   },
@@ -745,6 +803,14 @@ export const Hello: MessageFns<Hello> = {
             message.maxConcurrency = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.acceptsCommandBatches = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -797,6 +863,11 @@ export const Hello: MessageFns<Hello> = {
         : isSet(object.max_concurrency)
         ? globalThis.Number(object.max_concurrency)
         : 0,
+      acceptsCommandBatches: isSet(object.acceptsCommandBatches)
+        ? globalThis.Boolean(object.acceptsCommandBatches)
+        : isSet(object.accepts_command_batches)
+        ? globalThis.Boolean(object.accepts_command_batches)
+        : false,
     };
   },
 
@@ -829,6 +900,9 @@ export const Hello: MessageFns<Hello> = {
     if (message.maxConcurrency !== 0) {
       obj.maxConcurrency = Math.round(message.maxConcurrency);
     }
+    if (message.acceptsCommandBatches !== false) {
+      obj.acceptsCommandBatches = message.acceptsCommandBatches;
+    }
     return obj;
   },
 
@@ -852,6 +926,7 @@ export const Hello: MessageFns<Hello> = {
     );
     message.version = object.version ?? "";
     message.maxConcurrency = object.maxConcurrency ?? 0;
+    message.acceptsCommandBatches = object.acceptsCommandBatches ?? false;
     return message;
   },
 };
@@ -1447,6 +1522,77 @@ export const CommandResult: MessageFns<CommandResult> = {
   },
 };
 
+function createBaseResultBatch(): ResultBatch {
+  return { results: [] };
+}
+
+export const ResultBatch: MessageFns<ResultBatch> = {
+  encode(message: ResultBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      CommandResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResultBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResultBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(CommandResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResultBatch {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => CommandResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ResultBatch): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => CommandResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResultBatch>, I>>(base?: I): ResultBatch {
+    return ResultBatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResultBatch>, I>>(object: I): ResultBatch {
+    const message = createBaseResultBatch();
+    message.results = object.results?.map((e) => CommandResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseGoodbye(): Goodbye {
   return { reason: "" };
 }
@@ -1536,6 +1682,9 @@ export const OrchestratorMessage: MessageFns<OrchestratorMessage> = {
       case "ping":
         Ping.encode(message.kind.ping, writer.uint32(42).fork()).join();
         break;
+      case "commands":
+        CommandBatch.encode(message.kind.commands, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1593,6 +1742,14 @@ export const OrchestratorMessage: MessageFns<OrchestratorMessage> = {
             message.kind = { $case: "ping", ping: Ping.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.kind = { $case: "commands", commands: CommandBatch.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1617,6 +1774,8 @@ export const OrchestratorMessage: MessageFns<OrchestratorMessage> = {
         ? { $case: "drain", drain: Drain.fromJSON(object.drain) }
         : isSet(object.ping)
         ? { $case: "ping", ping: Ping.fromJSON(object.ping) }
+        : isSet(object.commands)
+        ? { $case: "commands", commands: CommandBatch.fromJSON(object.commands) }
         : undefined,
     };
   },
@@ -1633,6 +1792,8 @@ export const OrchestratorMessage: MessageFns<OrchestratorMessage> = {
       obj.drain = Drain.toJSON(message.kind.drain);
     } else if (message.kind?.$case === "ping") {
       obj.ping = Ping.toJSON(message.kind.ping);
+    } else if (message.kind?.$case === "commands") {
+      obj.commands = CommandBatch.toJSON(message.kind.commands);
     }
     return obj;
   },
@@ -1673,13 +1834,19 @@ export const OrchestratorMessage: MessageFns<OrchestratorMessage> = {
         }
         break;
       }
+      case "commands": {
+        if (object.kind?.commands !== undefined && object.kind?.commands !== null) {
+          message.kind = { $case: "commands", commands: CommandBatch.fromPartial(object.kind.commands) };
+        }
+        break;
+      }
     }
     return message;
   },
 };
 
 function createBaseWelcome(): Welcome {
-  return { replicaId: "", sessionId: "", heartbeatIntervalMs: 0, epoch: 0 };
+  return { replicaId: "", sessionId: "", heartbeatIntervalMs: 0, epoch: 0, acceptsResultBatches: false };
 }
 
 export const Welcome: MessageFns<Welcome> = {
@@ -1695,6 +1862,9 @@ export const Welcome: MessageFns<Welcome> = {
     }
     if (message.epoch !== 0) {
       writer.uint32(32).uint64(message.epoch);
+    }
+    if (message.acceptsResultBatches !== false) {
+      writer.uint32(40).bool(message.acceptsResultBatches);
     }
     return writer;
   },
@@ -1744,6 +1914,14 @@ export const Welcome: MessageFns<Welcome> = {
             message.epoch = longToNumber(reader.uint64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.acceptsResultBatches = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1774,6 +1952,11 @@ export const Welcome: MessageFns<Welcome> = {
         ? globalThis.Number(object.heartbeat_interval_ms)
         : 0,
       epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
+      acceptsResultBatches: isSet(object.acceptsResultBatches)
+        ? globalThis.Boolean(object.acceptsResultBatches)
+        : isSet(object.accepts_result_batches)
+        ? globalThis.Boolean(object.accepts_result_batches)
+        : false,
     };
   },
 
@@ -1791,6 +1974,9 @@ export const Welcome: MessageFns<Welcome> = {
     if (message.epoch !== 0) {
       obj.epoch = Math.round(message.epoch);
     }
+    if (message.acceptsResultBatches !== false) {
+      obj.acceptsResultBatches = message.acceptsResultBatches;
+    }
     return obj;
   },
 
@@ -1803,6 +1989,7 @@ export const Welcome: MessageFns<Welcome> = {
     message.sessionId = object.sessionId ?? "";
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.epoch = object.epoch ?? 0;
+    message.acceptsResultBatches = object.acceptsResultBatches ?? false;
     return message;
   },
 };
@@ -1984,6 +2171,75 @@ export const Command: MessageFns<Command> = {
     message.attempt = object.attempt ?? 0;
     message.correlationId = object.correlationId ?? "";
     message.deadlineUnixMs = object.deadlineUnixMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseCommandBatch(): CommandBatch {
+  return { commands: [] };
+}
+
+export const CommandBatch: MessageFns<CommandBatch> = {
+  encode(message: CommandBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.commands) {
+      Command.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommandBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommandBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commands.push(Command.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommandBatch {
+    return {
+      commands: globalThis.Array.isArray(object?.commands) ? object.commands.map((e: any) => Command.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: CommandBatch): unknown {
+    const obj: any = {};
+    if (message.commands?.length) {
+      obj.commands = message.commands.map((e) => Command.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommandBatch>, I>>(base?: I): CommandBatch {
+    return CommandBatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommandBatch>, I>>(object: I): CommandBatch {
+    const message = createBaseCommandBatch();
+    message.commands = object.commands?.map((e) => Command.fromPartial(e)) || [];
     return message;
   },
 };
