@@ -130,6 +130,23 @@ describe('delivery paths', () => {
     expect(await db.hget(keys.agent('busy'), 'inflight')).toBe('1');
   });
 
+  it('routes only entries still pending for the caller, also when more of its entries lie in between', async () => {
+    // 60 entries pending for r1; r2 takes one of them over. A chunk of the first, the taken
+    // and the last: the range read of r1's pending entries is cut short, the rest looked up.
+    for (let i = 0; i < 60; i++) await db.xadd(keys.commandsStream, '*', 'x', 'y');
+    const read = (await db.xreadgroup('GROUP', CONSUMER_GROUP, 'r1', 'COUNT', 60, 'STREAMS', keys.commandsStream, '>')) as [string, [string, string[]][]][];
+    const ids = read[0][1].map(([id]) => id);
+    await db.xclaim(keys.commandsStream, CONSUMER_GROUP, 'r2', 0, ids[30]);
+    const command = (commandId: string) => ({ commandId, target: 'nobody', commandType: 'echo', payload: '', priority: 5, correlationId: '', maxAttempts: 3, ttlMs: 60_000 });
+    const results = await store.routeBatch([ids[0], ids[30], ids[59]].map((entryId, i) => ({ entryId, command: command(`f-${i}`) })));
+    expect(results.map((r) => r.outcome)).toEqual(['queued', 'not_owner', 'queued']);
+    expect(await db.exists(keys.command('f-1'))).toBe(0);
+    // The routed ones are acknowledged; the taken one stays r2's.
+    const pending = (await db.xpending(keys.commandsStream, CONSUMER_GROUP, '-', '+', 100)) as [string, string][];
+    expect(pending).toHaveLength(58);
+    expect(pending.find(([id]) => id === ids[30])?.[1]).toBe('r2');
+  });
+
   it('a resend run returns what is in flight to the session; a plain run does not', async () => {
     await online('resend', 'r2', 4);
     const [pushed] = await route('resend', 1);

@@ -58,6 +58,10 @@ local n = tonumber(ARGV[13])
 local now, nowText = nowMs()
 -- Arrival numbers for the whole chunk in one step (orders equal priorities in a mailbox).
 local seq = redis.call('INCRBY', KEYS[4], n) - n
+-- Which entries are still pending for this consumer, and how often delivered: one range read.
+local entryIds = {}
+for e = 0, n - 1 do entryIds[e + 1] = ARGV[14 + e * 9] end
+local deliveriesOf = pendingForAll(KEYS[1], group, entryIds, consumer)
 
 local out, acks, deadlines, wakes, pushes = {}, {}, {}, {}, {}
 local queued, delivered = 0, 0
@@ -76,7 +80,7 @@ local function targetOf(target)
   else
     local online = agent[1] and agent[2] ~= 'offline'
     t = { mailbox = mailbox, size = size, owner = online and agent[1] or false, epoch = agent[3],
-      window = tonumber(agent[4]), inflight = tonumber(agent[5]) or 0, pushed = 0 }
+      window = tonumber(agent[4]), inflight = tonumber(agent[5]) or 0, pushed = 0, adds = {} }
     -- Delivered at once only in order: when no ready command waits before it.
     if t.owner and t.epoch and t.window and t.inflight < t.window then
       t.ready = redis.call('ZCOUNT', mailbox, '-inf', '(' .. IN_FLIGHT)
@@ -98,7 +102,7 @@ for e = 0, n - 1 do
   local entryId, id, target, ctype, payload = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   local priority, correlation, maxAttempts, ttl = ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], tonumber(ARGV[b + 9])
   local outcome, owner, epoch, expireAt = 'queued', '', '', ''
-  local deliveries = pendingFor(KEYS[1], group, entryId, consumer)
+  local deliveries = deliveriesOf(entryId)
   local key = commandPrefix .. id
   if not deliveries then
     outcome = 'not_owner'
@@ -132,14 +136,16 @@ for e = 0, n - 1 do
           'expire_at', expireAt, 'attempt', '1', 'deliveries', '1', 'handled_by', consumer, 'source_id', entryId,
           'queued_at', nowText, 'state', 'delivered', 'delivered_epoch', epoch, 'delivered_by', owner,
           'delivered_at', nowText, 'timeline', timeline .. '\n' .. step('delivered', nowText, owner, '1'))
-        redis.call('ZADD', t.mailbox, score + IN_FLIGHT, id)
+        score = score + IN_FLIGHT
       else
         redis.call('HSET', key, 'command_id', id, 'target', target, 'command_type', ctype, 'payload', payload,
           'priority', priority, 'correlation_id', correlation, 'max_attempts', maxAttempts, 'ttl_ms', ARGV[b + 9],
           'expire_at', expireAt, 'attempt', '1', 'deliveries', '0', 'handled_by', consumer, 'source_id', entryId,
           'queued_at', nowText, 'state', 'queued', 'timeline', timeline)
-        redis.call('ZADD', t.mailbox, score, id)
       end
+      -- Added to the mailbox with the others for this target at the end (one ZADD).
+      t.adds[#t.adds + 1] = score
+      t.adds[#t.adds + 1] = id
       redis.call('PEXPIRE', key, ttl + retention)
       t.size = t.size + 1
       deadlines[#deadlines + 1] = expireAt
@@ -185,6 +191,7 @@ if queued > 0 then redis.call('HINCRBY', KEYS[6], 'queued', queued) end
 if delivered > 0 then redis.call('HINCRBY', KEYS[6], 'delivered', delivered) end
 for _, target in ipairs(targetOrder) do
   local t = targets[target]
+  if t.adds and #t.adds > 0 then redis.call('ZADD', t.mailbox, unpack(t.adds)) end
   if t.pushed and t.pushed > 0 then redis.call('HSET', agentPrefix .. target, 'inflight', tostring(t.inflight)) end
 end
 for owner, byAgent in pairs(pushes) do

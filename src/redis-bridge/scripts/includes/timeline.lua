@@ -4,10 +4,19 @@
 -- Capped at TIMELINE_MAX_BYTES: the first step (`queued`) stays, the oldest after it go.
 local TIMELINE_MAX_BYTES = 4096
 
+-- Replica ids as JSON strings, escaped by cjson once per id and script call (a script writes
+-- many steps for the same one or two replicas).
+local quotedReplicas = {}
+
 -- One step as JSON. `atText` and `attemptText` (optional) are decimal digits, written as
 -- JSON numbers; `replica` and `detail` (optional) are escaped by cjson.
 local function step(event, atText, replica, attemptText, detail)
-  local s = '{"event":"' .. event .. '","at":' .. atText .. ',"replica":' .. cjson.encode(replica)
+  local quoted = quotedReplicas[replica]
+  if not quoted then
+    quoted = cjson.encode(replica)
+    quotedReplicas[replica] = quoted
+  end
+  local s = '{"event":"' .. event .. '","at":' .. atText .. ',"replica":' .. quoted
   if attemptText then s = s .. ',"attempt":' .. attemptText end
   if detail and detail ~= '' then s = s .. ',"detail":' .. cjson.encode(detail) end
   return s .. '}'
