@@ -31,6 +31,7 @@ export class OrchestratorMetrics {
 
   private readonly pulseByKind = new Map<string, ReturnType<Counter['labels']>>();
   private readonly sentByKind = new Map<string, ReturnType<Counter['labels']>>();
+  private readonly outcomes = new Map<string, ReturnType<Counter['labels']>>();
 
   constructor(labels: Record<string, string>, activeTasks: () => number) {
     this.activeTasks = new Gauge({
@@ -54,7 +55,9 @@ export class OrchestratorMetrics {
 
   /** Counts one applied result. */
   countOutcome(outcome: string): void {
-    this.commandsTotal.labels(outcome).inc();
+    let child = this.outcomes.get(outcome);
+    if (!child) this.outcomes.set(outcome, (child = this.commandsTotal.labels(outcome)));
+    child.inc();
   }
 
   /** Counts one sent message. */
