@@ -74,6 +74,8 @@ export class CommandIntake {
       outcomes = await this.store.routeBatch(chunk);
     } catch (err) {
       this.logger.warn({ entries: chunk.length, first: chunk[0].entryId, err: (err as Error).message }, NOT_HANDLED);
+      // The script may have run all the same and delivered some of them to sessions here.
+      this.delivery.resendSoon(chunk.map((e) => e.command.target));
       return;
     }
     outcomes.forEach(({ outcome, owner, epoch, expireAt, reason }, i) => {

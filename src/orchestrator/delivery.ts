@@ -105,6 +105,15 @@ export class Delivery {
   }
 
   /**
+   * A resend run, after a pause, for each of these agents held here: a script call that
+   * failed may have run in Redis all the same (the reply lost with the connection), and what
+   * it delivered to them would otherwise never be written to their streams.
+   */
+  resendSoon(agentIds: Iterable<string>): void {
+    for (const agentId of new Set(agentIds)) if (this.sessions.get(agentId)?.state === 'live') this.scheduleRetry(agentId, RETRY_AFTER_FAILURE_MS, true);
+  }
+
+  /**
    * Sends commands that the route script delivered to this replica's session of `epoch` (from
    * the route reply, or pushed over the bell). When that session is gone, not listed yet, or
    * leaving, nothing is sent: the commands stay in flight to `epoch` in Redis, where the
@@ -193,6 +202,8 @@ export class Delivery {
     try {
       outcome = await this.store.completeBatch(batch.map((p) => p.input));
     } catch (err) {
+      // Its refills may have been picked all the same.
+      this.resendSoon(batch.map((p) => p.session.agentId));
       const retry = batch.filter((p) => !this.closed && p.session.state !== 'closed');
       if (retry.length === 0) return;
       this.logger.warn({ results: retry.length, err: (err as Error).message }, 'results not applied yet; retrying');
