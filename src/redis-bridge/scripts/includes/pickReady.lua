@@ -7,6 +7,19 @@
 -- (id, type, payload, priority, attempt, correlation id, expire at) are appended to `out`.
 -- Needs includes/mailboxBands.lua, includes/stateTally.lua and includes/timeline.lua.
 -- Returns the number picked and the ms until the earliest retry seen on the way (0 = none).
+
+-- Appends one command to send, as the replica reads it: 7 values.
+local function appendCommand(out, id, commandType, payload, priority, attempt, correlationId, expireAt)
+  local n = #out
+  out[n + 1] = id
+  out[n + 2] = commandType
+  out[n + 3] = payload
+  out[n + 4] = priority
+  out[n + 5] = attempt
+  out[n + 6] = correlationId
+  out[n + 7] = expireAt
+end
+
 local function pickReady(mailbox, agentId, epoch, free, scanMax, prefix, events, eventsCap, replica, now, nowText, out)
   local picked, nextDue = 0, 0
   -- Read in pages just over what is still free: a refill usually wants one or two. Picked
@@ -48,14 +61,7 @@ local function pickReady(mailbox, agentId, epoch, free, scanMax, prefix, events,
           redis.call('XADD', events, 'MAXLEN', '~', eventsCap, '*', 'type', 'command_delivered', 'command_id', id,
             'agent_id', agentId, 'replica', replica, 'attempt', r[10], 'ts', nowText)
           picked = picked + 1
-          local n = #out
-          out[n + 1] = id
-          out[n + 2] = r[6]
-          out[n + 3] = r[7]
-          out[n + 4] = r[8]
-          out[n + 5] = r[10]
-          out[n + 6] = r[9]
-          out[n + 7] = r[4]
+          appendCommand(out, id, r[6], r[7], r[8], r[10], r[9], r[4])
         else
           stayed = stayed + 1
         end
@@ -78,14 +84,7 @@ local function inFlightFor(mailbox, epoch, scanMax, prefix, out)
       'correlation_id', 'attempt', 'expire_at')
     if r[1] == 'delivered' and r[2] == epoch then
       count = count + 1
-      local n = #out
-      out[n + 1] = id
-      out[n + 2] = r[3]
-      out[n + 3] = r[4]
-      out[n + 4] = r[5]
-      out[n + 5] = r[7]
-      out[n + 6] = r[6]
-      out[n + 7] = r[8]
+      appendCommand(out, id, r[3], r[4], r[5], r[7], r[6], r[8])
     end
   end
   return count
