@@ -6,12 +6,12 @@
  * delivered by routing itself); then results are applied in batches of 24, each batch
  * refilling the windows it frees, through the replica's own CommandStore, as a replica runs
  * them. Delivery runs are made only when a round of results refilled nothing. Redis'
- * `evalsha` time per command is printed per phase, the median of `rounds` (5). Repeatable
- * to about 1 us, so a change to a script can be judged in seconds.
+ * `evalsha` time per command is printed per phase, the median of `rounds` (5). On a quiet
+ * machine it repeats within a few us; on one whose speed drifts, alternate old and new runs.
  */
 import Redis from 'ioredis';
 import { RedisProcess } from '../lib/redis-process';
-import { CommandStore, type Outgoing } from '../../src/redis-bridge/command-store';
+import { CommandStore, firstDelivery, type Outgoing } from '../../src/redis-bridge/command-store';
 import { CONSUMER_GROUP, NexusKeys } from '../../src/redis-bridge/keys';
 import { defineScripts } from '../../src/redis-bridge/script-loader';
 import { median } from './stats';
@@ -49,7 +49,7 @@ async function oneRound(redis: Redis, keys: NexusKeys, store: CommandStore): Pro
     }));
     (await store.routeBatch(chunk)).forEach((r, j) => {
       const { command } = chunk[j];
-      if (r.outcome === 'delivered') sent.push([command.target, { ...command, attempt: 1, deadlineUnixMs: r.expireAt }]);
+      if (r.outcome === 'delivered') sent.push([command.target, firstDelivery(command, r.expireAt)]);
     });
   }
   const route = await evalshaUsec(redis);

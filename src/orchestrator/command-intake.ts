@@ -1,7 +1,7 @@
 import type { Logger } from '../shared/logger';
-import type { CommandStore, Outgoing, RoutedEntry, RouteResult } from '../redis-bridge/command-store';
+import { firstDelivery, type CommandStore, type RoutedEntry, type RouteResult } from '../redis-bridge/command-store';
 import type { IngressEntry } from '../redis-bridge/ingress-consumer';
-import { fieldsForDeadLetter, parseIngressEntry, type EntryRules, type IngressRequest, type NewCommand } from '../redis-bridge/ingress-entry';
+import { fieldsForDeadLetter, parseIngressEntry, type EntryRules, type IngressRequest } from '../redis-bridge/ingress-entry';
 import type { ReplicaBell } from '../redis-bridge/replica-bell';
 import type { Delivery } from './delivery';
 
@@ -82,7 +82,7 @@ export class CommandIntake {
       const { entryId, command } = chunk[i];
       if (outcome === 'delivered') {
         // Delivered at once; another owner had it pushed over its bell.
-        if (owner === this.replicaId) this.delivery.sendRouted(command.target, epoch, [toOutgoing(command, expireAt)]);
+        if (owner === this.replicaId) this.delivery.sendRouted(command.target, epoch, [firstDelivery(command, expireAt)]);
       } else if (outcome === 'queued') {
         if (owner) owners.add(owner);
       } else if (outcome === 'error') {
@@ -108,9 +108,4 @@ export class CommandIntake {
     const { outcome, owner } = await this.store.cancel(entry.id, request.commandId, fieldsForDeadLetter(entry.fields, this.rules.dlqPayloadBytes));
     if (outcome === 'cancel_requested' && owner) owners.add(owner);
   }
-}
-
-/** A new command as its first delivery carries it. */
-function toOutgoing(c: NewCommand, expireAt: number): Outgoing {
-  return { commandId: c.commandId, commandType: c.commandType, payload: c.payload, priority: c.priority, attempt: 1, correlationId: c.correlationId, deadlineUnixMs: expireAt };
 }

@@ -8,7 +8,7 @@ import { Ticker } from '../shared/ticker';
 import { NEXUS_VERSION } from '../shared/version';
 import { AgentRegistry } from '../redis-bridge/agent-registry';
 import { CommandStore } from '../redis-bridge/command-store';
-import { retireSelf } from '../redis-bridge/consumer-retirement';
+import { retireConsumer } from '../redis-bridge/consumer-retirement';
 import { IngressConsumer } from '../redis-bridge/ingress-consumer';
 import { EventLog } from '../redis-bridge/event-log';
 import { NexusKeys } from '../redis-bridge/keys';
@@ -226,7 +226,7 @@ export class Orchestrator {
       // Stop taking commands first; a batch being routed is finished, unread ones stay for the others.
       ['stop consuming', () => this.consumer.close()],
       // Leave no consumer name behind if nothing is pending on it (else the others reclaim it).
-      ['retire consumer', () => wasRunning && retireSelf(this.redis, this.keys, config.replicaId)],
+      ['retire consumer', () => wasRunning && retireConsumer(this.redis, this.keys, config.replicaId)],
       ['stop listening', () => this.bound && this.server.unbind(this.bound)],
       ['drain sessions', () => this.drainSessions(deadline)],
       ['stop delivery', () => this.delivery.close()],

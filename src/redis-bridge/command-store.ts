@@ -232,18 +232,30 @@ export class CommandStore {
   }
 }
 
+/** A new command as its first delivery carries it (routed and delivered in one step). */
+export function firstDelivery(c: NewCommand, expireAt: number): Outgoing {
+  return { commandId: c.commandId, commandType: c.commandType, payload: c.payload, priority: c.priority, attempt: 1, correlationId: c.correlationId, deadlineUnixMs: expireAt };
+}
+
+/**
+ * A command to send, from the 7 values the scripts give for one (id, type, payload,
+ * priority, attempt, correlation id, expiry) starting at `i`: in script replies and in the
+ * commands the route script pushes over a replica's bell.
+ */
+export function commandAt(values: readonly unknown[], i: number): Outgoing {
+  return {
+    commandId: String(values[i]),
+    commandType: String(values[i + 1]),
+    payload: String(values[i + 2]),
+    priority: Number(values[i + 3]),
+    attempt: Number(values[i + 4]),
+    correlationId: String(values[i + 5]),
+    deadlineUnixMs: Number(values[i + 6]),
+  };
+}
+
 /** Reads `n` commands of 7 values each from a script's reply at `i` into `out`; returns the index after them. */
 function readCommands(reply: readonly unknown[], i: number, n: number, out: Outgoing[]): number {
-  for (let c = 0; c < n; c++, i += 7) {
-    out.push({
-      commandId: String(reply[i]),
-      commandType: String(reply[i + 1]),
-      payload: String(reply[i + 2]),
-      priority: Number(reply[i + 3]),
-      attempt: Number(reply[i + 4]),
-      correlationId: String(reply[i + 5]),
-      deadlineUnixMs: Number(reply[i + 6]),
-    });
-  }
+  for (let c = 0; c < n; c++, i += 7) out.push(commandAt(reply, i));
   return i;
 }

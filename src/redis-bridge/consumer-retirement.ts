@@ -20,15 +20,11 @@ export async function retireIdleConsumers(redis: Redis, keys: NexusKeys, self: s
 }
 
 /**
- * Deletes this replica's own consumer on a clean shutdown, if it holds nothing. Its abandoned
- * blocking read may still receive an entry until Redis sees the connection closed: the check
- * and the delete are one script, so that entry stays pending (and is reclaimed), never dropped.
+ * Deletes consumer `name` if it holds no pending entry (a replica's own on a clean shutdown,
+ * or an idle one above). The check and the delete are one script (scripts/retireConsumer-1.lua):
+ * a stopping replica's abandoned blocking read may still receive an entry until Redis sees the
+ * connection closed, and that entry must stay pending (and be reclaimed), never be dropped.
  */
-export async function retireSelf(redis: Redis, keys: NexusKeys, self: string): Promise<boolean> {
-  return retireConsumer(redis, keys, self);
-}
-
-/** Deletes `name` if it holds no pending entry, atomically (scripts/retireConsumer-1.lua). */
-async function retireConsumer(redis: Redis, keys: NexusKeys, name: string): Promise<boolean> {
+export async function retireConsumer(redis: Redis, keys: NexusKeys, name: string): Promise<boolean> {
   return (await redis.retireConsumer(keys.commandsStream, CONSUMER_GROUP, name)) === 1;
 }

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import type { Logger } from '../shared/logger';
-import type { Outgoing } from './command-store';
+import { commandAt, type Outgoing } from './command-store';
 import type { NexusKeys } from './keys';
 
 /** Commands the route script delivered to one of the replica's sessions. */
@@ -74,7 +74,7 @@ export class ReplicaBell {
   }
 }
 
-/** A routed command as the route script writes it: 7 strings, in Outgoing's order. */
+/** A routed command as the route script writes it: 7 strings (see commandAt). */
 type RoutedTuple = [string, string, string, string, string, string, string];
 
 function parseBell(text: string): BellMessage | undefined {
@@ -96,14 +96,6 @@ function toRouted(a: { agentId: string; epoch: string; commands: RoutedTuple[] }
   return {
     agentId: a.agentId,
     epoch: Number(a.epoch),
-    commands: a.commands.map(([commandId, commandType, payload, priority, attempt, correlationId, expireAt]) => ({
-      commandId: String(commandId),
-      commandType: String(commandType),
-      payload: String(payload),
-      priority: Number(priority),
-      attempt: Number(attempt),
-      correlationId: String(correlationId),
-      deadlineUnixMs: Number(expireAt),
-    })),
+    commands: a.commands.map((tuple) => commandAt(tuple, 0)),
   };
 }

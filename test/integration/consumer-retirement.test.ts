@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Redis from 'ioredis';
-import { retireSelf } from '../../src/redis-bridge/consumer-retirement';
+import { retireConsumer } from '../../src/redis-bridge/consumer-retirement';
 import { CONSUMER_GROUP, NexusKeys } from '../../src/redis-bridge/keys';
 import { defineScripts } from '../../src/redis-bridge/script-loader';
 import { RedisServer } from '../helpers/redis-server';
@@ -44,7 +44,7 @@ describe('retiring a consumer whose blocking read Redis still holds', () => {
         await waitFor('the read is blocked in Redis', async () => String(await db.client('LIST', 'ID', id)).includes('cmd=xreadgroup'));
         // The check and the entry race: whichever Redis takes first, nothing may be dropped.
         const [, entryId] = await Promise.all([
-          retireSelf(db, keys, consumer),
+          retireConsumer(db, keys, consumer),
           producer.xadd(keys.commandsStream, '*', 'target', 'a', 'command_type', 'echo', 'command_id', `r-${round}`),
         ]);
         added.push(entryId!);
@@ -60,8 +60,8 @@ describe('retiring a consumer whose blocking read Redis still holds', () => {
     await producer.xadd(keys.commandsStream, '*', 'target', 'a', 'command_type', 'echo');
     await db.xreadgroup('GROUP', CONSUMER_GROUP, 'holder', 'COUNT', 1, 'STREAMS', keys.commandsStream, '>');
     await db.xgroup('CREATECONSUMER', keys.commandsStream, CONSUMER_GROUP, 'empty');
-    expect(await retireSelf(db, keys, 'holder')).toBe(false);
-    expect(await retireSelf(db, keys, 'empty')).toBe(true);
+    expect(await retireConsumer(db, keys, 'holder')).toBe(false);
+    expect(await retireConsumer(db, keys, 'empty')).toBe(true);
     const names = ((await db.xinfo('CONSUMERS', keys.commandsStream, CONSUMER_GROUP)) as unknown[][]).map((c) => String(c[1]));
     expect(names).toContain('holder');
     expect(names).not.toContain('empty');
