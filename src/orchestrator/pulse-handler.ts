@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Metadata, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { AgentMessage, Hello, OrchestratorMessage } from '../generated/nexus/prime/pulse';
-import { agentIdProblem } from '../shared/agent-id';
 import type { Logger } from '../shared/logger';
-import type { AgentProfile } from '../redis-bridge/agent-record';
 import { ReconnectLimitError, type AgentRegistry } from '../redis-bridge/agent-registry';
 import { Admission } from './admission';
+import { helloProblem, toProfile } from './hello-validation';
 import { certificateAgentId } from './peer-identity';
 import type { ReplicaBell } from '../redis-bridge/replica-bell';
 import type { OrchestratorConfig } from './config';
@@ -21,10 +20,6 @@ export const RETRY_AFTER_HEADER = 'retry-after-ms';
 
 /** In-flight window of an agent that states no max_concurrency. */
 const DEFAULT_WINDOW = 4;
-
-/** Longest accepted hello text fields and list sizes. */
-const MAX_FIELD = 256;
-const MAX_LIST = 64;
 
 export interface PulseHandlerDeps {
   readonly config: OrchestratorConfig;
@@ -217,31 +212,4 @@ export class PulseHandler {
       (err: Error) => this.log.warn({ agentId: session.agentId, err: err.message }, 'could not record disconnect; the staleness sweep will'),
     );
   }
-}
-
-/** Why a hello cannot be accepted, or undefined. */
-export function helloProblem(hello: Hello): string | undefined {
-  const idProblem = agentIdProblem(hello.agentId);
-  if (idProblem) return idProblem;
-  for (const [name, value] of [['agent_type', hello.agentType], ['display_name', hello.displayName], ['version', hello.version]] as const) {
-    if (value.length > MAX_FIELD) return `${name} is longer than ${MAX_FIELD} characters`;
-  }
-  if (hello.capabilities.length > MAX_LIST) return `more than ${MAX_LIST} capabilities`;
-  if (hello.capabilities.some((c) => c.length > MAX_FIELD || c.includes(','))) return 'a capability is too long or contains a comma';
-  const labels = Object.entries(hello.labels);
-  if (labels.length > MAX_LIST) return `more than ${MAX_LIST} labels`;
-  if (labels.some(([k, v]) => k.length > MAX_FIELD || v.length > MAX_FIELD)) return `a label is longer than ${MAX_FIELD} characters`;
-  if (hello.maxConcurrency > 10000) return 'max_concurrency is above 10000';
-  return undefined;
-}
-
-function toProfile(hello: Hello): AgentProfile {
-  return {
-    agentType: hello.agentType,
-    displayName: hello.displayName || hello.agentId,
-    capabilities: hello.capabilities,
-    labels: hello.labels,
-    version: hello.version,
-    maxConcurrency: hello.maxConcurrency,
-  };
 }
