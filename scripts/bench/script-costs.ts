@@ -11,7 +11,9 @@
  */
 import Redis from 'ioredis';
 import { RedisProcess } from '../lib/redis-process';
-import { CommandStore, firstDelivery, type Outgoing } from '../../src/redis-bridge/command-store';
+import { CommandStore } from '../../src/redis-bridge/command-store';
+import type { Outgoing } from '../../src/redis-bridge/command-types';
+import { firstDelivery } from '../../src/redis-bridge/command-wire';
 import { CONSUMER_GROUP, NexusKeys } from '../../src/redis-bridge/keys';
 import { defineScripts } from '../../src/redis-bridge/script-loader';
 import { median } from './stats';

@@ -12,7 +12,7 @@ const QUEUE_PER_SLOT = 16;
  * An ack waits this long: a result sent before then stands for it (the orchestrator records
  * the receipt with the result), so a fast command costs one message up instead of two.
  */
-export const ACK_HOLD_MS = 20;
+export const AGENT_ACK_HOLD_MS = 20;
 
 /**
  * A running command's cancellation. Its AbortController is made only when the handler reads
@@ -114,7 +114,7 @@ export class CommandRunner {
       this.ackTimer = undefined;
       for (const c of this.heldAcks.values()) this.send({ kind: { $case: 'commandAck', commandAck: { commandId: c.commandId, attempt: c.attempt } } });
       this.heldAcks.clear();
-    }, ACK_HOLD_MS).unref();
+    }, AGENT_ACK_HOLD_MS).unref();
   }
 
   private start(command: Command): void {

@@ -1,9 +1,11 @@
 import type { Logger } from '../shared/logger';
-import { firstDelivery, type CommandStore, type RoutedEntry, type RouteResult } from '../redis-bridge/command-store';
+import type { CommandStore } from '../redis-bridge/command-store';
+import type { RoutedEntry, RouteResult } from '../redis-bridge/command-types';
+import { firstDelivery } from '../redis-bridge/command-wire';
 import type { IngressEntry } from '../redis-bridge/ingress-consumer';
 import { fieldsForDeadLetter, parseIngressEntry, type EntryRules, type IngressRequest } from '../redis-bridge/ingress-entry';
 import type { ReplicaBell } from '../redis-bridge/replica-bell';
-import type { Delivery } from './delivery';
+import type { DeliveryRuns } from './delivery-runs';
 
 /**
  * A route script call carries at most this many entries and (past its first) this many
@@ -26,7 +28,7 @@ export class CommandIntake {
   constructor(
     private readonly store: CommandStore,
     private readonly rules: EntryRules & { readonly dlqPayloadBytes: number },
-    private readonly delivery: Delivery,
+    private readonly delivery: DeliveryRuns,
     private readonly bell: ReplicaBell,
     private readonly replicaId: string,
     private readonly logger: Logger,

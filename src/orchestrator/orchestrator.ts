@@ -20,13 +20,16 @@ import { CommandIntake } from './command-intake';
 import { CommandMaintenance } from './command-maintenance';
 import { CommandService } from './command-service';
 import type { OrchestratorConfig } from './config';
-import { Delivery } from './delivery';
+import { AckHolder } from './ack-holder';
+import { DeliveryRuns } from './delivery-runs';
 import { bindServer, buildGrpcServer, READINESS_SERVICE, serverCredentials } from './grpc-server';
 import { HeartbeatFlusher } from './heartbeat-flusher';
 import { OrchestratorMetrics, serveMetrics } from './metrics';
 import { PulseHandler } from './pulse-handler';
 import { Readiness } from './readiness';
 import { ReplicaPresence } from './replica-presence';
+import { ResultBatcher } from './result-batcher';
+import { RetryTimers } from './retry-timers';
 import type { Session } from './session';
 import { SessionRegistry } from './session-registry';
 import { StalenessMonitor } from './staleness-monitor';
@@ -55,7 +58,10 @@ export class Orchestrator {
   private readonly subscriber: Redis;
   private readonly blocking: Redis;
   private readonly bell: ReplicaBell;
-  private readonly delivery: Delivery;
+  private readonly delivery: DeliveryRuns;
+  private readonly retries: RetryTimers;
+  private readonly results: ResultBatcher;
+  private readonly acks: AckHolder;
   private readonly consumer: IngressConsumer;
   private readonly keys: NexusKeys;
   private readonly readiness: Readiness;
@@ -112,7 +118,13 @@ export class Orchestrator {
       maxTtlMs: config.maxCommandTtlMs,
       dlqPayloadBytes: config.dlqPayloadBytes,
     };
-    this.delivery = new Delivery(this.sessions, store, this.redis, keys, config.replicaId, this.metrics, logger.child({ component: 'delivery' }));
+    const deliveryLog = logger.child({ component: 'delivery' });
+    this.retries = new RetryTimers((agentId, resend) => this.delivery.kick(agentId, resend));
+    this.delivery = new DeliveryRuns(this.sessions, store, this.redis, keys, config.replicaId, this.retries, deliveryLog);
+    this.results = new ResultBatcher(store, this.delivery, this.retries, this.metrics, deliveryLog);
+    this.acks = new AckHolder((agentId, ack) => {
+      store.ack(ack.commandId, agentId, ack.attempt).catch((err: Error) => deliveryLog.debug({ err: err.message }, 'ack not recorded'));
+    });
     const intake = new CommandIntake(store, rules, this.delivery, this.bell, config.replicaId, logger.child({ component: 'intake' }));
     this.consumer = new IngressConsumer(this.blocking, this.redis, keys, config.replicaId, {
       batch: config.ingressBatch,
@@ -146,6 +158,8 @@ export class Orchestrator {
       bell: this.bell,
       metrics: this.metrics,
       delivery: this.delivery,
+      acks: this.acks,
+      results: this.results,
       logger,
       // Refuse at once while Redis is known unreachable: registration would only hang and fail.
       accepting: () => this.state === 'running' && this.readiness.redisReachable,
@@ -229,7 +243,12 @@ export class Orchestrator {
       ['retire consumer', () => wasRunning && retireConsumer(this.redis, this.keys, config.replicaId)],
       ['stop listening', () => this.bound && this.server.unbind(this.bound)],
       ['drain sessions', () => this.drainSessions(deadline)],
-      ['stop delivery', () => this.delivery.close()],
+      ['stop delivery runs', () => this.delivery.close()],
+      ['stop retry timers', () => this.retries.close()],
+      // Results that follow (or a redelivery) record the receipt.
+      ['drop held acks', () => this.acks.close()],
+      // Agents leaving a draining replica need not run these again.
+      ['apply last results', () => this.results.close()],
       ['stop loops', () => Promise.all(this.tickers.map((t) => t.close()))],
       ['retire replica', () => wasRunning && this.presence.retire(reason)],
       ['close bell', () => this.bell.close()],

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Metadata, status, type ServerDuplexStream } from '@grpc/grpc-js';
-import type { AgentMessage, Hello, OrchestratorMessage } from '../generated/nexus/prime/pulse';
+import type { AgentMessage, CommandResult, Hello, OrchestratorMessage } from '../generated/nexus/prime/pulse';
 import type { Logger } from '../shared/logger';
 import { ReconnectLimitError, type AgentRegistry } from '../redis-bridge/agent-registry';
 import { Admission } from './admission';
@@ -8,7 +8,9 @@ import { helloProblem, toProfile } from './hello-validation';
 import { certificateAgentId } from './peer-identity';
 import type { ReplicaBell } from '../redis-bridge/replica-bell';
 import type { OrchestratorConfig } from './config';
-import type { Delivery } from './delivery';
+import type { AckHolder } from './ack-holder';
+import type { DeliveryRuns } from './delivery-runs';
+import type { ResultBatcher } from './result-batcher';
 import type { OrchestratorMetrics } from './metrics';
 import { Session } from './session';
 import type { SessionRegistry } from './session-registry';
@@ -27,7 +29,9 @@ export interface PulseHandlerDeps {
   readonly agents: AgentRegistry;
   readonly bell: ReplicaBell;
   readonly metrics: OrchestratorMetrics;
-  readonly delivery: Delivery;
+  readonly delivery: DeliveryRuns;
+  readonly acks: AckHolder;
+  readonly results: ResultBatcher;
   readonly logger: Logger;
   /** False while draining or before start: new sessions are refused with UNAVAILABLE. */
   readonly accepting: () => boolean;
@@ -146,17 +150,23 @@ export class PulseHandler {
           this.log.debug({ agentId: session.agentId, reason: kind.goodbye.reason }, 'agent said goodbye');
           return;
         case 'commandAck':
-          return this.deps.delivery.onAck(session, kind.commandAck);
+          return this.deps.acks.hold(session.agentId, kind.commandAck);
         case 'commandResult':
-          return this.deps.delivery.onResult(session, kind.commandResult);
+          return this.onResult(session, kind.commandResult);
         case 'commandResults':
-          for (const result of kind.commandResults.results) this.deps.delivery.onResult(session, result);
+          for (const result of kind.commandResults.results) this.onResult(session, result);
           return;
         default:
           return reject(status.INVALID_ARGUMENT, 'empty AgentMessage');
       }
     });
   };
+
+  /** A result stands for the command's ack: a held one is not recorded on its own. */
+  private onResult(session: Session, result: CommandResult): void {
+    this.deps.acks.settle(session.agentId, result.commandId);
+    this.deps.results.add(session, result);
+  }
 
   /** The longest heartbeat interval agents are told to use: a third of the staleness threshold. */
   get welcomeHeartbeatMs(): number {

@@ -41,6 +41,11 @@ export class Session {
     this.lastSentAt = this.lastHeardAt;
   }
 
+  /** The stream's buffer is full (backpressure): hold new directives until its 'drain'. */
+  get needsDrain(): boolean {
+    return this.call.writableNeedDrain;
+  }
+
   /**
    * Writes a message; returns false when the stream's buffer is full (backpressure: the
    * caller holds further directives until 'drain'). Never throws on a closed stream.

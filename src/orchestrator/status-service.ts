@@ -9,7 +9,7 @@ import type { Logger } from '../shared/logger';
 import type { AgentRecord, AgentStateName } from '../redis-bridge/agent-record';
 import type { AgentRegistry } from '../redis-bridge/agent-registry';
 import type { ReplicaRegistry } from '../redis-bridge/replica-registry';
-import type { CommandCountsByState } from '../redis-bridge/command-store';
+import type { CommandCountsByState } from '../redis-bridge/command-types';
 import type { IngressStats } from '../redis-bridge/stream-stats';
 
 export const DEFAULT_PAGE_SIZE = 100;

@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { parseAgentRecord, profileFields, type AgentProfile, type AgentRecord, type AgentStateName } from './agent-record';
 import type { NexusKeys } from './keys';
+import { decodeConnectReply, decodeFlag, decodeHeartbeatReply, decodeSweepReply } from './script-replies';
 
 /** Limits that bound the agent registry. */
 export interface AgentRegistryLimits {
@@ -71,12 +72,13 @@ export class AgentRegistry {
   async connect(agentId: string, replicaId: string, sessionId: string, profile: AgentProfile, window: number): Promise<Takeover> {
     const k = this.keys;
     const l = this.limits;
-    const [epoch, previousReplica, previousSession, previousState, nowMs] = await this.redis.connectAgent(
+    const reply = decodeConnectReply(await this.redis.connectAgent(
       k.agent(agentId), k.agentIndex, k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentEpoch, k.events, k.agentConnects(agentId), k.mailbox(agentId),
       agentId, replicaId, sessionId, l.recordTtlMs, l.eventsMaxLen, l.reconnectLimit, l.reconnectWindowMs, ...profileFields(profile), 'window', window,
-    );
-    if (Number(epoch) === -1) throw new ReconnectLimitError(Number(previousReplica));
-    return { epoch: Number(epoch), previousReplica, previousSession, previousState, nowMs: Number(nowMs) };
+    ));
+    if (reply.overLimit) throw new ReconnectLimitError(reply.retryAfterMs);
+    const { epoch, previousReplica, previousSession, previousState, nowMs } = reply;
+    return { epoch, previousReplica, previousSession, previousState, nowMs };
   }
 
   /** Writes a batch of heartbeats in one pipeline (one round trip). */
@@ -93,28 +95,26 @@ export class AgentRegistry {
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([err, code]) => {
       if (err) throw err;
-      return code === 1 ? 'ok' : code === -1 ? 'fenced' : 'missing';
+      return decodeHeartbeatReply(code);
     });
   }
 
   /** Marks the agent offline unless a newer session owns it; true when it was marked. */
   async disconnect(agentId: string, epoch: number, replicaId: string, reason: string): Promise<boolean> {
     const k = this.keys;
-    const marked = await this.redis.disconnectAgent(
+    return decodeFlag('disconnectAgent', await this.redis.disconnectAgent(
       k.agent(agentId), k.agentsOnline, k.agentsStale, k.agentsOffline, k.events,
       agentId, epoch, replicaId, reason, this.limits.recordTtlMs, this.limits.eventsMaxLen,
-    );
-    return marked === 1;
+    ));
   }
 
   /** Runs one staleness sweep; returns how many agents changed state. */
   async sweep(staleAfterMs: number, offlineAfterMs: number, replicaId: string): Promise<{ stale: number; offline: number; forgotten: number }> {
     const k = this.keys;
-    const [stale, offline, forgotten] = await this.redis.sweepAgents(
+    return decodeSweepReply(await this.redis.sweepAgents(
       k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentIndex, k.events,
       k.agentPrefix, staleAfterMs, offlineAfterMs, this.limits.recordTtlMs, 1000, this.limits.eventsMaxLen, replicaId,
-    );
-    return { stale, offline, forgotten };
+    ));
   }
 
   /** Agent counts by state over the whole cluster (three O(1) reads). */

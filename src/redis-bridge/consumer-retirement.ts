@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { CONSUMER_GROUP, type NexusKeys } from './keys';
+import { decodeFlag } from './script-replies';
 import { pairsToObject } from './stream-stats';
 
 /**
@@ -26,5 +27,5 @@ export async function retireIdleConsumers(redis: Redis, keys: NexusKeys, self: s
  * connection closed, and that entry must stay pending (and be reclaimed), never be dropped.
  */
 export async function retireConsumer(redis: Redis, keys: NexusKeys, name: string): Promise<boolean> {
-  return (await redis.retireConsumer(keys.commandsStream, CONSUMER_GROUP, name)) === 1;
+  return decodeFlag('retireConsumer', await redis.retireConsumer(keys.commandsStream, CONSUMER_GROUP, name));
 }

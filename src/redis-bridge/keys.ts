@@ -1,6 +1,15 @@
 /** The consumer group every replica joins on the ingress stream (external contract). */
 export const CONSUMER_GROUP = 'orchestrator_group';
 
+/** Suffix of a replica's bell channel after its replica key (scripts build it for any owner). */
+export const BELL_SUFFIX = ':bell';
+/** Suffix of a replica's wake set after its replica key. */
+export const WAKE_SUFFIX = ':wake';
+/** A wake set nobody polls (its replica died) expires after this long. */
+export const WAKE_TTL_MS = 3_600_000;
+/** An agent's requested-cancels set expires after this long (its session is long gone by then). */
+export const CANCELS_TTL_MS = 3_600_000;
+
 /**
  * Every Redis key Nexus uses, built from one prefix (default `nexus`; `{nexus}` puts every key
  * into one Redis Cluster slot so multi-key scripts stay legal there).
@@ -76,12 +85,12 @@ export class NexusKeys {
 
   /** Pub/sub channel on which a replica hears about its sessions (replacement, mail). */
   replicaChannel(replicaId: string): string {
-    return `${this.replicaPrefix}${replicaId}:bell`;
+    return this.replicaPrefix + replicaId + BELL_SUFFIX;
   }
 
   /** Agents with new mail for a replica (set, TTL'd): the durable half of the doorbell. */
   replicaWake(replicaId: string): string {
-    return `${this.replicaPrefix}${replicaId}:wake`;
+    return this.replicaPrefix + replicaId + WAKE_SUFFIX;
   }
 
   /** Command record (hash, TTL'd; its timeline is the `timeline` field). */

@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import type { Logger } from '../shared/logger';
-import { commandAt, type Outgoing } from './command-store';
+import type { Outgoing } from './command-types';
+import { commandAt } from './command-wire';
 import type { NexusKeys } from './keys';
 
 /** Commands the route script delivered to one of the replica's sessions. */

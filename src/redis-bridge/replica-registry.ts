@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import type { NexusKeys } from './keys';
+import { decodeReapReply } from './script-replies';
 
 /** A replica as recorded in Redis. */
 export interface ReplicaRecord {
@@ -40,7 +41,7 @@ export class ReplicaRegistry {
 
   /** Removes replicas silent for `deadAfterMs` (one `replica_down` each); returns their ids. */
   async reap(deadAfterMs: number, reaperId: string): Promise<string[]> {
-    return this.redis.reapReplicas(this.keys.replicas, this.keys.events, deadAfterMs, this.eventsMaxLen, reaperId);
+    return decodeReapReply(await this.redis.reapReplicas(this.keys.replicas, this.keys.events, deadAfterMs, this.eventsMaxLen, reaperId));
   }
 
   /** Removes this replica on a clean shutdown. */

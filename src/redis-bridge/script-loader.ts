@@ -1,9 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
 
 /** Where the Lua files live (copied next to the compiled code by the build). */
 export const SCRIPTS_DIR = join(__dirname, 'scripts');
+
+const INCLUDE = /^--- @include "([^"]+)"$/gm;
 
 /** `connectAgent-7.lua` -> { name: 'connectAgent', numberOfKeys: 7 } */
 export function splitFilename(file: string): { name: string; numberOfKeys: number } {
@@ -12,13 +14,27 @@ export function splitFilename(file: string): { name: string; numberOfKeys: numbe
   return { name: match[1], numberOfKeys: Number(match[2]) };
 }
 
-/** Replaces `--- @include "includes/x.lua"` lines with that file (each once per script). */
-export function resolveIncludes(source: string, dir = SCRIPTS_DIR, seen = new Set<string>()): string {
-  return source.replace(/^--- @include "([^"]+)"$/gm, (_line, path: string) => {
+/**
+ * Replaces each `--- @include "includes/x.lua"` line with that file, its own includes first
+ * (an include declares what it needs). Each file goes in once per script: the first include
+ * wins, so a helper is defined before everything that includes it.
+ */
+export function resolveIncludes(source: string, dir = SCRIPTS_DIR, seen = new Set<string>(), from = 'script'): string {
+  return source.replace(INCLUDE, (_line, path: string) => {
     if (seen.has(path)) return '';
     seen.add(path);
-    return resolveIncludes(readFileSync(join(dir, path), 'utf8'), dir, seen);
+    const file = join(dir, path);
+    if (!existsSync(file)) throw new Error(`${from} includes ${path}, which does not exist in ${dir}`);
+    return resolveIncludes(readFileSync(file, 'utf8'), dir, seen, path);
   });
+}
+
+/** Every script of SCRIPTS_DIR: its command name, key count and Lua text with includes resolved. */
+export function loadScripts(dir = SCRIPTS_DIR): { name: string; numberOfKeys: number; file: string; lua: string }[] {
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.lua'))
+    .sort()
+    .map((file) => ({ ...splitFilename(file), file, lua: resolveIncludes(readFileSync(join(dir, file), 'utf8'), dir, new Set(), file) }));
 }
 
 /**
@@ -26,9 +42,5 @@ export function resolveIncludes(source: string, dir = SCRIPTS_DIR, seen = new Se
  * back to EVAL on NOSCRIPT, so a SCRIPT FLUSH or a Redis restart needs no reload here.
  */
 export function defineScripts(redis: Redis): void {
-  for (const file of readdirSync(SCRIPTS_DIR)) {
-    if (!file.endsWith('.lua')) continue;
-    const { name, numberOfKeys } = splitFilename(file);
-    redis.defineCommand(name, { numberOfKeys, lua: resolveIncludes(readFileSync(join(SCRIPTS_DIR, file), 'utf8')) });
-  }
+  for (const { name, numberOfKeys, lua } of loadScripts()) redis.defineCommand(name, { numberOfKeys, lua });
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type Redis from 'ioredis';
-import { CommandStore, type Outgoing, type RoutedEntry } from '../../src/redis-bridge/command-store';
+import { CommandStore } from '../../src/redis-bridge/command-store';
+import type { Outgoing, RoutedEntry } from '../../src/redis-bridge/command-types';
 import { CONSUMER_GROUP, NexusKeys } from '../../src/redis-bridge/keys';
 import { ReplicaBell, type BellMessage } from '../../src/redis-bridge/replica-bell';
 import { defineScripts } from '../../src/redis-bridge/script-loader';

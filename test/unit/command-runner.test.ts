@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ACK_HOLD_MS, CommandRunner } from '../../src/agent/command-runner';
+import { AGENT_ACK_HOLD_MS, CommandRunner } from '../../src/agent/command-runner';
 import { builtinHandlers, type CommandHandler } from '../../src/agent/handlers';
 import { HostMetricsSampler } from '../../src/agent/host-metrics';
 import { ResultCache } from '../../src/agent/result-cache';
@@ -30,7 +30,7 @@ describe('command runner', () => {
       await new Promise((r) => setImmediate(r)); // the handler's promise chain settles
       expect(results()).toMatchObject([{ outcome: CommandOutcome.COMMAND_OUTCOME_SUCCEEDED, output: 'hello', attempt: 1 }]);
       // Past the hold, still no ack: the result went first.
-      vi.advanceTimersByTime(ACK_HOLD_MS);
+      vi.advanceTimersByTime(AGENT_ACK_HOLD_MS);
       expect(acks()).toEqual([]);
     } finally {
       vi.useRealTimers();

@@ -9,14 +9,15 @@
     ARGV[3] replica id
 
   Output:
-    1 recorded, 0 not in flight for this agent (late or foreign ack; ignored)
+    REPLY.DONE recorded, REPLY.NOT_DONE not in flight for this agent (late or foreign ack; ignored)
 ]]
+--- @include "includes/replyCodes.lua"
 --- @include "includes/now.lua"
 --- @include "includes/timeline.lua"
 
 local r = redis.call('HMGET', KEYS[1], 'state', 'target', 'timeline')
-if r[1] ~= 'delivered' or r[2] ~= ARGV[1] then return 0 end
+if r[1] ~= 'delivered' or r[2] ~= ARGV[1] then return REPLY.NOT_DONE end
 local _, nowText = nowMs()
 redis.call('HSET', KEYS[1], 'acked_at', nowText, 'acked_attempt', ARGV[2],
   'timeline', withStep(r[3], step('acked', nowText, ARGV[3], ARGV[2])))
-return 1
+return REPLY.DONE

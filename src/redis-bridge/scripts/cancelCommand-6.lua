@@ -17,7 +17,9 @@
     ARGV[3] entry id             ARGV[8] dlq cap
     ARGV[4] command id           ARGV[9] replica key prefix (`<prefix>:replica:`)
     ARGV[5] mailbox key prefix   ARGV[10] requested-cancels key prefix (`<prefix>:cancels:`)
-                                 ARGV[11..] the entry's original fields
+    ARGV[11] wake set suffix (`:wake`)    ARGV[13] requested-cancels set TTL (ms)
+    ARGV[12] wake set TTL (ms)            ARGV[14] dlq payload cap (bytes)
+    ARGV[15..] the entry's original fields
 
   Output:
     { 'cancelled', '' }                  was queued or retrying: now cancelled
@@ -40,9 +42,9 @@ local state, target = rec[1], rec[2]
 
 if not state then
   local original = {}
-  for i = 11, #ARGV do original[#original + 1] = ARGV[i] end
+  for i = 15, #ARGV do original[#original + 1] = ARGV[i] end
   deadLetter(KEYS[6], ARGV[8], KEYS[3], ARGV[7], original, 'cancelled_undeliverable',
-    'no command ' .. id .. ' to cancel', 0, ARGV[3], ARGV[2], now, 4096)
+    'no command ' .. id .. ' to cancel', 0, ARGV[3], ARGV[2], now, tonumber(ARGV[14]))
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
   return { 'unknown', '' }
 end
@@ -63,12 +65,12 @@ if state == 'delivered' then
     'timeline', withStep(rec[3], step('cancel_requested', nowText, ARGV[2])))
   local cancels = ARGV[10] .. target
   redis.call('SADD', cancels, id)
-  redis.call('PEXPIRE', cancels, 3600000)
+  redis.call('PEXPIRE', cancels, ARGV[13])
   local owner = redis.call('HGET', ARGV[6] .. target, 'replica')
   if owner then
-    local wake = ARGV[9] .. owner .. ':wake'
+    local wake = ARGV[9] .. owner .. ARGV[11]
     redis.call('SADD', wake, target)
-    redis.call('PEXPIRE', wake, 3600000)
+    redis.call('PEXPIRE', wake, ARGV[12])
     return { 'cancel_requested', owner }
   end
   return { 'cancel_requested', '' }

@@ -27,14 +27,15 @@
   (agents send none for commands that finish quickly) gets its `acked` step here.
 
   Output: n x 2, per result in order:
-    1, 0            finished (succeeded, cancelled or dead-lettered)
-    2, retry in ms  failed; retrying after that delay
-    0, 0            ignored (already finished, other attempt, or not this agent's)
-    -1, 0           fenced: a newer session owns the agent
+    REPLY.FINISHED, 0           finished (succeeded, cancelled or dead-lettered)
+    REPLY.RETRYING, retry in ms failed; retrying after that delay
+    REPLY.IGNORED, 0            ignored (already finished, other attempt, or not this agent's)
+    REPLY.FENCED, 0             a newer session owns the agent
   then m, and per refilled agent: agent id, ms until a retry seen in its ready band is due
     (0 = none), k, and k x (id, type, payload, priority, attempt, correlation id, expire
     at): what its session is to be sent now
 ]]
+--- @include "includes/replyCodes.lua"
 --- @include "includes/now.lua"
 --- @include "includes/deadLetter.lua"
 --- @include "includes/mailboxBands.lua"
@@ -62,12 +63,12 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
     agents[agentId] = a
     order[#order + 1] = agentId
   end
-  if a.epoch ~= epoch then return -1, 0 end
+  if a.epoch ~= epoch then return REPLY.FENCED, 0 end
   a.window = tonumber(window)
   local key, mailbox = commandPrefix .. id, mailboxPrefix .. agentId
   local r = redis.call('HMGET', key, 'state', 'target', 'attempt', 'max_attempts', 'delivered_epoch', 'acked_attempt', 'timeline')
   local state = r[1]
-  if state ~= 'delivered' or r[2] ~= agentId or r[3] ~= attemptText then return 0, 0 end
+  if state ~= 'delivered' or r[2] ~= agentId or r[3] ~= attemptText then return REPLY.IGNORED, 0 end
   local attempt = tonumber(attemptText)
   -- It leaves this session's window (a command delivered to an earlier session never counted).
   if r[5] == epoch then a.left = a.left + 1 end
@@ -98,7 +99,7 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
 
   if outcome == 'succeeded' or outcome == 'cancelled' then
     finish(outcome, 'command_' .. outcome)
-    return 1, 0
+    return REPLY.FINISHED, 0
   end
 
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_failed', 'command_id', id,
@@ -110,7 +111,7 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
     local original = { 'type', 'command_issued', 'target', agentId, 'command_id', id, 'command_type', c[1],
       'payload', c[2], 'priority', c[3], 'correlation_id', c[4], 'max_attempts', c[5] }
     deadLetter(KEYS[2], dlqCap, KEYS[1], eventsCap, original, 'failed', err, attempt, c[6] or '', replica, now, dlqPayloadCap)
-    return 1, 0
+    return REPLY.FINISHED, 0
   end
 
   local delay = math.floor(math.min(retryMax, retryBase * 2 ^ (attempt - 1)))
@@ -119,7 +120,7 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
   backToReady(mailbox, id)
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_retrying', 'command_id', id,
     'agent_id', agentId, 'replica', replica, 'attempt', attempt + 1, 'retry_at', retryAt, 'ts', nowText)
-  return 2, delay
+  return REPLY.RETRYING, delay
 end
 
 for i = 0, n - 1 do

@@ -29,15 +29,16 @@
 
   Output:
     { epoch, previous replica or '', previous session or '', previous state or '', now (ms) }
-    { -1, retry after (ms), '', '', 0 } when the agent id is over its session limit
+    { REPLY.OVER_SESSION_LIMIT, retry after (ms), '', '', 0 } when the agent id is over its session limit
 ]]
+--- @include "includes/replyCodes.lua"
 --- @include "includes/now.lua"
 --- @include "includes/mailboxBands.lua"
 
 local starts = redis.call('INCR', KEYS[8])
 if starts == 1 then redis.call('PEXPIRE', KEYS[8], ARGV[7]) end
 if starts > tonumber(ARGV[6]) then
-  return { -1, math.max(1, redis.call('PTTL', KEYS[8])), '', '', 0 }
+  return { REPLY.OVER_SESSION_LIMIT, math.max(1, redis.call('PTTL', KEYS[8])), '', '', 0 }
 end
 
 local now = nowMs()

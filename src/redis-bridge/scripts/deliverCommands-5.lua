@@ -24,10 +24,11 @@
     ARGV[8] resend: 1 to include the commands in flight to this session
 
   Output:
-    { -1 } fenced: a newer session owns the agent
-    { 0, ms until a retry seen on the way is due (0 = none), n, n x [id, type, payload,
+    { REPLY.FENCED } a newer session owns the agent
+    { REPLY.DONE, ms until a retry seen on the way is due (0 = none), n, n x [id, type, payload,
       priority, attempt, correlation id, expire at], m, m x [cancel id] }
 ]]
+--- @include "includes/replyCodes.lua"
 --- @include "includes/now.lua"
 --- @include "includes/stateTally.lua"
 --- @include "includes/mailboxBands.lua"
@@ -35,7 +36,7 @@
 --- @include "includes/pickReady.lua"
 
 local agent = redis.call('HMGET', KEYS[1], 'epoch', 'inflight')
-if agent[1] ~= ARGV[2] then return { -1 } end
+if agent[1] ~= ARGV[2] then return { REPLY.FENCED } end
 local now, nowText = nowMs()
 local epoch, prefix, scanMax = ARGV[2], ARGV[6], tonumber(ARGV[5])
 
@@ -55,7 +56,7 @@ local picked, nextDue = pickReady(KEYS[2], ARGV[1], epoch, tonumber(ARGV[4]) - t
 if picked > 0 then redis.call('HINCRBY', KEYS[1], 'inflight', picked) end
 countStates(KEYS[4])
 
-local out = { 0, nextDue, resent + picked }
+local out = { REPLY.DONE, nextDue, resent + picked }
 for _, v in ipairs(commands) do out[#out + 1] = v end
 out[#out + 1] = #cancels
 for _, v in ipairs(cancels) do out[#out + 1] = v end

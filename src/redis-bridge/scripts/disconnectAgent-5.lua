@@ -17,12 +17,13 @@
     ARGV[6] events stream cap (approximate MAXLEN)
 
   Output:
-    1 marked offline
-    0 superseded (a newer session owns the agent) or no record
+    REPLY.DONE     marked offline
+    REPLY.NOT_DONE superseded (a newer session owns the agent) or no record
 ]]
+--- @include "includes/replyCodes.lua"
 --- @include "includes/now.lua"
 
-if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[2] then return 0 end
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[2] then return REPLY.NOT_DONE end
 
 local now = nowMs()
 local id = ARGV[1]
@@ -34,4 +35,4 @@ redis.call('ZREM', KEYS[3], id)
 redis.call('ZADD', KEYS[4], now, id)
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', 'type', 'agent_disconnected', 'agent_id', id,
   'replica', ARGV[3], 'reason', ARGV[4], 'epoch', ARGV[2], 'ts', now)
-return 1
+return REPLY.DONE

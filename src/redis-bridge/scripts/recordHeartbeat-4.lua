@@ -15,15 +15,16 @@
     ARGV[5] active commands
 
   Output:
-     1 recorded
-    -1 fenced: a newer session owns the agent
-    -2 no record (expired, or Redis lost its data): the session must register again
+    REPLY.DONE      recorded
+    REPLY.FENCED    a newer session owns the agent
+    REPLY.NO_RECORD no record (expired, or Redis lost its data): the session must register again
 ]]
+--- @include "includes/replyCodes.lua"
 --- @include "includes/now.lua"
 
 local cur = redis.call('HMGET', KEYS[1], 'epoch', 'state')
-if not cur[1] then return -2 end
-if cur[1] ~= ARGV[2] then return -1 end
+if not cur[1] then return REPLY.NO_RECORD end
+if cur[1] ~= ARGV[2] then return REPLY.FENCED end
 
 local now = nowMs()
 
@@ -35,4 +36,4 @@ if cur[2] ~= 'online' then
 end
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
+return REPLY.DONE

@@ -15,17 +15,18 @@
     ARGV[9..] the entry's original fields
 
   Output:
-    1 dead-lettered, -1 the entry is no longer pending for this consumer (nothing done)
+    REPLY.DONE dead-lettered, REPLY.NOT_PENDING the entry is no longer pending for this consumer (nothing done)
 ]]
+--- @include "includes/replyCodes.lua"
 --- @include "includes/now.lua"
 --- @include "includes/pendingFor.lua"
 --- @include "includes/deadLetter.lua"
 
 local deliveries = pendingFor(KEYS[1], ARGV[1], ARGV[3], ARGV[2])
-if not deliveries then return -1 end
+if not deliveries then return REPLY.NOT_PENDING end
 local original = {}
 for i = 9, #ARGV do original[#original + 1] = ARGV[i] end
 deadLetter(KEYS[2], ARGV[7], KEYS[3], ARGV[6], original, ARGV[4], ARGV[5], 0, ARGV[3], ARGV[2], nowMs(), tonumber(ARGV[8]))
 redis.call('HINCRBY', KEYS[4], 'dead', 1)
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
-return 1
+return REPLY.DONE

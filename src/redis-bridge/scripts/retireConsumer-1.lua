@@ -12,8 +12,10 @@
     ARGV[1] group
     ARGV[2] consumer
 
-  Output: 1 deleted (or there was no such consumer), 0 kept: it holds entries
+  Output: REPLY.DONE deleted (or there was no such consumer), REPLY.NOT_DONE kept: it holds entries
 ]]
-if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+--- @include "includes/replyCodes.lua"
+
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return REPLY.NOT_DONE end
 redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
-return 1
+return REPLY.DONE

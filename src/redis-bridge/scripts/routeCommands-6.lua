@@ -26,9 +26,11 @@
     ARGV[3] poison threshold        ARGV[10] mailbox key prefix
     ARGV[4] record retention after the TTL (ms)   ARGV[11] agent record key prefix
     ARGV[5] mailbox cap             ARGV[12] replica key prefix (`<prefix>:replica:`)
-    ARGV[6] events cap              ARGV[13] n, the number of entries
-    ARGV[7] dlq cap
-    ARGV[14..] n x 9: entry id, command id, target, command type, payload, priority (1..10),
+    ARGV[6] events cap              ARGV[13] bell channel suffix (`:bell`)
+    ARGV[7] dlq cap                 ARGV[14] wake set suffix (`:wake`)
+                                    ARGV[15] wake set TTL (ms)
+                                    ARGV[16] n, the number of entries
+    ARGV[17..] n x 9: entry id, command id, target, command type, payload, priority (1..10),
                       correlation id, max attempts, ttl (ms)
 
   Output: n x 4, per entry in order: outcome, owner replica or '', and for `delivered` the
@@ -54,13 +56,14 @@ local group, consumer = ARGV[1], ARGV[2]
 local poisonAfter, retention, mailboxCap = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local eventsCap, dlqCap, dlqPayloadCap = ARGV[6], ARGV[7], tonumber(ARGV[8])
 local commandPrefix, mailboxPrefix, agentPrefix, replicaPrefix = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
-local n = tonumber(ARGV[13])
+local bellSuffix, wakeSuffix, wakeTtl = ARGV[13], ARGV[14], ARGV[15]
+local n = tonumber(ARGV[16])
 local now, nowText = nowMs()
 -- Arrival numbers for the whole chunk in one step (orders equal priorities in a mailbox).
 local seq = redis.call('INCRBY', KEYS[4], n) - n
 -- Which entries are still pending for this consumer, and how often delivered: one range read.
 local entryIds = {}
-for e = 0, n - 1 do entryIds[e + 1] = ARGV[14 + e * 9] end
+for e = 0, n - 1 do entryIds[e + 1] = ARGV[17 + e * 9] end
 local deliveriesOf = pendingForAll(KEYS[1], group, entryIds, consumer)
 
 local out, acks, deadlines, wakes, pushes = {}, {}, {}, {}, {}
@@ -98,7 +101,7 @@ local function original(b)
 end
 
 for e = 0, n - 1 do
-  local b = 13 + e * 9
+  local b = 16 + e * 9
   local entryId, id, target, ctype, payload = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   local priority, correlation, maxAttempts, ttl = ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], tonumber(ARGV[b + 9])
   local outcome, owner, epoch, expireAt = 'queued', '', '', ''
@@ -125,7 +128,7 @@ for e = 0, n - 1 do
       expireAt = tostring(now + ttl)
       -- Priority first (10 = highest sorts first), then arrival.
       seq = seq + 1
-      local score = (10 - tonumber(priority)) * 100000000000000 + seq % 100000000000000
+      local score = readyScore(priority, seq)
       local timeline = step('queued', nowText, consumer)
       -- t.ready is known only when the session has a free slot (see targetOf).
       local deliverNow = t.ready == 0 and t.inflight < t.window
@@ -199,11 +202,11 @@ for owner, byAgent in pairs(pushes) do
   for target, commands in pairs(byAgent) do
     agents[#agents + 1] = { agentId = target, epoch = targets[target].epoch, commands = commands }
   end
-  redis.call('PUBLISH', replicaPrefix .. owner .. ':bell', cjson.encode({ kind = 'commands', agents = agents }))
+  redis.call('PUBLISH', replicaPrefix .. owner .. bellSuffix, cjson.encode({ kind = 'commands', agents = agents }))
 end
 for owner, ids in pairs(wakes) do
-  local wake = replicaPrefix .. owner .. ':wake'
+  local wake = replicaPrefix .. owner .. wakeSuffix
   redis.call('SADD', wake, unpack(ids))
-  redis.call('PEXPIRE', wake, '3600000')
+  redis.call('PEXPIRE', wake, wakeTtl)
 end
 return out

@@ -4,6 +4,13 @@
 -- stay below 2^53 (exact in a double). Moves use ZINCRBY: reading scores back (WITHSCORES)
 -- costs Redis about 0.5 us per member to format.
 local IN_FLIGHT = 1000000000000000
+-- Arrivals per priority level: a ready score is (10 - priority) * PRIORITY_STEP + arrival.
+local PRIORITY_STEP = 100000000000000
+
+-- The ready-band score of a command of `priority` (text, 1..10) that arrived `seq`-th.
+local function readyScore(priority, seq)
+  return (10 - tonumber(priority)) * PRIORITY_STEP + seq % PRIORITY_STEP
+end
 
 -- Moves a command from the in-flight band back to the ready band (no-op if it is not there).
 local function backToReady(mailbox, id)

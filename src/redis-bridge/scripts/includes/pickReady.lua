@@ -5,8 +5,10 @@
 -- requested meanwhile is finished as cancelled instead). Each pick moves to the in-flight
 -- band, is recorded as delivered to `epoch` and emits `command_delivered`; its 7 values
 -- (id, type, payload, priority, attempt, correlation id, expire at) are appended to `out`.
--- Needs includes/mailboxBands.lua, includes/stateTally.lua and includes/timeline.lua.
 -- Returns the number picked and the ms until the earliest retry seen on the way (0 = none).
+--- @include "includes/mailboxBands.lua"
+--- @include "includes/stateTally.lua"
+--- @include "includes/timeline.lua"
 
 -- Appends one command to send, as the replica reads it: 7 values.
 local function appendCommand(out, id, commandType, payload, priority, attempt, correlationId, expireAt)
