@@ -2,7 +2,6 @@ import type { Server as HttpServer } from 'node:http';
 import { status, type Server } from '@grpc/grpc-js';
 import type { HealthImplementation } from 'grpc-health-check';
 import type Redis from 'ioredis';
-import { delay } from '../shared/delay';
 import type { Logger } from '../shared/logger';
 import { Ticker } from '../shared/ticker';
 import { NEXUS_VERSION } from '../shared/version';
@@ -29,8 +28,8 @@ import { PulseHandler } from './pulse-handler';
 import { Readiness } from './readiness';
 import { ReplicaPresence } from './replica-presence';
 import { ResultBatcher } from './result-batcher';
+import { SessionDrain } from './session-drain';
 import { RetryTimers } from './retry-timers';
-import type { Session } from './session';
 import { SessionRegistry } from './session-registry';
 import { StalenessMonitor } from './staleness-monitor';
 import { StatusService } from './status-service';
@@ -62,6 +61,7 @@ export class Orchestrator {
   private readonly retries: RetryTimers;
   private readonly results: ResultBatcher;
   private readonly acks: AckHolder;
+  private readonly drain: SessionDrain;
   private readonly consumer: IngressConsumer;
   private readonly keys: NexusKeys;
   private readonly readiness: Readiness;
@@ -150,6 +150,7 @@ export class Orchestrator {
     });
     this.server = server;
     this.health = health;
+    this.drain = new SessionDrain(this.sessions, config.drainWindowMs);
     this.readiness = new Readiness(this.probe, config.readinessProbeTimeoutMs, (ready) => this.onReadiness(ready), logger.child({ component: 'readiness' }));
     this.pulse = new PulseHandler({
       config,
@@ -242,7 +243,7 @@ export class Orchestrator {
       // Leave no consumer name behind if nothing is pending on it (else the others reclaim it).
       ['retire consumer', () => wasRunning && retireConsumer(this.redis, this.keys, config.replicaId)],
       ['stop listening', () => this.bound && this.server.unbind(this.bound)],
-      ['drain sessions', () => this.drainSessions(deadline)],
+      ['drain sessions', () => this.drain.drainAll(deadline)],
       ['stop delivery runs', () => this.delivery.close()],
       ['stop retry timers', () => this.retries.close()],
       // Results that follow (or a redelivery) record the receipt.
@@ -277,28 +278,10 @@ export class Orchestrator {
   private async checkReadiness(): Promise<void> {
     await this.readiness.check();
     if (this.state !== 'running' || this.readiness.redisDownForMs < this.config.redisLossDrainMs) return;
-    const live = [...this.sessions.values()].filter((s) => s.state === 'live');
-    if (live.length === 0) return;
-    this.log.warn({ sessions: live.length, downMs: Math.round(this.readiness.redisDownForMs) }, 'redis unreachable too long: moving agents to other replicas');
-    this.tellToLeave(live, 'replica lost redis');
-  }
-
-  /** Sends each session a drain directive with a delay drawn from the drain window. */
-  private tellToLeave(sessions: Iterable<Session>, reason: string): void {
-    for (const session of sessions) {
-      const reconnectAfterMs = Math.floor(Math.random() * this.config.drainWindowMs);
-      session.send({ kind: { $case: 'drain', drain: { reconnectAfterMs, reason } } });
-      session.state = 'draining';
-    }
-  }
-
-  /** Tells every session to leave, then waits for them until the deadline. */
-  private async drainSessions(deadline: number): Promise<void> {
-    this.tellToLeave([...this.sessions.values()].filter((s) => s.state === 'live'), 'replica shutting down');
-    while (this.sessions.size > 0 && Date.now() < deadline) await delay(50);
-    for (const session of this.sessions.values()) {
-      session.close({ code: status.UNAVAILABLE, details: 'replica shut down; reconnect elsewhere' });
-    }
+    const live = [...this.sessions.values()].filter((s) => s.state === 'live').length;
+    if (live === 0) return;
+    this.log.warn({ sessions: live, downMs: Math.round(this.readiness.redisDownForMs) }, 'redis unreachable too long: moving agents to other replicas');
+    this.drain.tellToLeave('replica lost redis');
   }
 
   private onReadiness(ready: boolean): void {
