@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { agentIdProblem } from '../shared/agent-id';
 import { NEXUS_VERSION } from '../shared/version';
+import { AGENT_SETTINGS as S } from './settings';
 
 /** Options of `new Agent(options)`; everything but `agentId` has a default. */
 export interface AgentOptions {
@@ -52,27 +53,27 @@ function positive(name: string, value: number, max: number, min = 1): number {
   return value;
 }
 
-/** Applies defaults and validates; throws TypeError naming the bad option. */
+/** Applies defaults (those of AGENT_SETTINGS, in ms) and validates; throws TypeError naming the bad option. */
 export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions {
   const agentId = options.agentId ?? hostname();
   const problem = agentIdProblem(agentId);
   if (problem) throw new TypeError(`agentId: ${problem}`);
   const compiled: CompiledAgentOptions = {
     agentId,
-    orchestrator: options.orchestrator ?? 'localhost:50051',
-    agentType: options.agentType ?? 'generic',
+    orchestrator: options.orchestrator ?? S.ORCHESTRATOR_HOST.default,
+    agentType: options.agentType ?? S.AGENT_TYPE.default,
     displayName: options.displayName ?? agentId,
-    capabilities: options.capabilities ?? ['scan', 'report', 'analyze', 'execute'],
+    capabilities: options.capabilities ?? [...S.CAPABILITIES.default],
     labels: options.labels ?? {},
-    maxConcurrency: positive('maxConcurrency', options.maxConcurrency ?? 4, 10000),
-    heartbeatIntervalMs: positive('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 10000, 3600000, 50),
-    initialBackoffMs: positive('initialBackoffMs', options.initialBackoffMs ?? 1000, 3600000),
-    maxBackoffMs: positive('maxBackoffMs', options.maxBackoffMs ?? 60000, 86400000),
-    maxRetries: positive('maxRetries', options.maxRetries ?? 0, 1_000_000, 0),
-    keepaliveTimeMs: positive('keepaliveTimeMs', options.keepaliveTimeMs ?? 20000, 7200000, 100),
-    keepaliveTimeoutMs: positive('keepaliveTimeoutMs', options.keepaliveTimeoutMs ?? 10000, 600000, 100),
-    maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes ?? 1024 * 1024, 64 * 1024 * 1024, 1024),
-    resultCacheSize: positive('resultCacheSize', options.resultCacheSize ?? 1000, 1_000_000),
+    maxConcurrency: positive('maxConcurrency', options.maxConcurrency ?? S.MAX_CONCURRENCY.default, 10000),
+    heartbeatIntervalMs: positive('heartbeatIntervalMs', options.heartbeatIntervalMs ?? S.HEARTBEAT_INTERVAL.default * 1000, 3600000, 50),
+    initialBackoffMs: positive('initialBackoffMs', options.initialBackoffMs ?? S.INITIAL_BACKOFF.default * 1000, 3600000),
+    maxBackoffMs: positive('maxBackoffMs', options.maxBackoffMs ?? S.MAX_BACKOFF.default * 1000, 86400000),
+    maxRetries: positive('maxRetries', options.maxRetries ?? S.MAX_RETRIES.default, 1_000_000, 0),
+    keepaliveTimeMs: positive('keepaliveTimeMs', options.keepaliveTimeMs ?? S.KEEPALIVE_TIME_MS.default, 7200000, 100),
+    keepaliveTimeoutMs: positive('keepaliveTimeoutMs', options.keepaliveTimeoutMs ?? S.KEEPALIVE_TIMEOUT_MS.default, 600000, 100),
+    maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes ?? S.MAX_MESSAGE_BYTES.default, 64 * 1024 * 1024, 1024),
+    resultCacheSize: positive('resultCacheSize', options.resultCacheSize ?? S.RESULT_CACHE_SIZE.default, 1_000_000),
     builtins: options.builtins ?? true,
     tls: options.tls,
   };

@@ -3,14 +3,10 @@ import { ConfigReader, mergeFlags, type RawConfig } from '../shared/config-reade
 import { LOG_LEVELS, type LogLevel } from '../shared/logger';
 import { readPem } from '../shared/tls-files';
 import { compileAgentOptions, type AgentOptions, type CompiledAgentOptions } from './agent-options';
+import { AGENT_SETTINGS as S, AGENT_VARIABLES } from './settings';
 
 /** Every variable the agent CLI reads (each also a `--kebab-case` flag). */
-export const AGENT_VARIABLES = [
-  'AGENT_ID', 'AGENT_TYPE', 'DISPLAY_NAME', 'ORCHESTRATOR_HOST', 'HEARTBEAT_INTERVAL', 'MAX_RETRIES',
-  'INITIAL_BACKOFF', 'MAX_BACKOFF', 'CAPABILITIES', 'AGENT_LABELS', 'MAX_CONCURRENCY', 'AGENT_COUNT',
-  'KEEPALIVE_TIME_MS', 'KEEPALIVE_TIMEOUT_MS', 'MAX_MESSAGE_BYTES', 'RESULT_CACHE_SIZE', 'LOG_LEVEL', 'EXECUTION_LOG',
-  'TLS_CA', 'TLS_CERT', 'TLS_KEY', 'TLS_SERVER_NAME',
-] as const;
+export { AGENT_VARIABLES };
 
 /** The agent CLI's configuration: one agent's options plus how many to run. */
 export interface AgentCliConfig {
@@ -28,20 +24,20 @@ export function compileAgentCliConfig(raw: RawConfig): AgentCliConfig {
   const agentId = r.string('AGENT_ID', '') || undefined;
   const options = {
     agentId,
-    agentType: r.string('AGENT_TYPE', 'generic', { maxLength: 256 }),
+    agentType: r.string('AGENT_TYPE', S.AGENT_TYPE.default, { maxLength: 256 }),
     displayName: r.string('DISPLAY_NAME', '', { maxLength: 256 }) || undefined,
-    orchestrator: r.string('ORCHESTRATOR_HOST', 'localhost:50051'),
-    heartbeatIntervalMs: r.secondsAsMs('HEARTBEAT_INTERVAL', 10, 0.05, 3600),
-    maxRetries: r.int('MAX_RETRIES', 0, 0, 1_000_000),
-    initialBackoffMs: r.secondsAsMs('INITIAL_BACKOFF', 1.0, 0.001, 3600),
-    maxBackoffMs: r.secondsAsMs('MAX_BACKOFF', 60.0, 0.001, 86400),
-    capabilities: r.list('CAPABILITIES', ['scan', 'report', 'analyze', 'execute']),
+    orchestrator: r.string('ORCHESTRATOR_HOST', S.ORCHESTRATOR_HOST.default),
+    heartbeatIntervalMs: r.secondsAsMs('HEARTBEAT_INTERVAL', S.HEARTBEAT_INTERVAL.default, 0.05, 3600),
+    maxRetries: r.int('MAX_RETRIES', S.MAX_RETRIES.default, 0, 1_000_000),
+    initialBackoffMs: r.secondsAsMs('INITIAL_BACKOFF', S.INITIAL_BACKOFF.default, 0.001, 3600),
+    maxBackoffMs: r.secondsAsMs('MAX_BACKOFF', S.MAX_BACKOFF.default, 0.001, 86400),
+    capabilities: r.list('CAPABILITIES', S.CAPABILITIES.default),
     labels: r.labels('AGENT_LABELS'),
-    maxConcurrency: r.int('MAX_CONCURRENCY', 4, 1, 10000),
-    keepaliveTimeMs: r.int('KEEPALIVE_TIME_MS', 20000, 100, 7200000),
-    keepaliveTimeoutMs: r.int('KEEPALIVE_TIMEOUT_MS', 10000, 100, 600000),
-    maxMessageBytes: r.int('MAX_MESSAGE_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
-    resultCacheSize: r.int('RESULT_CACHE_SIZE', 1000, 1, 1_000_000),
+    maxConcurrency: r.int('MAX_CONCURRENCY', S.MAX_CONCURRENCY.default, 1, 10000),
+    keepaliveTimeMs: r.int('KEEPALIVE_TIME_MS', S.KEEPALIVE_TIME_MS.default, 100, 7200000),
+    keepaliveTimeoutMs: r.int('KEEPALIVE_TIMEOUT_MS', S.KEEPALIVE_TIMEOUT_MS.default, 100, 600000),
+    maxMessageBytes: r.int('MAX_MESSAGE_BYTES', S.MAX_MESSAGE_BYTES.default, 1024, 64 * 1024 * 1024),
+    resultCacheSize: r.int('RESULT_CACHE_SIZE', S.RESULT_CACHE_SIZE.default, 1, 1_000_000),
     tls: readAgentTls(r),
   };
   if (options.maxBackoffMs < options.initialBackoffMs) throw new ConfigError('MAX_BACKOFF', 'must be at least INITIAL_BACKOFF');
@@ -54,14 +50,14 @@ export function compileAgentCliConfig(raw: RawConfig): AgentCliConfig {
   }
   return Object.freeze({
     agent,
-    agentCount: r.int('AGENT_COUNT', 1, 1, 100000),
-    logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
-    executionLog: r.string('EXECUTION_LOG', ''),
+    agentCount: r.int('AGENT_COUNT', S.AGENT_COUNT.default, 1, 100000),
+    logLevel: r.oneOf('LOG_LEVEL', S.LOG_LEVEL.default, LOG_LEVELS),
+    executionLog: r.string('EXECUTION_LOG', S.EXECUTION_LOG.default),
   });
 }
 
 function readAgentTls(r: ConfigReader): AgentOptions['tls'] {
-  const [ca, cert, key, serverName] = ['TLS_CA', 'TLS_CERT', 'TLS_KEY', 'TLS_SERVER_NAME'].map((v) => r.string(v, ''));
+  const [ca, cert, key, serverName] = (['TLS_CA', 'TLS_CERT', 'TLS_KEY', 'TLS_SERVER_NAME'] as const).map((v) => r.string(v, S[v].default));
   if (!ca && !cert && !key) {
     if (serverName) throw new ConfigError('TLS_SERVER_NAME', 'only applies with TLS (set TLS_CA, or TLS_CERT and TLS_KEY)');
     return undefined;

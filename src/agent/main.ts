@@ -2,24 +2,16 @@
 import { createWriteStream } from 'node:fs';
 import type { Command } from '../generated/nexus/prime/pulse';
 import { ConfigError } from '../shared/config-error';
-import { toFlag } from '../shared/config-reader';
 import { createLogger } from '../shared/logger';
+import { settingsHelp } from '../shared/settings-help';
 import { Agent } from './agent';
-import { AGENT_VARIABLES, loadAgentCliConfig, type AgentCliConfig } from './config';
-
-function usage(): string {
-  return [
-    'usage: nexus-agent [--flag=value ...]',
-    'Every setting is an environment variable or the matching flag:',
-    ...AGENT_VARIABLES.map((name) => `  ${name.padEnd(22)} ${toFlag(name)}`),
-    'AGENT_COUNT=N (N > 1) runs N agents in this process with ids <AGENT_ID>-1 .. <AGENT_ID>-N.',
-  ].join('\n');
-}
+import { loadAgentCliConfig, type AgentCliConfig } from './config';
+import { AGENT_SETTINGS } from './settings';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(usage());
+    console.log(settingsHelp('nexus-agent', AGENT_SETTINGS));
     return;
   }
   let config: AgentCliConfig;

@@ -4,194 +4,186 @@ import { ConfigError } from '../shared/config-error';
 import { ConfigReader, mergeFlags, type RawConfig } from '../shared/config-reader';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger';
 import { readPem } from '../shared/tls-files';
+import { ORCHESTRATOR_SETTINGS as S, ORCHESTRATOR_VARIABLES } from './settings';
 
 /** Every variable the orchestrator reads (each also a `--kebab-case` flag). */
-export const ORCHESTRATOR_VARIABLES = [
-  'GRPC_HOST', 'GRPC_PORT', 'REDIS_URL', 'REDIS_KEY_PREFIX', 'METRICS_PORT', 'REPLICA_ID', 'ADVERTISE_ADDRESS',
-  'STALENESS_THRESHOLD_SEC', 'STALENESS_CHECK_INTERVAL', 'OFFLINE_THRESHOLD_SEC', 'AGENT_RETENTION_SEC',
-  'REPLICA_BEAT_INTERVAL_MS', 'HEARTBEAT_FLUSH_MS', 'HELLO_TIMEOUT_MS', 'MAX_MESSAGE_BYTES',
-  'MAX_CONCURRENT_STREAMS', 'KEEPALIVE_TIME_MS', 'KEEPALIVE_TIMEOUT_MS', 'DRAIN_WINDOW_MS',
-  'SHUTDOWN_GRACE_MS', 'READINESS_PROBE_INTERVAL_MS', 'READINESS_PROBE_TIMEOUT_MS',
-  'REDIS_COMMAND_TIMEOUT_MS', 'EVENTS_MAXLEN', 'LOG_LEVEL',
-  'MAX_PAYLOAD_BYTES', 'DEFAULT_MAX_ATTEMPTS', 'DEFAULT_COMMAND_TTL_MS', 'MAX_COMMAND_TTL_MS', 'COMMAND_RETENTION_MS',
-  'DLQ_MAXLEN', 'DLQ_PAYLOAD_BYTES', 'MAILBOX_MAX', 'DELIVERY_WINDOW_MAX', 'RETRY_BASE_MS', 'RETRY_MAX_MS',
-  'INGRESS_BATCH', 'INGRESS_BLOCK_MS', 'INGRESS_TARGET_LEN', 'CLAIM_MIN_IDLE_MS', 'CLAIM_SWEEP_MS', 'POISON_DELIVERIES',
-  'MAINTENANCE_INTERVAL_MS', 'WAKE_POLL_MS', 'CONSUMER_RETIRE_IDLE_MS', 'REDIS_LOSS_DRAIN_MS',
-  'AGENT_RECONNECT_LIMIT', 'AGENT_RECONNECT_WINDOW_MS', 'SESSION_ADMISSION_RATE',
-  'TLS_CERT', 'TLS_KEY', 'TLS_CA', 'REDIS_TLS_CA',
-] as const;
+export { ORCHESTRATOR_VARIABLES };
 
-/** The orchestrator's configuration, compiled and validated once at start. Durations in ms. */
+/**
+ * The orchestrator's configuration, compiled and validated once at start. Durations in ms.
+ * Each field names the variable it comes from; defaults and meanings are in ORCHESTRATOR_SETTINGS.
+ */
 export interface OrchestratorConfig {
-  /** Address the gRPC server binds. @default 0.0.0.0 */
+  /** `GRPC_HOST`: Address the gRPC server binds. */
   readonly grpcHost: string;
-  /** gRPC port; 0 picks a free one. @default 50051 */
+  /** `GRPC_PORT`: gRPC port; 0 picks a free one. */
   readonly grpcPort: number;
-  /** Redis URL (redis:// or rediss://). @default redis://localhost:6379/0 */
+  /** `REDIS_URL`: Redis URL (redis:// or rediss://). */
   readonly redisUrl: string;
-  /** Prefix of every Redis key. @default nexus */
+  /** `REDIS_KEY_PREFIX`: Prefix of every Redis key. */
   readonly keyPrefix: string;
-  /** Prometheus port; 0 turns the endpoint off. @default 9090 */
+  /** `METRICS_PORT`: Prometheus port; 0 turns the endpoint off. */
   readonly metricsPort: number;
-  /** Unique per process. @default hostname-<random> */
+  /** `REPLICA_ID`: Unique per process. */
   readonly replicaId: string;
-  /** Address other tools should use to reach this replica (shown in status). @default hostname:port */
+  /** `ADVERTISE_ADDRESS`: Address other tools should use to reach this replica (shown in status). */
   readonly advertiseAddress: string;
-  /** No pulse for this long -> stale. @default 60 s */
+  /** `STALENESS_THRESHOLD_SEC`: No pulse for this long -> stale. */
   readonly stalenessThresholdMs: number;
-  /** How often staleness is checked. @default 30 s */
+  /** `STALENESS_CHECK_INTERVAL`: How often staleness is checked. */
   readonly stalenessCheckIntervalMs: number;
-  /** No pulse for this long -> offline, and the local session is closed. @default 2 x staleness */
+  /** `OFFLINE_THRESHOLD_SEC`: No pulse for this long -> offline, and the local session is closed. */
   readonly offlineThresholdMs: number;
-  /** Offline agents are forgotten after this long. @default 86400 s */
+  /** `AGENT_RETENTION_SEC`: Offline agents are forgotten after this long. */
   readonly agentRetentionMs: number;
-  /** How often the replica records itself as alive; it is dead after 3 missed beats. @default 5000 */
+  /** `REPLICA_BEAT_INTERVAL_MS`: How often the replica records itself as alive; it is dead after 3 missed beats. */
   readonly replicaBeatIntervalMs: number;
-  /** Heartbeats are coalesced and written to Redis this often. @default 1000 */
+  /** `HEARTBEAT_FLUSH_MS`: Heartbeats are coalesced and written to Redis this often. */
   readonly heartbeatFlushMs: number;
-  /** A Pulse must say hello within this time. @default 5000 */
+  /** `HELLO_TIMEOUT_MS`: A Pulse must say hello within this time. */
   readonly helloTimeoutMs: number;
-  /** Largest gRPC message, each way. @default 1 MiB */
+  /** `MAX_MESSAGE_BYTES`: Largest gRPC message, each way. */
   readonly maxMessageBytes: number;
-  /** HTTP/2 streams per connection. @default 16 */
+  /** `MAX_CONCURRENT_STREAMS`: HTTP/2 streams per connection. */
   readonly maxConcurrentStreams: number;
-  /** Server keepalive ping interval. @default 20000 */
+  /** `KEEPALIVE_TIME_MS`: Server keepalive ping interval. */
   readonly keepaliveTimeMs: number;
-  /** Keepalive ping answer deadline. @default 10000 */
+  /** `KEEPALIVE_TIMEOUT_MS`: Keepalive ping answer deadline. */
   readonly keepaliveTimeoutMs: number;
-  /** Drained agents reconnect after a delay drawn from [0, this). @default 10000 */
+  /** `DRAIN_WINDOW_MS`: Drained agents reconnect after a delay drawn from [0, this). */
   readonly drainWindowMs: number;
-  /** SIGTERM to exit, at most. @default 25000 */
+  /** `SHUTDOWN_GRACE_MS`: SIGTERM to exit, at most. */
   readonly shutdownGraceMs: number;
-  /** Readiness PING interval. @default 1000 */
+  /** `READINESS_PROBE_INTERVAL_MS`: Readiness PING interval. */
   readonly readinessProbeIntervalMs: number;
-  /** Readiness PING timeout. @default 1000 */
+  /** `READINESS_PROBE_TIMEOUT_MS`: Readiness PING timeout. */
   readonly readinessProbeTimeoutMs: number;
-  /** Timeout of ordinary Redis commands. @default 5000 */
+  /** `REDIS_COMMAND_TIMEOUT_MS`: Timeout of ordinary Redis commands. */
   readonly redisCommandTimeoutMs: number;
-  /** Approximate cap of the events stream. @default 100000 */
+  /** `EVENTS_MAXLEN`: Approximate cap of the events stream. */
   readonly eventsMaxLen: number;
-  /** @default info */
+  /** `LOG_LEVEL` */
   readonly logLevel: LogLevel;
-  /** Largest command payload accepted from the ingress. @default 262144 (256 KiB) */
+  /** `MAX_PAYLOAD_BYTES`: Largest command payload accepted from the ingress. */
   readonly maxPayloadBytes: number;
-  /** Runs of a failing command before it is dead-lettered `failed`. @default 3 */
+  /** `DEFAULT_MAX_ATTEMPTS`: Runs of a failing command before it is dead-lettered `failed`. */
   readonly defaultMaxAttempts: number;
-  /** A command not delivered within this is dead-lettered `expired`. @default 3600000 (1 h) */
+  /** `DEFAULT_COMMAND_TTL_MS`: A command not delivered within this is dead-lettered `expired`. */
   readonly defaultCommandTtlMs: number;
-  /** Largest `ttl_ms` accepted. @default 604800000 (7 days) */
+  /** `MAX_COMMAND_TTL_MS`: Largest `ttl_ms` accepted. */
   readonly maxCommandTtlMs: number;
-  /** Finished command records (and dedupe of their ids) are kept this long. @default 86400000 (24 h) */
+  /** `COMMAND_RETENTION_MS`: Finished command records (and dedupe of their ids) are kept this long. */
   readonly commandRetentionMs: number;
-  /** Approximate cap of the dead-letter stream. @default 10000 */
+  /** `DLQ_MAXLEN`: Approximate cap of the dead-letter stream. */
   readonly dlqMaxLen: number;
-  /** Bytes of a payload kept in a dead letter. @default 4096 */
+  /** `DLQ_PAYLOAD_BYTES`: Bytes of a payload kept in a dead letter. */
   readonly dlqPayloadBytes: number;
-  /** Commands waiting per agent; more are dead-lettered `mailbox_full`. @default 10000 */
+  /** `MAILBOX_MAX`: Commands waiting per agent; more are dead-lettered `mailbox_full`. */
   readonly mailboxMax: number;
-  /** Most commands in flight per session (the agent's max_concurrency, capped here). @default 32 */
+  /** `DELIVERY_WINDOW_MAX`: Most commands in flight per session (the agent's max_concurrency, capped here). */
   readonly deliveryWindowMax: number;
-  /** First retry delay after a failure, doubling per attempt. @default 1000 */
+  /** `RETRY_BASE_MS`: First retry delay after a failure, doubling per attempt. */
   readonly retryBaseMs: number;
-  /** Longest retry delay. @default 60000 */
+  /** `RETRY_MAX_MS`: Longest retry delay. */
   readonly retryMaxMs: number;
-  /** Entries per ingress read. @default 100 */
+  /** `INGRESS_BATCH`: Entries per ingress read. */
   readonly ingressBatch: number;
-  /** Ingress read blocks this long at most. @default 2000 */
+  /** `INGRESS_BLOCK_MS`: Ingress read blocks this long at most. */
   readonly ingressBlockMs: number;
-  /** The ingress is trimmed (only below what the group handled) when longer than this. @default 10000 */
+  /** `INGRESS_TARGET_LEN`: The ingress is trimmed (only below what the group handled) when longer than this. */
   readonly ingressTargetLen: number;
-  /** Entries pending this long on any consumer are reclaimed. @default 30000 */
+  /** `CLAIM_MIN_IDLE_MS`: Entries pending this long on any consumer are reclaimed. */
   readonly claimMinIdleMs: number;
-  /** How often idle entries are looked for. @default 5000 */
+  /** `CLAIM_SWEEP_MS`: How often idle entries are looked for. */
   readonly claimSweepMs: number;
-  /** Deliveries after which an entry is dead-lettered `poison`. @default 5 */
+  /** `POISON_DELIVERIES`: Deliveries after which an entry is dead-lettered `poison`. */
   readonly poisonDeliveries: number;
-  /** Expiry, trimming and stream gauges run this often. @default 1000 */
+  /** `MAINTENANCE_INTERVAL_MS`: Expiry, trimming and stream gauges run this often. */
   readonly maintenanceIntervalMs: number;
-  /** This replica's wake set is polled this often (the doorbell's durable half). @default 1000 */
+  /** `WAKE_POLL_MS`: This replica's wake set is polled this often (the doorbell's durable half). */
   readonly wakePollMs: number;
-  /** Consumers of the group with nothing pending and idle this long are deleted. @default 3600000 */
+  /** `CONSUMER_RETIRE_IDLE_MS`: Consumers of the group with nothing pending and idle this long are deleted. */
   readonly consumerRetireIdleMs: number;
-  /** Redis unreachable this long: tell this replica's agents to move to a healthy replica. @default 10000 */
+  /** `REDIS_LOSS_DRAIN_MS`: Redis unreachable this long: tell this replica's agents to move to a healthy replica. */
   readonly redisLossDrainMs: number;
-  /** Sessions one agent id may start per window, cluster-wide; more get RESOURCE_EXHAUSTED. @default 30 */
+  /** `AGENT_RECONNECT_LIMIT`: Sessions one agent id may start per window, cluster-wide; more get RESOURCE_EXHAUSTED. */
   readonly agentReconnectLimit: number;
-  /** @default 60000 */
+  /** `AGENT_RECONNECT_WINDOW_MS` */
   readonly agentReconnectWindowMs: number;
-  /** New sessions this replica admits per second (token bucket, burst = rate). @default 1000 */
+  /** `SESSION_ADMISSION_RATE`: New sessions this replica admits per second (token bucket, burst = rate). */
   readonly sessionAdmissionRate: number;
   /**
    * gRPC TLS: certificate chain and key (PEM). With a CA too, clients must present a
    * certificate from it (mTLS) and a hello's agent_id must match the certificate's identity.
-   * @default undefined (plaintext, with a warning at start)
+   * `TLS_CERT`, `TLS_KEY`, `TLS_CA`; undefined = plaintext, with a warning at start.
    */
   readonly tls: { cert: Buffer; key: Buffer; ca: Buffer | undefined } | undefined;
-  /** CA (PEM) to verify a `rediss://` Redis with; the system CAs when unset. */
+  /** `REDIS_TLS_CA`: CA (PEM) to verify a `rediss://` Redis with; the system CAs when unset. */
   readonly redisTlsCa: Buffer | undefined;
 }
 
 /** Compiles raw values into a frozen config; throws ConfigError naming the bad variable. */
 export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
   const r = new ConfigReader(raw);
-  const grpcPort = r.int('GRPC_PORT', 50051, 0, 65535);
+  const grpcPort = r.int('GRPC_PORT', S.GRPC_PORT.default, 0, 65535);
   const replicaId = r.string('REPLICA_ID', `${hostname()}-${randomBytes(3).toString('hex')}`, {
     maxLength: 128,
     pattern: /^[A-Za-z0-9][A-Za-z0-9._:-]*$/,
   });
-  const stalenessThresholdMs = r.secondsAsMs('STALENESS_THRESHOLD_SEC', 60, 0.1, 86400);
+  const redisTlsCa = r.string('REDIS_TLS_CA', S.REDIS_TLS_CA.default);
+  const stalenessThresholdMs = r.secondsAsMs('STALENESS_THRESHOLD_SEC', S.STALENESS_THRESHOLD_SEC.default, 0.1, 86400);
   const config: OrchestratorConfig = {
-    grpcHost: r.string('GRPC_HOST', '0.0.0.0'),
+    grpcHost: r.string('GRPC_HOST', S.GRPC_HOST.default),
     grpcPort,
-    redisUrl: r.url('REDIS_URL', 'redis://localhost:6379/0', ['redis:', 'rediss:']),
-    keyPrefix: r.string('REDIS_KEY_PREFIX', 'nexus', { maxLength: 64, pattern: /^[A-Za-z0-9{}_.:-]+$/ }),
-    metricsPort: r.int('METRICS_PORT', 9090, 0, 65535),
+    redisUrl: r.url('REDIS_URL', S.REDIS_URL.default, ['redis:', 'rediss:']),
+    keyPrefix: r.string('REDIS_KEY_PREFIX', S.REDIS_KEY_PREFIX.default, { maxLength: 64, pattern: /^[A-Za-z0-9{}_.:-]+$/ }),
+    metricsPort: r.int('METRICS_PORT', S.METRICS_PORT.default, 0, 65535),
     replicaId,
     advertiseAddress: r.string('ADVERTISE_ADDRESS', `${hostname()}:${grpcPort}`),
     stalenessThresholdMs,
-    stalenessCheckIntervalMs: r.secondsAsMs('STALENESS_CHECK_INTERVAL', 30, 0.05, 3600),
+    stalenessCheckIntervalMs: r.secondsAsMs('STALENESS_CHECK_INTERVAL', S.STALENESS_CHECK_INTERVAL.default, 0.05, 3600),
     offlineThresholdMs: r.secondsAsMs('OFFLINE_THRESHOLD_SEC', (2 * stalenessThresholdMs) / 1000, 0.1, 172800),
-    agentRetentionMs: r.secondsAsMs('AGENT_RETENTION_SEC', 86400, 1, 30 * 86400),
-    replicaBeatIntervalMs: r.int('REPLICA_BEAT_INTERVAL_MS', 5000, 50, 60000),
-    heartbeatFlushMs: r.int('HEARTBEAT_FLUSH_MS', 1000, 10, 60000),
-    helloTimeoutMs: r.int('HELLO_TIMEOUT_MS', 5000, 10, 60000),
-    maxMessageBytes: r.int('MAX_MESSAGE_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
-    maxConcurrentStreams: r.int('MAX_CONCURRENT_STREAMS', 16, 1, 1000),
-    keepaliveTimeMs: r.int('KEEPALIVE_TIME_MS', 20000, 100, 7200000),
-    keepaliveTimeoutMs: r.int('KEEPALIVE_TIMEOUT_MS', 10000, 100, 600000),
-    drainWindowMs: r.int('DRAIN_WINDOW_MS', 10000, 0, 600000),
-    shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 25000, 100, 3600000),
-    readinessProbeIntervalMs: r.int('READINESS_PROBE_INTERVAL_MS', 1000, 50, 60000),
-    readinessProbeTimeoutMs: r.int('READINESS_PROBE_TIMEOUT_MS', 1000, 50, 60000),
-    redisCommandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 5000, 100, 600000),
-    eventsMaxLen: r.int('EVENTS_MAXLEN', 100000, 100, 100_000_000),
-    logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
-    maxPayloadBytes: r.int('MAX_PAYLOAD_BYTES', 256 * 1024, 0, 16 * 1024 * 1024),
-    defaultMaxAttempts: r.int('DEFAULT_MAX_ATTEMPTS', 3, 1, 100),
-    defaultCommandTtlMs: r.int('DEFAULT_COMMAND_TTL_MS', 3_600_000, 1, 30 * 86_400_000),
-    maxCommandTtlMs: r.int('MAX_COMMAND_TTL_MS', 7 * 86_400_000, 1, 30 * 86_400_000),
-    commandRetentionMs: r.int('COMMAND_RETENTION_MS', 86_400_000, 1000, 30 * 86_400_000),
-    dlqMaxLen: r.int('DLQ_MAXLEN', 10_000, 10, 10_000_000),
-    dlqPayloadBytes: r.int('DLQ_PAYLOAD_BYTES', 4096, 0, 1024 * 1024),
-    mailboxMax: r.int('MAILBOX_MAX', 10_000, 1, 10_000_000),
-    deliveryWindowMax: r.int('DELIVERY_WINDOW_MAX', 32, 1, 10_000),
-    retryBaseMs: r.int('RETRY_BASE_MS', 1000, 1, 3_600_000),
-    retryMaxMs: r.int('RETRY_MAX_MS', 60_000, 1, 86_400_000),
-    ingressBatch: r.int('INGRESS_BATCH', 100, 1, 10_000),
-    ingressBlockMs: r.int('INGRESS_BLOCK_MS', 2000, 10, 60_000),
-    ingressTargetLen: r.int('INGRESS_TARGET_LEN', 10_000, 100, 100_000_000),
-    claimMinIdleMs: r.int('CLAIM_MIN_IDLE_MS', 30_000, 10, 3_600_000),
-    claimSweepMs: r.int('CLAIM_SWEEP_MS', 5000, 10, 3_600_000),
-    poisonDeliveries: r.int('POISON_DELIVERIES', 5, 1, 1000),
-    maintenanceIntervalMs: r.int('MAINTENANCE_INTERVAL_MS', 1000, 10, 3_600_000),
-    wakePollMs: r.int('WAKE_POLL_MS', 1000, 10, 60_000),
-    consumerRetireIdleMs: r.int('CONSUMER_RETIRE_IDLE_MS', 3_600_000, 1000, 30 * 86_400_000),
-    redisLossDrainMs: r.int('REDIS_LOSS_DRAIN_MS', 10_000, 100, 3_600_000),
-    agentReconnectLimit: r.int('AGENT_RECONNECT_LIMIT', 30, 1, 1_000_000),
-    agentReconnectWindowMs: r.int('AGENT_RECONNECT_WINDOW_MS', 60_000, 100, 86_400_000),
-    sessionAdmissionRate: r.int('SESSION_ADMISSION_RATE', 1000, 1, 1_000_000),
+    agentRetentionMs: r.secondsAsMs('AGENT_RETENTION_SEC', S.AGENT_RETENTION_SEC.default, 1, 30 * 86400),
+    replicaBeatIntervalMs: r.int('REPLICA_BEAT_INTERVAL_MS', S.REPLICA_BEAT_INTERVAL_MS.default, 50, 60000),
+    heartbeatFlushMs: r.int('HEARTBEAT_FLUSH_MS', S.HEARTBEAT_FLUSH_MS.default, 10, 60000),
+    helloTimeoutMs: r.int('HELLO_TIMEOUT_MS', S.HELLO_TIMEOUT_MS.default, 10, 60000),
+    maxMessageBytes: r.int('MAX_MESSAGE_BYTES', S.MAX_MESSAGE_BYTES.default, 1024, 64 * 1024 * 1024),
+    maxConcurrentStreams: r.int('MAX_CONCURRENT_STREAMS', S.MAX_CONCURRENT_STREAMS.default, 1, 1000),
+    keepaliveTimeMs: r.int('KEEPALIVE_TIME_MS', S.KEEPALIVE_TIME_MS.default, 100, 7200000),
+    keepaliveTimeoutMs: r.int('KEEPALIVE_TIMEOUT_MS', S.KEEPALIVE_TIMEOUT_MS.default, 100, 600000),
+    drainWindowMs: r.int('DRAIN_WINDOW_MS', S.DRAIN_WINDOW_MS.default, 0, 600000),
+    shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', S.SHUTDOWN_GRACE_MS.default, 100, 3600000),
+    readinessProbeIntervalMs: r.int('READINESS_PROBE_INTERVAL_MS', S.READINESS_PROBE_INTERVAL_MS.default, 50, 60000),
+    readinessProbeTimeoutMs: r.int('READINESS_PROBE_TIMEOUT_MS', S.READINESS_PROBE_TIMEOUT_MS.default, 50, 60000),
+    redisCommandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', S.REDIS_COMMAND_TIMEOUT_MS.default, 100, 600000),
+    eventsMaxLen: r.int('EVENTS_MAXLEN', S.EVENTS_MAXLEN.default, 100, 100_000_000),
+    logLevel: r.oneOf('LOG_LEVEL', S.LOG_LEVEL.default, LOG_LEVELS),
+    maxPayloadBytes: r.int('MAX_PAYLOAD_BYTES', S.MAX_PAYLOAD_BYTES.default, 0, 16 * 1024 * 1024),
+    defaultMaxAttempts: r.int('DEFAULT_MAX_ATTEMPTS', S.DEFAULT_MAX_ATTEMPTS.default, 1, 100),
+    defaultCommandTtlMs: r.int('DEFAULT_COMMAND_TTL_MS', S.DEFAULT_COMMAND_TTL_MS.default, 1, 30 * 86_400_000),
+    maxCommandTtlMs: r.int('MAX_COMMAND_TTL_MS', S.MAX_COMMAND_TTL_MS.default, 1, 30 * 86_400_000),
+    commandRetentionMs: r.int('COMMAND_RETENTION_MS', S.COMMAND_RETENTION_MS.default, 1000, 30 * 86_400_000),
+    dlqMaxLen: r.int('DLQ_MAXLEN', S.DLQ_MAXLEN.default, 10, 10_000_000),
+    dlqPayloadBytes: r.int('DLQ_PAYLOAD_BYTES', S.DLQ_PAYLOAD_BYTES.default, 0, 1024 * 1024),
+    mailboxMax: r.int('MAILBOX_MAX', S.MAILBOX_MAX.default, 1, 10_000_000),
+    deliveryWindowMax: r.int('DELIVERY_WINDOW_MAX', S.DELIVERY_WINDOW_MAX.default, 1, 10_000),
+    retryBaseMs: r.int('RETRY_BASE_MS', S.RETRY_BASE_MS.default, 1, 3_600_000),
+    retryMaxMs: r.int('RETRY_MAX_MS', S.RETRY_MAX_MS.default, 1, 86_400_000),
+    ingressBatch: r.int('INGRESS_BATCH', S.INGRESS_BATCH.default, 1, 10_000),
+    ingressBlockMs: r.int('INGRESS_BLOCK_MS', S.INGRESS_BLOCK_MS.default, 10, 60_000),
+    ingressTargetLen: r.int('INGRESS_TARGET_LEN', S.INGRESS_TARGET_LEN.default, 100, 100_000_000),
+    claimMinIdleMs: r.int('CLAIM_MIN_IDLE_MS', S.CLAIM_MIN_IDLE_MS.default, 10, 3_600_000),
+    claimSweepMs: r.int('CLAIM_SWEEP_MS', S.CLAIM_SWEEP_MS.default, 10, 3_600_000),
+    poisonDeliveries: r.int('POISON_DELIVERIES', S.POISON_DELIVERIES.default, 1, 1000),
+    maintenanceIntervalMs: r.int('MAINTENANCE_INTERVAL_MS', S.MAINTENANCE_INTERVAL_MS.default, 10, 3_600_000),
+    wakePollMs: r.int('WAKE_POLL_MS', S.WAKE_POLL_MS.default, 10, 60_000),
+    consumerRetireIdleMs: r.int('CONSUMER_RETIRE_IDLE_MS', S.CONSUMER_RETIRE_IDLE_MS.default, 1000, 30 * 86_400_000),
+    redisLossDrainMs: r.int('REDIS_LOSS_DRAIN_MS', S.REDIS_LOSS_DRAIN_MS.default, 100, 3_600_000),
+    agentReconnectLimit: r.int('AGENT_RECONNECT_LIMIT', S.AGENT_RECONNECT_LIMIT.default, 1, 1_000_000),
+    agentReconnectWindowMs: r.int('AGENT_RECONNECT_WINDOW_MS', S.AGENT_RECONNECT_WINDOW_MS.default, 100, 86_400_000),
+    sessionAdmissionRate: r.int('SESSION_ADMISSION_RATE', S.SESSION_ADMISSION_RATE.default, 1, 1_000_000),
     tls: readTls(r),
-    redisTlsCa: r.string('REDIS_TLS_CA', '') ? readPem('REDIS_TLS_CA', r.string('REDIS_TLS_CA', '')) : undefined,
+    redisTlsCa: redisTlsCa ? readPem('REDIS_TLS_CA', redisTlsCa) : undefined,
   };
   if (config.offlineThresholdMs <= config.stalenessThresholdMs) {
     throw new ConfigError('OFFLINE_THRESHOLD_SEC', 'must be greater than STALENESS_THRESHOLD_SEC');
@@ -206,9 +198,9 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
 }
 
 function readTls(r: ConfigReader): OrchestratorConfig['tls'] {
-  const cert = r.string('TLS_CERT', '');
-  const key = r.string('TLS_KEY', '');
-  const ca = r.string('TLS_CA', '');
+  const cert = r.string('TLS_CERT', S.TLS_CERT.default);
+  const key = r.string('TLS_KEY', S.TLS_KEY.default);
+  const ca = r.string('TLS_CA', S.TLS_CA.default);
   if (!cert && !key) {
     if (ca) throw new ConfigError('TLS_CA', 'needs TLS_CERT and TLS_KEY (mutual TLS is TLS plus client certificates)');
     return undefined;

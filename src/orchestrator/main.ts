@@ -1,23 +1,15 @@
 #!/usr/bin/env node
 import { ConfigError } from '../shared/config-error';
-import { toFlag } from '../shared/config-reader';
 import { createLogger } from '../shared/logger';
-import { loadOrchestratorConfig, ORCHESTRATOR_VARIABLES, type OrchestratorConfig } from './config';
+import { settingsHelp } from '../shared/settings-help';
+import { loadOrchestratorConfig, type OrchestratorConfig } from './config';
 import { Orchestrator } from './orchestrator';
-
-function usage(): string {
-  return [
-    'usage: nexus-orchestrator [--flag=value ...]',
-    'Every setting is an environment variable or the matching flag:',
-    ...ORCHESTRATOR_VARIABLES.map((name) => `  ${name.padEnd(28)} ${toFlag(name)}`),
-    'See the README for defaults and meanings.',
-  ].join('\n');
-}
+import { ORCHESTRATOR_SETTINGS } from './settings';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(usage());
+    console.log(settingsHelp('nexus-orchestrator', ORCHESTRATOR_SETTINGS));
     return;
   }
   let config: OrchestratorConfig;
