@@ -2,6 +2,7 @@
 import { ConfigError } from '../shared/config-error';
 import { toFlag } from '../shared/config-reader';
 import { createLogger } from '../shared/logger';
+import { parentWatchRequested, watchParent } from '../shared/parent-watch';
 import { loadOrchestratorConfig, ORCHESTRATOR_VARIABLES, type OrchestratorConfig } from './config';
 import { Orchestrator } from './orchestrator';
 
@@ -21,8 +22,10 @@ async function main(): Promise<void> {
     return;
   }
   let config: OrchestratorConfig;
+  let parentWatch: boolean;
   try {
     config = loadOrchestratorConfig(process.env, argv);
+    parentWatch = parentWatchRequested(process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(`nexus-orchestrator: invalid configuration: ${err.message}`);
@@ -33,7 +36,9 @@ async function main(): Promise<void> {
 
   const orchestrator = new Orchestrator(config, logger);
   let signals = 0;
-  const stop = (signal: NodeJS.Signals): void => {
+  let unwatchParent = (): void => undefined;
+  const stop = (signal: NodeJS.Signals | 'parent-gone'): void => {
+    unwatchParent();
     if (++signals > 1) {
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
@@ -47,6 +52,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Local cluster only: its end (even a SIGKILL) drains this replica as a SIGTERM would.
+  if (parentWatch) unwatchParent = watchParent(() => stop('parent-gone'));
 
   try {
     await orchestrator.start();
