@@ -135,12 +135,22 @@ async function main(): Promise<void> {
   ].join('\n'));
 }
 
-// The first signal (Ctrl-C, a closing terminal, kill) stops everything in order; a second one
-// during that stop kills everything at once.
-let signals = 0;
-const onSignal = (): void => {
-  if (++signals === 1) void cluster.stop().then(() => process.exit(0));
-  else void cluster.kill().finally(() => process.exit(1));
+/**
+ * The first signal (Ctrl-C, a closing terminal, kill) stops everything in order; a second one
+ * during that stop kills everything at once. The same signal again within REPEAT_MS is the
+ * same event: npm forwards the terminal's Ctrl-C to its child, and when the shell has exec'd
+ * this script (bash does), that child is this process, which then gets one Ctrl-C twice.
+ */
+const REPEAT_MS = 1000;
+let first: { signal: NodeJS.Signals; at: number } | undefined;
+const onSignal = (signal: NodeJS.Signals): void => {
+  if (!first) {
+    first = { signal, at: Date.now() };
+    setTimeout(() => say('(Ctrl-C again kills everything at once)'), REPEAT_MS).unref();
+    void cluster.stop().then(() => process.exit(0));
+  } else if (signal !== first.signal || Date.now() - first.at >= REPEAT_MS) {
+    void cluster.kill().finally(() => process.exit(1));
+  }
 };
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
 main().catch(async (err: Error) => {

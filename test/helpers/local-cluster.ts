@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { portIsFree } from '../../scripts/lib/free-port';
@@ -119,4 +119,21 @@ export async function expectNothingLeft(c: LocalCluster, timeoutMs = 15_000): Pr
 export function closeTerminal(cluster: Child): void {
   cluster.proc.stdout?.destroy();
   cluster.proc.stderr?.destroy();
+}
+
+/**
+ * For `finally`: ends the cluster and SIGKILLs whatever of it a failed test left running (its
+ * children live in their own sessions, out of reach of the suite's cleanup).
+ */
+export async function endLocalCluster(c: LocalCluster): Promise<void> {
+  c.cluster.signal('SIGKILL');
+  await c.cluster.exited;
+  for (const pid of c.pids.all.filter(alive)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  if (c.dataDir) rmSync(c.dataDir, { recursive: true, force: true });
 }
