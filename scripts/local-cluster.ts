@@ -12,24 +12,15 @@ import { redactUrl } from '../src/shared/logger';
 import { ClusterSupervisor } from './lib/cluster-supervisor';
 import { portIsFree } from './lib/free-port';
 import { redisServerAvailable } from './lib/redis-process';
+import { exit, guardOutput, say } from './lib/terminal';
 
 const BASE_PORT = Number(process.env.NEXUS_BASE_PORT ?? 50051);
 const METRICS_BASE_PORT = Number(process.env.NEXUS_METRICS_BASE_PORT ?? 9090);
 const REPLICAS = 3;
 const DEMO_AGENTS = 3;
 
-// After the terminal closes, writes to it fail (EIO, EPIPE): that must never stop a cleanup.
-process.stdout.on('error', () => undefined);
-process.stderr.on('error', () => undefined);
-
-function say(text: string): void {
-  try {
-    process.stdout.write(`${text}\n`);
-  } catch {
-    // no terminal any more
-  }
-}
-
+// A closed terminal (SIGHUP) must never stop a cleanup: output to it fails from then on.
+guardOutput();
 const cluster = new ClusterSupervisor(say);
 
 async function resolveRedis(): Promise<string> {
@@ -147,9 +138,9 @@ const onSignal = (signal: NodeJS.Signals): void => {
   if (!first) {
     first = { signal, at: Date.now() };
     setTimeout(() => say('(Ctrl-C again kills everything at once)'), REPEAT_MS).unref();
-    void cluster.stop().then(() => process.exit(0));
+    void cluster.stop().then(() => exit(0));
   } else if (signal !== first.signal || Date.now() - first.at >= REPEAT_MS) {
-    void cluster.kill().finally(() => process.exit(1));
+    void cluster.kill().finally(() => exit(1));
   }
 };
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
@@ -157,5 +148,5 @@ main().catch(async (err: Error) => {
   if (cluster.ending) return; // a signal is ending the cluster; its handler exits
   process.stderr.write(`nexus local cluster: ${err.message}\n`);
   await cluster.stop();
-  process.exit(1);
+  exit(1);
 });
