@@ -66,7 +66,11 @@ function take(line: string): void {
 
 async function reap(): Promise<void> {
   await gone(children, CHILD_GRACE_MS);
-  for (const pid of children) if (alive(pid)) kill(pid, 'SIGKILL');
+  for (const pid of children) {
+    if (!alive(pid)) continue;
+    kill(-pid, 'SIGKILL'); // its process group (it was started detached), then itself
+    kill(pid, 'SIGKILL');
+  }
   for (const pid of redis) kill(pid, 'SIGTERM');
   await gone(redis, REDIS_GRACE_MS);
   for (const pid of redis) if (alive(pid)) kill(pid, 'SIGKILL');

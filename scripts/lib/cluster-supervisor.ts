@@ -96,7 +96,9 @@ export class ClusterSupervisor {
         // already gone
       }
     }
-    const all = Promise.all([...this.procs.map(exited), this.redis?.stop('SIGKILL')]);
+    const redisPid = this.redis?.pid;
+    const redisGone = this.redis?.stop('SIGKILL').then(() => redisPid && this.tell(`exited ${redisPid}`));
+    const all = Promise.all([...this.procs.map(exited), redisGone]);
     await Promise.race([all, new Promise((resolve) => setTimeout(resolve, KILL_WAIT_MS))]);
     if (this.redis) rmSync(this.redis.dir, { recursive: true, force: true });
   }
