@@ -2,58 +2,26 @@
 /**
  * `npm start`: a working local Nexus cluster on this machine. Redis from REDIS_URL, or a
  * private redis-server (temp dir, free port); three replicas on 50051-50053; three demo
- * agents. Prints where everything is; Ctrl-C stops it all within 10 s and leaves nothing.
+ * agents. Prints where everything is; Ctrl-C (or a closing terminal, or kill) stops it all
+ * within 10 s and leaves nothing; so does every other ending (see lib/cluster-supervisor.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import Redis from 'ioredis';
 import { NexusPulseServiceClient, type GetSystemStatusResponse } from '../src/generated/nexus/prime/pulse';
 import { redactUrl } from '../src/shared/logger';
+import { ClusterSupervisor } from './lib/cluster-supervisor';
 import { portIsFree } from './lib/free-port';
-import { RedisProcess, redisServerAvailable } from './lib/redis-process';
+import { redisServerAvailable } from './lib/redis-process';
+import { exit, guardOutput, say } from './lib/terminal';
 
 const BASE_PORT = Number(process.env.NEXUS_BASE_PORT ?? 50051);
 const METRICS_BASE_PORT = Number(process.env.NEXUS_METRICS_BASE_PORT ?? 9090);
 const REPLICAS = 3;
 const DEMO_AGENTS = 3;
-const STOP_DEADLINE_MS = 9000;
-const DIST = join(__dirname, '..', 'src');
 
-interface Proc { name: string; child: ChildProcess }
-const procs: Proc[] = [];
-let redis: RedisProcess | undefined;
-let stopping: Promise<void> | undefined;
-
-function say(text: string): void {
-  process.stdout.write(`${text}\n`);
-}
-
-/** One compact line per JSON log line of a child: `12:00:01 r1     info  agent connected agentId=A1`. */
-function relay(name: string, chunk: Buffer): void {
-  for (const line of chunk.toString().split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const { time, level, msg, pid: _p, replica: _r, component: _c, hostname: _h, ...rest } = JSON.parse(line) as Record<string, unknown>;
-      const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
-      say(`${String(time).slice(11, 19)} ${name.padEnd(6)} ${String(level).padEnd(5)} ${msg} ${fields}`);
-    } catch {
-      say(`${name.padEnd(15)} ${line}`);
-    }
-  }
-}
-
-function launch(name: string, script: string, env: Record<string, string>): void {
-  // detached: a terminal's Ctrl-C signals the whole foreground process group; the children
-  // must hear only our orderly SIGTERM, not the SIGINT as well.
-  const child = spawn(process.execPath, [join(DIST, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  child.stdout?.on('data', (c: Buffer) => relay(name, c));
-  child.stderr?.on('data', (c: Buffer) => relay(name, c));
-  child.on('exit', (code, signal) => {
-    if (!stopping) say(`!! ${name} exited unexpectedly (code ${code}, signal ${signal}); the rest keeps running`);
-  });
-  procs.push({ name, child });
-}
+// A closed terminal (SIGHUP) must never stop a cleanup: output to it fails from then on.
+guardOutput();
+const cluster = new ClusterSupervisor(say);
 
 async function resolveRedis(): Promise<string> {
   const url = process.env.REDIS_URL;
@@ -77,8 +45,7 @@ async function resolveRedis(): Promise<string> {
       '  macOS:         brew install redis',
     ].join('\n'));
   }
-  redis = await new RedisProcess('aof').start();
-  return redis.url;
+  return (await cluster.startRedis()).url;
 }
 
 function status(port: number): Promise<GetSystemStatusResponse> {
@@ -98,26 +65,10 @@ async function waitForCluster(port: number, agents: number, timeoutMs: number): 
     } catch {
       // not up yet
     }
+    if (cluster.ending) throw new Error('stopping');
     if (Date.now() > deadline) throw new Error(`the cluster did not come up within ${timeoutMs / 1000} s (see the log lines above)`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-/** Agents first (they say goodbye), then replicas (drain), then Redis; SIGKILL at the deadline. */
-function stopAll(): Promise<void> {
-  stopping ??= (async () => {
-    say('\nstopping the local cluster ...');
-    const killer = setTimeout(() => procs.forEach((p) => p.child.kill('SIGKILL')), STOP_DEADLINE_MS - 1500);
-    const exit = (p: Proc) => (p.child.exitCode !== null || p.child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.child.once('exit', () => r())));
-    for (const group of [procs.filter((p) => p.name.startsWith('agents')), procs.filter((p) => !p.name.startsWith('agents'))]) {
-      group.forEach((p) => p.child.kill('SIGTERM'));
-      await Promise.all(group.map(exit));
-    }
-    clearTimeout(killer);
-    await redis?.destroy();
-    say('stopped: no processes or temp dirs left behind.');
-  })();
-  return stopping;
 }
 
 async function main(): Promise<void> {
@@ -128,7 +79,7 @@ async function main(): Promise<void> {
   }
   const redisUrl = await resolveRedis();
   ports.forEach((port, i) =>
-    launch(`r${i + 1}`, 'orchestrator/main.js', {
+    cluster.launch(`r${i + 1}`, 'orchestrator/main.js', {
       REDIS_URL: redisUrl,
       GRPC_PORT: String(port),
       METRICS_PORT: String(metricsPorts[i]),
@@ -142,7 +93,7 @@ async function main(): Promise<void> {
     }),
   );
   await waitForCluster(ports[0], 0, 30_000);
-  launch('agents', 'agent/main.js', {
+  cluster.launch('agents', 'agent/main.js', {
     AGENT_ID: 'demo-agent',
     AGENT_COUNT: String(DEMO_AGENTS),
     AGENT_TYPE: 'demo',
@@ -155,7 +106,7 @@ async function main(): Promise<void> {
   say([
     '',
     '=== Nexus local cluster is up ===',
-    `Redis     ${redactUrl(redisUrl)}${redis ? `  (private, data in ${redis.dir})` : ''}`,
+    `Redis     ${redactUrl(redisUrl)}${cluster.redis ? `  (private, data in ${cluster.redis.dir})` : ''}`,
     ...ports.map((port, i) => `Replica   r${i + 1}  gRPC localhost:${port}  metrics http://localhost:${metricsPorts[i]}/metrics`),
     `Agents    ${s.agents.map((a) => `${a.agentId}@${a.replicaId}`).join('  ')}`,
     '',
@@ -175,10 +126,27 @@ async function main(): Promise<void> {
   ].join('\n'));
 }
 
-process.on('SIGINT', () => void stopAll().then(() => process.exit(0)));
-process.on('SIGTERM', () => void stopAll().then(() => process.exit(0)));
+/**
+ * The first signal (Ctrl-C, a closing terminal, kill) stops everything in order; a second one
+ * during that stop kills everything at once. The same signal again within REPEAT_MS is the
+ * same event: npm forwards the terminal's Ctrl-C to its child, and when the shell has exec'd
+ * this script (bash does), that child is this process, which then gets one Ctrl-C twice.
+ */
+const REPEAT_MS = 1000;
+let first: { signal: NodeJS.Signals; at: number } | undefined;
+const onSignal = (signal: NodeJS.Signals): void => {
+  if (!first) {
+    first = { signal, at: Date.now() };
+    setTimeout(() => say('(Ctrl-C again kills everything at once)'), REPEAT_MS).unref();
+    void cluster.stop().then(() => exit(0));
+  } else if (signal !== first.signal || Date.now() - first.at >= REPEAT_MS) {
+    void cluster.kill().finally(() => exit(1));
+  }
+};
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
 main().catch(async (err: Error) => {
+  if (cluster.ending) return; // a signal is ending the cluster; its handler exits
   process.stderr.write(`nexus local cluster: ${err.message}\n`);
-  await stopAll();
-  process.exit(1);
+  await cluster.stop();
+  exit(1);
 });

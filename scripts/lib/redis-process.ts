@@ -55,8 +55,11 @@ export class RedisProcess {
     return this.proc?.pid;
   }
 
-  /** Starts (or restarts, on the same port and dir) and waits for PING. */
-  async start(): Promise<this> {
+  /**
+   * Starts (or restarts, on the same port and dir) and waits for PING. `onSpawn` hears the
+   * PID as soon as the server exists, before it answers (a watchdog must know it from then).
+   */
+  async start(onSpawn?: (pid: number) => void): Promise<this> {
     if (!this.port) this.port = await freePort();
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', ''];
     args.push(...(this.persistence === 'aof' ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no']));
@@ -68,6 +71,7 @@ export class RedisProcess {
     }
     // detached: out of the terminal's process group, so Ctrl-C reaches only our parent.
     this.proc = spawn('redis-server', args, { stdio: 'ignore', detached: true });
+    if (this.proc.pid) onSpawn?.(this.proc.pid);
     await waitForRedis(this.port, 10_000, this.secure?.probe);
     return this;
   }

@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import type { Command } from '../generated/nexus/prime/pulse';
 import { ConfigError } from '../shared/config-error';
 import { createLogger } from '../shared/logger';
+import { parentWatchRequested, watchParent } from '../shared/parent-watch';
 import { settingsHelp } from '../shared/settings-help';
 import { Agent } from './agent';
 import { loadAgentCliConfig, type AgentCliConfig } from './config';
@@ -15,8 +16,10 @@ async function main(): Promise<void> {
     return;
   }
   let config: AgentCliConfig;
+  let parentWatch: boolean;
   try {
     config = loadAgentCliConfig(process.env, argv);
+    parentWatch = parentWatchRequested(process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(`nexus-agent: invalid configuration: ${err.message}`);
@@ -48,7 +51,9 @@ async function main(): Promise<void> {
   }
 
   let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
+  let unwatchParent = (): void => undefined;
+  const stop = (signal: NodeJS.Signals | 'parent-gone'): void => {
+    unwatchParent();
     if (stopping) process.exit(1);
     stopping = true;
     logger.info({ signal, agents: agents.length }, 'closing');
@@ -56,6 +61,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Local cluster only: its end (even a SIGKILL) closes these agents as a SIGTERM would.
+  if (parentWatch) unwatchParent = watchParent(() => stop('parent-gone'));
 
   logger.info({ agents: agents.length, orchestrator: base.orchestrator }, 'starting');
   // N agents in one process stand for N hosts: their first attempts are spread over the

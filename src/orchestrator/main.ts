@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError } from '../shared/config-error';
 import { createLogger } from '../shared/logger';
+import { parentWatchRequested, watchParent } from '../shared/parent-watch';
 import { settingsHelp } from '../shared/settings-help';
 import { loadOrchestratorConfig, type OrchestratorConfig } from './config';
 import { Orchestrator } from './orchestrator';
@@ -13,8 +14,10 @@ async function main(): Promise<void> {
     return;
   }
   let config: OrchestratorConfig;
+  let parentWatch: boolean;
   try {
     config = loadOrchestratorConfig(process.env, argv);
+    parentWatch = parentWatchRequested(process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(`nexus-orchestrator: invalid configuration: ${err.message}`);
@@ -25,7 +28,9 @@ async function main(): Promise<void> {
 
   const orchestrator = new Orchestrator(config, logger);
   let signals = 0;
-  const stop = (signal: NodeJS.Signals): void => {
+  let unwatchParent = (): void => undefined;
+  const stop = (signal: NodeJS.Signals | 'parent-gone'): void => {
+    unwatchParent();
     if (++signals > 1) {
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
@@ -39,6 +44,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Local cluster only: its end (even a SIGKILL) drains this replica as a SIGTERM would.
+  if (parentWatch) unwatchParent = watchParent(() => stop('parent-gone'));
 
   try {
     await orchestrator.start();
