@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm start`: a working local Nexus cluster on this machine. Redis from REDIS_URL, or a
- * private redis-server (temp dir, free port); three replicas on 50051-50053; three demo
+ * private redis-server (temp dir, port 6390); three replicas on 50051-50053; three demo
  * agents. Prints where everything is; Ctrl-C (or a closing terminal, or kill) stops it all
  * within 10 s and leaves nothing; so does every other ending (see lib/cluster-supervisor.ts).
  */
@@ -16,6 +16,8 @@ import { exit, guardOutput, say } from './lib/terminal';
 
 const BASE_PORT = Number(process.env.NEXUS_BASE_PORT ?? 50051);
 const METRICS_BASE_PORT = Number(process.env.NEXUS_METRICS_BASE_PORT ?? 9090);
+/** The private Redis' port: fixed, so the lines in the README paste as they are. */
+const REDIS_PORT = Number(process.env.NEXUS_REDIS_PORT ?? 6390);
 const REPLICAS = 3;
 const DEMO_AGENTS = 3;
 
@@ -45,7 +47,7 @@ async function resolveRedis(): Promise<string> {
       '  macOS:         brew install redis',
     ].join('\n'));
   }
-  return (await cluster.startRedis()).url;
+  return (await cluster.startRedis(REDIS_PORT)).url;
 }
 
 function status(port: number): Promise<GetSystemStatusResponse> {
@@ -77,6 +79,9 @@ async function main(): Promise<void> {
   for (const port of [...ports, ...metricsPorts]) {
     if (!(await portIsFree(port))) throw new Error(`port ${port} is in use: stop what holds it, or set NEXUS_BASE_PORT / NEXUS_METRICS_BASE_PORT`);
   }
+  if (!process.env.REDIS_URL && !(await portIsFree(REDIS_PORT))) {
+    throw new Error(`port ${REDIS_PORT} (the private Redis) is in use: stop what holds it, or set NEXUS_REDIS_PORT`);
+  }
   const redisUrl = await resolveRedis();
   ports.forEach((port, i) =>
     cluster.launch(`r${i + 1}`, 'orchestrator/main.js', {
@@ -101,8 +106,9 @@ async function main(): Promise<void> {
     HEARTBEAT_INTERVAL: '5',
   });
   const s = await waitForCluster(ports[0], DEMO_AGENTS, 30_000);
-  const redisPort = new URL(redisUrl).port || '6379';
-  const redisHost = new URL(redisUrl).hostname;
+  const { hostname, port: redisPort } = new URL(redisUrl);
+  // redis-cli's own default host is 127.0.0.1: name the host only when it is another.
+  const cli = `redis-cli${hostname === '127.0.0.1' || hostname === 'localhost' ? '' : ` -h ${hostname}`} -p ${redisPort || '6379'}`;
   say([
     '',
     '=== Nexus local cluster is up ===',
@@ -110,15 +116,15 @@ async function main(): Promise<void> {
     ...ports.map((port, i) => `Replica   r${i + 1}  gRPC localhost:${port}  metrics http://localhost:${metricsPorts[i]}/metrics`),
     `Agents    ${s.agents.map((a) => `${a.agentId}@${a.replicaId}`).join('  ')}`,
     '',
-    'Try (grpcurl, grpc_health_probe and redis-cli from your PATH):',
+    'Try it in another terminal (grpcurl and redis-cli from your PATH): the status, a command, its timeline',
+    `  grpcurl -plaintext -d '{}' localhost:${ports[0]} nexus.prime.NexusPulseService/GetSystemStatus`,
+    `  ${cli} XADD nexus:commands:stream '*' target ${s.agents[0]?.agentId ?? 'demo-agent-1'} command_id hello-1 command_type echo payload hello`,
+    `  grpcurl -plaintext -d '{"commandId":"hello-1"}' localhost:${ports[1]} nexus.prime.NexusPulseService/GetCommand`,
+    'More:',
     `  grpcurl -plaintext localhost:${ports[0]} list`,
-    `  grpcurl -plaintext -d '{}' localhost:${ports[1]} nexus.prime.NexusPulseService/GetSystemStatus`,
+    `  ${cli} XREVRANGE nexus:commands:dlq + - COUNT 5`,
+    `  ${cli} XREAD BLOCK 0 STREAMS nexus:events:stream '$'`,
     `  grpc_health_probe -addr=localhost:${ports[2]} -service=nexus.prime.NexusPulseService`,
-    `  redis-cli -h ${redisHost} -p ${redisPort} XADD nexus:commands:stream '*' target ${s.agents[0]?.agentId ?? 'demo-agent-1'} command_id hello-1 command_type echo payload hello`,
-    `  grpcurl -plaintext -d '{"commandId":"hello-1"}' localhost:${ports[0]} nexus.prime.NexusPulseService/GetCommand`,
-    `  redis-cli -h ${redisHost} -p ${redisPort} XREVRANGE nexus:commands:dlq + - COUNT 5`,
-    `  redis-cli -h ${redisHost} -p ${redisPort} XREVRANGE nexus:events:stream + - COUNT 5`,
-    `  redis-cli -h ${redisHost} -p ${redisPort} XREAD BLOCK 0 STREAMS nexus:events:stream '$'`,
     `  curl -s localhost:${metricsPorts[0]}/metrics | grep ^nexus_`,
     '',
     'Ctrl-C stops everything.',

@@ -36,8 +36,10 @@ export class ClusterSupervisor {
   }
 
   /** Starts the private redis-server (temp dir, free port); the reaper knows both from the start. */
-  async startRedis(): Promise<RedisProcess> {
+  /** Starts the private Redis on `port` (0 = a free one). */
+  async startRedis(port = 0): Promise<RedisProcess> {
     const redis = new RedisProcess('aof');
+    redis.port = port;
     this.redis = redis;
     this.tell(`dir ${redis.dir}`);
     this.redisStarting = redis.start((pid) => this.tell(`redis ${pid}`));

@@ -45,7 +45,8 @@ function ephemeralLow(): number {
 /** Starts the built local cluster on free ports with its own Redis; resolves once its banner is out. */
 export async function startLocalCluster(): Promise<LocalCluster> {
   const [base, metricsBase] = [await freeRange(), await freeRange()];
-  const env: NodeJS.ProcessEnv = { ...process.env, NEXUS_BASE_PORT: String(base), NEXUS_METRICS_BASE_PORT: String(metricsBase) };
+  // Its private Redis on a free port too (the default, 6390, may be taken by a cluster running here).
+  const env: NodeJS.ProcessEnv = { ...process.env, NEXUS_BASE_PORT: String(base), NEXUS_METRICS_BASE_PORT: String(metricsBase), NEXUS_REDIS_PORT: String(await freeRange()) };
   delete env.REDIS_URL; // it must start its own
   const cluster = new Child('local-cluster', spawn(process.execPath, [SCRIPT], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   await waitFor('the cluster banner', () => {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { alive, closeTerminal, endLocalCluster, expectFullCluster, expectNothingLeft, startLocalCluster, type LocalCluster } from '../helpers/local-cluster';
 
@@ -44,11 +46,19 @@ describe('npm start (local cluster)', () => {
   });
 });
 
-function checkBanner({ cluster, base }: LocalCluster): void {
+function checkBanner({ cluster, base, redisPort }: LocalCluster): void {
   const text = cluster.output.join('\n');
   expect(text).toMatch(new RegExp(`r1  gRPC localhost:${base}`));
   expect(text).toMatch(/Agents +demo-agent-\d@r\d +demo-agent-\d@r\d +demo-agent-\d@r\d/);
-  expect(text).toMatch(new RegExp(`grpcurl -plaintext -d '\\{\\}' localhost:${base + 1} nexus.prime.NexusPulseService/GetSystemStatus`));
+  // The README's "Try it" lines are what the banner prints (with the default ports there).
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const tryIt = /## Try it[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1].trim().split('\n') ?? [];
+  expect(tryIt).toHaveLength(3);
+  const lines = text.split('\n').map((l) => l.trim());
+  for (const line of tryIt) {
+    const here = line.replace(/localhost:5005(\d)/g, (_m, i: string) => `localhost:${base + Number(i) - 1}`).replace('-p 6390', `-p ${redisPort}`);
+    expect(lines).toContain(here);
+  }
 }
 
 async function expectOrderlyStop(c: LocalCluster, signal: NodeJS.Signals, times = 1): Promise<void> {
