@@ -54,6 +54,12 @@ export class CommandService {
           deadReason: r.dead_reason ?? '',
           correlationId: r.correlation_id ?? '',
           timeline: found.timeline.map(parseStep),
+          progress: undefined,
+          redriveOf: r.redrive_of ?? '',
+          parentId: r.parent_id ?? '',
+          createdAtUnixMs: Number(r.queued_at ?? 0),
+          finishedAtUnixMs: Number(r.finished_at ?? 0),
+          submittedBy: r.submitted_by ?? '',
         });
       },
       (err: Error) => {

@@ -24,6 +24,7 @@ import { DeliveryRuns } from './delivery-runs';
 import { bindServer, buildGrpcServer, READINESS_SERVICE, serverCredentials } from './grpc-server';
 import { HeartbeatFlusher } from './heartbeat-flusher';
 import { OrchestratorMetrics, serveMetrics } from './metrics';
+import { notBuiltYet } from './not-built';
 import { PulseHandler } from './pulse-handler';
 import { Readiness } from './readiness';
 import { ReplicaPresence } from './replica-presence';
@@ -147,6 +148,7 @@ export class Orchestrator {
       }).handle,
       getCommand: commands.getCommand,
       submitCommand: commands.submitCommand,
+      ...notBuiltYet,
     });
     this.server = server;
     this.health = health;

@@ -190,7 +190,7 @@ export class PulseHandler {
     session.send({
       kind: {
         $case: 'welcome',
-        welcome: { replicaId: config.replicaId, sessionId, heartbeatIntervalMs: this.welcomeHeartbeatMs, epoch: takeover.epoch, acceptsResultBatches: true },
+        welcome: { replicaId: config.replicaId, sessionId, heartbeatIntervalMs: this.welcomeHeartbeatMs, epoch: takeover.epoch, acceptsResultBatches: true, acceptsProgress: false },
       },
     });
     this.log.info({ agentId: hello.agentId, sessionId, epoch: takeover.epoch, peer: session.peer, replaced: takeover.previousReplica || undefined }, 'agent connected');

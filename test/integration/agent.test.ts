@@ -22,7 +22,7 @@ async function pulseServer(pulse: (call: Call) => void): Promise<{ server: Serve
   return { server, port };
 }
 
-const welcome = (replicaId: string, n: number): OrchestratorMessage => ({ kind: { $case: 'welcome', welcome: { replicaId, sessionId: String(n), heartbeatIntervalMs: 0, epoch: n, acceptsResultBatches: false } } });
+const welcome = (replicaId: string, n: number): OrchestratorMessage => ({ kind: { $case: 'welcome', welcome: { replicaId, sessionId: String(n), heartbeatIntervalMs: 0, epoch: n, acceptsResultBatches: false, acceptsProgress: false } } });
 
 /** Pulse welcomes and then never says another word. */
 async function silentOrchestrator(): Promise<{ server: Server; port: number; sessions: number[] }> {
@@ -108,7 +108,7 @@ describe('agent', () => {
       call.on('data', (m: AgentMessage) => {
         if (m.kind?.$case === 'hello') {
           expect(m.kind.hello.acceptsCommandBatches).toBe(true);
-          call.write({ kind: { $case: 'welcome', welcome: { replicaId: 'b', sessionId: '1', heartbeatIntervalMs: 0, epoch: 1, acceptsResultBatches: accepts } } });
+          call.write({ kind: { $case: 'welcome', welcome: { replicaId: 'b', sessionId: '1', heartbeatIntervalMs: 0, epoch: 1, acceptsResultBatches: accepts, acceptsProgress: false } } });
           const command = (n: number) => ({ commandId: `e-${n}`, commandType: 'echo', payload: `p${n}`, priority: 5, attempt: 1, correlationId: '', deadlineUnixMs: 0 });
           call.write({ kind: { $case: 'commands', commands: { commands: [command(1), command(2), command(3)] } } });
         } else if (m.kind?.$case === 'commandResult' || m.kind?.$case === 'commandResults') {

@@ -12,8 +12,10 @@ import {
   Client,
   type ClientDuplexStream,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
   type handleBidiStreamingCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -208,6 +210,12 @@ export interface AgentMessage {
     | //
     /** Several results at once; only to an orchestrator whose Welcome accepts them. */
     { $case: "commandResults"; commandResults: ResultBatch }
+    | //
+    /** How far a running command has come; only to an orchestrator whose Welcome accepts it. */
+    { $case: "commandProgress"; commandProgress: CommandProgress }
+    | //
+    /** Lines a running command logged; only to an orchestrator whose Welcome accepts them. */
+    { $case: "commandLog"; commandLog: CommandLog }
     | undefined;
 }
 
@@ -268,6 +276,27 @@ export interface ResultBatch {
   results: CommandResult[];
 }
 
+/**
+ * How far a running command has come. The agent sends only the newest per command, at most
+ * a few times a second (coalesced).
+ */
+export interface CommandProgress {
+  commandId: string;
+  attempt: number;
+  /** 0 to 100. */
+  percent: number;
+  message: string;
+}
+
+/** Log lines of a running command, coalesced by the agent (each line cut to a bounded size). */
+export interface CommandLog {
+  commandId: string;
+  attempt: number;
+  lines: string[];
+  /** Lines the agent dropped since its last CommandLog for this command (its buffer was full). */
+  dropped: number;
+}
+
 /** The agent is leaving on purpose (shutdown); not an error. */
 export interface Goodbye {
   reason: string;
@@ -297,6 +326,8 @@ export interface Welcome {
   epoch: number;
   /** The orchestrator takes several results in one message (AgentMessage.command_results). */
   acceptsResultBatches: boolean;
+  /** The orchestrator takes command_progress and command_log messages. */
+  acceptsProgress: boolean;
 }
 
 /** A command for the agent to run. */
@@ -454,6 +485,14 @@ export interface CommandEvent {
   detail: string;
 }
 
+/** The latest progress a running command reported. */
+export interface Progress {
+  percent: number;
+  message: string;
+  atUnixMs: number;
+  attempt: number;
+}
+
 /** A command's record and timeline. */
 export interface GetCommandResponse {
   commandId: string;
@@ -470,6 +509,238 @@ export interface GetCommandResponse {
   deadReason: string;
   correlationId: string;
   timeline: CommandEvent[];
+  /** The latest progress reported (unset when none). */
+  progress:
+    | Progress
+    | undefined;
+  /** The dead letter this command redrives (`redrive_of` of a redrive), or empty. */
+  redriveOf: string;
+  /** The parent of a fan-out child, or empty. */
+  parentId: string;
+  createdAtUnixMs: number;
+  finishedAtUnixMs: number;
+  /** Who submitted it: `<role>/<name>` of the caller, or empty for a plain XADD. */
+  submittedBy: string;
+}
+
+/** Which commands: every field given must match (states: any of them). */
+export interface CommandFilter {
+  states: CommandState[];
+  target: string;
+  commandType: string;
+  correlationId: string;
+  parentId: string;
+  /** Created at or after this time (Unix ms); 0 = no bound. */
+  createdAfterUnixMs: number;
+  /** Created before this time (Unix ms); 0 = no bound. */
+  createdBeforeUnixMs: number;
+}
+
+/** A page of commands. */
+export interface ListCommandsRequest {
+  filter:
+    | CommandFilter
+    | undefined;
+  /** Default 100, at most 1000; 0 = the default. */
+  pageSize: number;
+  /** From a previous response's next_page_token (of the same filter). */
+  pageToken: string;
+}
+
+/** One command in a list. */
+export interface CommandSummary {
+  commandId: string;
+  state: CommandState;
+  target: string;
+  commandType: string;
+  priority: number;
+  attempts: number;
+  correlationId: string;
+  parentId: string;
+  createdAtUnixMs: number;
+  finishedAtUnixMs: number;
+  deadReason: string;
+  /** The last error, cut to 200 characters. */
+  error: string;
+  progress: Progress | undefined;
+}
+
+/** Commands matching the filter, newest first. */
+export interface ListCommandsResponse {
+  commands: CommandSummary[];
+  /** Empty at the end. */
+  nextPageToken: string;
+  answeredBy: string;
+}
+
+/** Follow one command. */
+export interface WatchCommandRequest {
+  commandId: string;
+  /**
+   * A `position` from an earlier response: resume after it (no snapshot, no gaps, no
+   * repeats). Empty: a snapshot first, then what follows.
+   */
+  after: string;
+}
+
+/** One log line of a command. */
+export interface LogLine {
+  line: string;
+  atUnixMs: number;
+  attempt: number;
+}
+
+/** One thing that happened to a watched command. */
+export interface WatchCommandResponse {
+  /** Where the watch stands after this message; send it as `after` to resume. */
+  position: string;
+  kind:
+    | //
+    /** The command as it is when the watch starts. */
+    { $case: "snapshot"; snapshot: GetCommandResponse }
+    | //
+    /** A timeline step (queued, delivered, acked, succeeded, failed, retrying, ...). */
+    { $case: "step"; step: CommandEvent }
+    | { $case: "progress"; progress: Progress }
+    | { $case: "log"; log: LogLine }
+    | undefined;
+}
+
+/** Follow the events stream. */
+export interface WatchEventsRequest {
+  /** Only these event types (e.g. command_dead); empty = all. */
+  types: string[];
+  agentId: string;
+  commandId: string;
+  /** Resume after this events-stream entry id; empty = from now. */
+  after: string;
+}
+
+/** One entry of nexus:events:stream. */
+export interface LifecycleEvent {
+  /** The stream entry id (use it as `after` to resume). */
+  id: string;
+  type: string;
+  commandId: string;
+  agentId: string;
+  replicaId: string;
+  atUnixMs: number;
+  /** Every field of the entry, as written. */
+  fields: { [key: string]: string };
+}
+
+export interface LifecycleEvent_FieldsEntry {
+  key: string;
+  value: string;
+}
+
+/** Which dead letters: every field given must match (reasons: any of them). */
+export interface DeadLetterFilter {
+  reasons: string[];
+  target: string;
+  commandType: string;
+}
+
+/** A page of dead letters. */
+export interface ListDeadLettersRequest {
+  filter:
+    | DeadLetterFilter
+    | undefined;
+  /** Default 100, at most 1000; 0 = the default. */
+  pageSize: number;
+  pageToken: string;
+}
+
+/** One entry of nexus:commands:dlq. */
+export interface DeadLetter {
+  /** The DLQ entry id. */
+  id: string;
+  commandId: string;
+  reason: string;
+  error: string;
+  target: string;
+  commandType: string;
+  attempts: number;
+  deadAtUnixMs: number;
+  replicaId: string;
+  /** The ingress entry the command came from. */
+  sourceId: string;
+  /** Every field of the entry, as written. */
+  fields: { [key: string]: string };
+}
+
+export interface DeadLetter_FieldsEntry {
+  key: string;
+  value: string;
+}
+
+/** Dead letters matching the filter, newest first. */
+export interface ListDeadLettersResponse {
+  deadLetters: DeadLetter[];
+  nextPageToken: string;
+  /** Over the whole DLQ, not only this page. */
+  countsByReason: { [key: string]: number };
+  total: number;
+}
+
+export interface ListDeadLettersResponse_CountsByReasonEntry {
+  key: string;
+  value: number;
+}
+
+/** Redrive dead letters by id or by filter (one of them). */
+export interface RedriveDeadLettersRequest {
+  ids: string[];
+  filter:
+    | DeadLetterFilter
+    | undefined;
+  /** Count what matches and change nothing. */
+  dryRun: boolean;
+}
+
+/** What a redrive did. */
+export interface RedriveDeadLettersResponse {
+  matched: number;
+  /** Submitted to the ingress (0 on a dry run). */
+  redriven: number;
+  /** The new commands' ids (`<command_id>:redrive:<dead letter id>`). */
+  commandIds: string[];
+  /** More matched than one request acts on: repeat it for the rest. */
+  truncated: boolean;
+}
+
+/** Purge dead letters by id or by filter (one of them). */
+export interface PurgeDeadLettersRequest {
+  ids: string[];
+  filter: DeadLetterFilter | undefined;
+  dryRun: boolean;
+}
+
+/** What a purge did. */
+export interface PurgeDeadLettersResponse {
+  matched: number;
+  purged: number;
+  truncated: boolean;
+}
+
+/** Cancel commands by id or by filter (one of them). */
+export interface CancelCommandsRequest {
+  commandIds: string[];
+  filter: CommandFilter | undefined;
+  dryRun: boolean;
+  /** Recorded with each cancel. */
+  reason: string;
+}
+
+/** What a bulk cancel did. */
+export interface CancelCommandsResponse {
+  matched: number;
+  /**
+   * Cancels submitted to the ingress (0 on a dry run); each ends as cancelled, as a cancel
+   * sent to its agent, or as nothing for a command already finished.
+   */
+  submitted: number;
+  truncated: boolean;
 }
 
 /** The fields of an ingress entry, for clients without Redis. */
@@ -516,6 +787,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         break;
       case "commandResults":
         ResultBatch.encode(message.kind.commandResults, writer.uint32(50).fork()).join();
+        break;
+      case "commandProgress":
+        CommandProgress.encode(message.kind.commandProgress, writer.uint32(58).fork()).join();
+        break;
+      case "commandLog":
+        CommandLog.encode(message.kind.commandLog, writer.uint32(66).fork()).join();
         break;
     }
     return writer;
@@ -582,6 +859,25 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.kind = { $case: "commandResults", commandResults: ResultBatch.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.kind = {
+              $case: "commandProgress",
+              commandProgress: CommandProgress.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.kind = { $case: "commandLog", commandLog: CommandLog.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -614,6 +910,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "commandResults", commandResults: ResultBatch.fromJSON(object.commandResults) }
         : isSet(object.command_results)
         ? { $case: "commandResults", commandResults: ResultBatch.fromJSON(object.command_results) }
+        : isSet(object.commandProgress)
+        ? { $case: "commandProgress", commandProgress: CommandProgress.fromJSON(object.commandProgress) }
+        : isSet(object.command_progress)
+        ? { $case: "commandProgress", commandProgress: CommandProgress.fromJSON(object.command_progress) }
+        : isSet(object.commandLog)
+        ? { $case: "commandLog", commandLog: CommandLog.fromJSON(object.commandLog) }
+        : isSet(object.command_log)
+        ? { $case: "commandLog", commandLog: CommandLog.fromJSON(object.command_log) }
         : undefined,
     };
   },
@@ -632,6 +936,10 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.goodbye = Goodbye.toJSON(message.kind.goodbye);
     } else if (message.kind?.$case === "commandResults") {
       obj.commandResults = ResultBatch.toJSON(message.kind.commandResults);
+    } else if (message.kind?.$case === "commandProgress") {
+      obj.commandProgress = CommandProgress.toJSON(message.kind.commandProgress);
+    } else if (message.kind?.$case === "commandLog") {
+      obj.commandLog = CommandLog.toJSON(message.kind.commandLog);
     }
     return obj;
   },
@@ -681,6 +989,21 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             $case: "commandResults",
             commandResults: ResultBatch.fromPartial(object.kind.commandResults),
           };
+        }
+        break;
+      }
+      case "commandProgress": {
+        if (object.kind?.commandProgress !== undefined && object.kind?.commandProgress !== null) {
+          message.kind = {
+            $case: "commandProgress",
+            commandProgress: CommandProgress.fromPartial(object.kind.commandProgress),
+          };
+        }
+        break;
+      }
+      case "commandLog": {
+        if (object.kind?.commandLog !== undefined && object.kind?.commandLog !== null) {
+          message.kind = { $case: "commandLog", commandLog: CommandLog.fromPartial(object.kind.commandLog) };
         }
         break;
       }
@@ -1593,6 +1916,248 @@ export const ResultBatch: MessageFns<ResultBatch> = {
   },
 };
 
+function createBaseCommandProgress(): CommandProgress {
+  return { commandId: "", attempt: 0, percent: 0, message: "" };
+}
+
+export const CommandProgress: MessageFns<CommandProgress> = {
+  encode(message: CommandProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.commandId !== "") {
+      writer.uint32(10).string(message.commandId);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(16).uint32(message.attempt);
+    }
+    if (message.percent !== 0) {
+      writer.uint32(25).double(message.percent);
+    }
+    if (message.message !== "") {
+      writer.uint32(34).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommandProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommandProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.attempt = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.percent = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommandProgress {
+    return {
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+      percent: isSet(object.percent) ? globalThis.Number(object.percent) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: CommandProgress): unknown {
+    const obj: any = {};
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
+    if (message.attempt !== 0) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    if (message.percent !== 0) {
+      obj.percent = floatToJson(message.percent);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommandProgress>, I>>(base?: I): CommandProgress {
+    return CommandProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommandProgress>, I>>(object: I): CommandProgress {
+    const message = createBaseCommandProgress();
+    message.commandId = object.commandId ?? "";
+    message.attempt = object.attempt ?? 0;
+    message.percent = object.percent ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseCommandLog(): CommandLog {
+  return { commandId: "", attempt: 0, lines: [], dropped: 0 };
+}
+
+export const CommandLog: MessageFns<CommandLog> = {
+  encode(message: CommandLog, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.commandId !== "") {
+      writer.uint32(10).string(message.commandId);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(16).uint32(message.attempt);
+    }
+    for (const v of message.lines) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.dropped !== 0) {
+      writer.uint32(32).uint32(message.dropped);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommandLog {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommandLog();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.attempt = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lines.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dropped = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommandLog {
+    return {
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+      lines: globalThis.Array.isArray(object?.lines) ? object.lines.map((e: any) => globalThis.String(e)) : [],
+      dropped: isSet(object.dropped) ? globalThis.Number(object.dropped) : 0,
+    };
+  },
+
+  toJSON(message: CommandLog): unknown {
+    const obj: any = {};
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
+    if (message.attempt !== 0) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    if (message.lines?.length) {
+      obj.lines = message.lines;
+    }
+    if (message.dropped !== 0) {
+      obj.dropped = Math.round(message.dropped);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommandLog>, I>>(base?: I): CommandLog {
+    return CommandLog.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommandLog>, I>>(object: I): CommandLog {
+    const message = createBaseCommandLog();
+    message.commandId = object.commandId ?? "";
+    message.attempt = object.attempt ?? 0;
+    message.lines = object.lines?.map((e) => e) || [];
+    message.dropped = object.dropped ?? 0;
+    return message;
+  },
+};
+
 function createBaseGoodbye(): Goodbye {
   return { reason: "" };
 }
@@ -1846,7 +2411,14 @@ export const OrchestratorMessage: MessageFns<OrchestratorMessage> = {
 };
 
 function createBaseWelcome(): Welcome {
-  return { replicaId: "", sessionId: "", heartbeatIntervalMs: 0, epoch: 0, acceptsResultBatches: false };
+  return {
+    replicaId: "",
+    sessionId: "",
+    heartbeatIntervalMs: 0,
+    epoch: 0,
+    acceptsResultBatches: false,
+    acceptsProgress: false,
+  };
 }
 
 export const Welcome: MessageFns<Welcome> = {
@@ -1865,6 +2437,9 @@ export const Welcome: MessageFns<Welcome> = {
     }
     if (message.acceptsResultBatches !== false) {
       writer.uint32(40).bool(message.acceptsResultBatches);
+    }
+    if (message.acceptsProgress !== false) {
+      writer.uint32(48).bool(message.acceptsProgress);
     }
     return writer;
   },
@@ -1922,6 +2497,14 @@ export const Welcome: MessageFns<Welcome> = {
             message.acceptsResultBatches = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.acceptsProgress = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1957,6 +2540,11 @@ export const Welcome: MessageFns<Welcome> = {
         : isSet(object.accepts_result_batches)
         ? globalThis.Boolean(object.accepts_result_batches)
         : false,
+      acceptsProgress: isSet(object.acceptsProgress)
+        ? globalThis.Boolean(object.acceptsProgress)
+        : isSet(object.accepts_progress)
+        ? globalThis.Boolean(object.accepts_progress)
+        : false,
     };
   },
 
@@ -1977,6 +2565,9 @@ export const Welcome: MessageFns<Welcome> = {
     if (message.acceptsResultBatches !== false) {
       obj.acceptsResultBatches = message.acceptsResultBatches;
     }
+    if (message.acceptsProgress !== false) {
+      obj.acceptsProgress = message.acceptsProgress;
+    }
     return obj;
   },
 
@@ -1990,6 +2581,7 @@ export const Welcome: MessageFns<Welcome> = {
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.epoch = object.epoch ?? 0;
     message.acceptsResultBatches = object.acceptsResultBatches ?? false;
+    message.acceptsProgress = object.acceptsProgress ?? false;
     return message;
   },
 };
@@ -4187,6 +4779,127 @@ export const CommandEvent: MessageFns<CommandEvent> = {
   },
 };
 
+function createBaseProgress(): Progress {
+  return { percent: 0, message: "", atUnixMs: 0, attempt: 0 };
+}
+
+export const Progress: MessageFns<Progress> = {
+  encode(message: Progress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.percent !== 0) {
+      writer.uint32(9).double(message.percent);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.atUnixMs !== 0) {
+      writer.uint32(24).uint64(message.atUnixMs);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(32).uint32(message.attempt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Progress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.percent = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.atUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.attempt = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Progress {
+    return {
+      percent: isSet(object.percent) ? globalThis.Number(object.percent) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      atUnixMs: isSet(object.atUnixMs)
+        ? globalThis.Number(object.atUnixMs)
+        : isSet(object.at_unix_ms)
+        ? globalThis.Number(object.at_unix_ms)
+        : 0,
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+    };
+  },
+
+  toJSON(message: Progress): unknown {
+    const obj: any = {};
+    if (message.percent !== 0) {
+      obj.percent = floatToJson(message.percent);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.atUnixMs !== 0) {
+      obj.atUnixMs = Math.round(message.atUnixMs);
+    }
+    if (message.attempt !== 0) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Progress>, I>>(base?: I): Progress {
+    return Progress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Progress>, I>>(object: I): Progress {
+    const message = createBaseProgress();
+    message.percent = object.percent ?? 0;
+    message.message = object.message ?? "";
+    message.atUnixMs = object.atUnixMs ?? 0;
+    message.attempt = object.attempt ?? 0;
+    return message;
+  },
+};
+
 function createBaseGetCommandResponse(): GetCommandResponse {
   return {
     commandId: "",
@@ -4203,6 +4916,12 @@ function createBaseGetCommandResponse(): GetCommandResponse {
     deadReason: "",
     correlationId: "",
     timeline: [],
+    progress: undefined,
+    redriveOf: "",
+    parentId: "",
+    createdAtUnixMs: 0,
+    finishedAtUnixMs: 0,
+    submittedBy: "",
   };
 }
 
@@ -4249,6 +4968,24 @@ export const GetCommandResponse: MessageFns<GetCommandResponse> = {
     }
     for (const v of message.timeline) {
       CommandEvent.encode(v!, writer.uint32(114).fork()).join();
+    }
+    if (message.progress !== undefined) {
+      Progress.encode(message.progress, writer.uint32(122).fork()).join();
+    }
+    if (message.redriveOf !== "") {
+      writer.uint32(130).string(message.redriveOf);
+    }
+    if (message.parentId !== "") {
+      writer.uint32(138).string(message.parentId);
+    }
+    if (message.createdAtUnixMs !== 0) {
+      writer.uint32(144).uint64(message.createdAtUnixMs);
+    }
+    if (message.finishedAtUnixMs !== 0) {
+      writer.uint32(152).uint64(message.finishedAtUnixMs);
+    }
+    if (message.submittedBy !== "") {
+      writer.uint32(162).string(message.submittedBy);
     }
     return writer;
   },
@@ -4378,6 +5115,54 @@ export const GetCommandResponse: MessageFns<GetCommandResponse> = {
             message.timeline.push(CommandEvent.decode(reader, reader.uint32()));
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.progress = Progress.decode(reader, reader.uint32());
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.redriveOf = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.parentId = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.createdAtUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.finishedAtUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.submittedBy = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4436,6 +5221,32 @@ export const GetCommandResponse: MessageFns<GetCommandResponse> = {
       timeline: globalThis.Array.isArray(object?.timeline)
         ? object.timeline.map((e: any) => CommandEvent.fromJSON(e))
         : [],
+      progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
+      redriveOf: isSet(object.redriveOf)
+        ? globalThis.String(object.redriveOf)
+        : isSet(object.redrive_of)
+        ? globalThis.String(object.redrive_of)
+        : "",
+      parentId: isSet(object.parentId)
+        ? globalThis.String(object.parentId)
+        : isSet(object.parent_id)
+        ? globalThis.String(object.parent_id)
+        : "",
+      createdAtUnixMs: isSet(object.createdAtUnixMs)
+        ? globalThis.Number(object.createdAtUnixMs)
+        : isSet(object.created_at_unix_ms)
+        ? globalThis.Number(object.created_at_unix_ms)
+        : 0,
+      finishedAtUnixMs: isSet(object.finishedAtUnixMs)
+        ? globalThis.Number(object.finishedAtUnixMs)
+        : isSet(object.finished_at_unix_ms)
+        ? globalThis.Number(object.finished_at_unix_ms)
+        : 0,
+      submittedBy: isSet(object.submittedBy)
+        ? globalThis.String(object.submittedBy)
+        : isSet(object.submitted_by)
+        ? globalThis.String(object.submitted_by)
+        : "",
     };
   },
 
@@ -4483,6 +5294,24 @@ export const GetCommandResponse: MessageFns<GetCommandResponse> = {
     if (message.timeline?.length) {
       obj.timeline = message.timeline.map((e) => CommandEvent.toJSON(e));
     }
+    if (message.progress !== undefined) {
+      obj.progress = Progress.toJSON(message.progress);
+    }
+    if (message.redriveOf !== "") {
+      obj.redriveOf = message.redriveOf;
+    }
+    if (message.parentId !== "") {
+      obj.parentId = message.parentId;
+    }
+    if (message.createdAtUnixMs !== 0) {
+      obj.createdAtUnixMs = Math.round(message.createdAtUnixMs);
+    }
+    if (message.finishedAtUnixMs !== 0) {
+      obj.finishedAtUnixMs = Math.round(message.finishedAtUnixMs);
+    }
+    if (message.submittedBy !== "") {
+      obj.submittedBy = message.submittedBy;
+    }
     return obj;
   },
 
@@ -4505,6 +5334,3038 @@ export const GetCommandResponse: MessageFns<GetCommandResponse> = {
     message.deadReason = object.deadReason ?? "";
     message.correlationId = object.correlationId ?? "";
     message.timeline = object.timeline?.map((e) => CommandEvent.fromPartial(e)) || [];
+    message.progress = (object.progress !== undefined && object.progress !== null)
+      ? Progress.fromPartial(object.progress)
+      : undefined;
+    message.redriveOf = object.redriveOf ?? "";
+    message.parentId = object.parentId ?? "";
+    message.createdAtUnixMs = object.createdAtUnixMs ?? 0;
+    message.finishedAtUnixMs = object.finishedAtUnixMs ?? 0;
+    message.submittedBy = object.submittedBy ?? "";
+    return message;
+  },
+};
+
+function createBaseCommandFilter(): CommandFilter {
+  return {
+    states: [],
+    target: "",
+    commandType: "",
+    correlationId: "",
+    parentId: "",
+    createdAfterUnixMs: 0,
+    createdBeforeUnixMs: 0,
+  };
+}
+
+export const CommandFilter: MessageFns<CommandFilter> = {
+  encode(message: CommandFilter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.states.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.states) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.target !== "") {
+      writer.uint32(18).string(message.target);
+    }
+    if (message.commandType !== "") {
+      writer.uint32(26).string(message.commandType);
+    }
+    if (message.correlationId !== "") {
+      writer.uint32(34).string(message.correlationId);
+    }
+    if (message.parentId !== "") {
+      writer.uint32(42).string(message.parentId);
+    }
+    if (message.createdAfterUnixMs !== 0) {
+      writer.uint32(48).uint64(message.createdAfterUnixMs);
+    }
+    if (message.createdBeforeUnixMs !== 0) {
+      writer.uint32(56).uint64(message.createdBeforeUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommandFilter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommandFilter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.states.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.states.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.commandType = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.correlationId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.parentId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.createdAfterUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.createdBeforeUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommandFilter {
+    return {
+      states: globalThis.Array.isArray(object?.states) ? object.states.map((e: any) => commandStateFromJSON(e)) : [],
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      commandType: isSet(object.commandType)
+        ? globalThis.String(object.commandType)
+        : isSet(object.command_type)
+        ? globalThis.String(object.command_type)
+        : "",
+      correlationId: isSet(object.correlationId)
+        ? globalThis.String(object.correlationId)
+        : isSet(object.correlation_id)
+        ? globalThis.String(object.correlation_id)
+        : "",
+      parentId: isSet(object.parentId)
+        ? globalThis.String(object.parentId)
+        : isSet(object.parent_id)
+        ? globalThis.String(object.parent_id)
+        : "",
+      createdAfterUnixMs: isSet(object.createdAfterUnixMs)
+        ? globalThis.Number(object.createdAfterUnixMs)
+        : isSet(object.created_after_unix_ms)
+        ? globalThis.Number(object.created_after_unix_ms)
+        : 0,
+      createdBeforeUnixMs: isSet(object.createdBeforeUnixMs)
+        ? globalThis.Number(object.createdBeforeUnixMs)
+        : isSet(object.created_before_unix_ms)
+        ? globalThis.Number(object.created_before_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: CommandFilter): unknown {
+    const obj: any = {};
+    if (message.states?.length) {
+      obj.states = message.states.map((e) => commandStateToJSON(e));
+    }
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    if (message.commandType !== "") {
+      obj.commandType = message.commandType;
+    }
+    if (message.correlationId !== "") {
+      obj.correlationId = message.correlationId;
+    }
+    if (message.parentId !== "") {
+      obj.parentId = message.parentId;
+    }
+    if (message.createdAfterUnixMs !== 0) {
+      obj.createdAfterUnixMs = Math.round(message.createdAfterUnixMs);
+    }
+    if (message.createdBeforeUnixMs !== 0) {
+      obj.createdBeforeUnixMs = Math.round(message.createdBeforeUnixMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommandFilter>, I>>(base?: I): CommandFilter {
+    return CommandFilter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommandFilter>, I>>(object: I): CommandFilter {
+    const message = createBaseCommandFilter();
+    message.states = object.states?.map((e) => e) || [];
+    message.target = object.target ?? "";
+    message.commandType = object.commandType ?? "";
+    message.correlationId = object.correlationId ?? "";
+    message.parentId = object.parentId ?? "";
+    message.createdAfterUnixMs = object.createdAfterUnixMs ?? 0;
+    message.createdBeforeUnixMs = object.createdBeforeUnixMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseListCommandsRequest(): ListCommandsRequest {
+  return { filter: undefined, pageSize: 0, pageToken: "" };
+}
+
+export const ListCommandsRequest: MessageFns<ListCommandsRequest> = {
+  encode(message: ListCommandsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filter !== undefined) {
+      CommandFilter.encode(message.filter, writer.uint32(10).fork()).join();
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCommandsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCommandsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.filter = CommandFilter.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCommandsRequest {
+    return {
+      filter: isSet(object.filter) ? CommandFilter.fromJSON(object.filter) : undefined,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCommandsRequest): unknown {
+    const obj: any = {};
+    if (message.filter !== undefined) {
+      obj.filter = CommandFilter.toJSON(message.filter);
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCommandsRequest>, I>>(base?: I): ListCommandsRequest {
+    return ListCommandsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCommandsRequest>, I>>(object: I): ListCommandsRequest {
+    const message = createBaseListCommandsRequest();
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? CommandFilter.fromPartial(object.filter)
+      : undefined;
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseCommandSummary(): CommandSummary {
+  return {
+    commandId: "",
+    state: 0,
+    target: "",
+    commandType: "",
+    priority: 0,
+    attempts: 0,
+    correlationId: "",
+    parentId: "",
+    createdAtUnixMs: 0,
+    finishedAtUnixMs: 0,
+    deadReason: "",
+    error: "",
+    progress: undefined,
+  };
+}
+
+export const CommandSummary: MessageFns<CommandSummary> = {
+  encode(message: CommandSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.commandId !== "") {
+      writer.uint32(10).string(message.commandId);
+    }
+    if (message.state !== 0) {
+      writer.uint32(16).int32(message.state);
+    }
+    if (message.target !== "") {
+      writer.uint32(26).string(message.target);
+    }
+    if (message.commandType !== "") {
+      writer.uint32(34).string(message.commandType);
+    }
+    if (message.priority !== 0) {
+      writer.uint32(40).uint32(message.priority);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(48).uint32(message.attempts);
+    }
+    if (message.correlationId !== "") {
+      writer.uint32(58).string(message.correlationId);
+    }
+    if (message.parentId !== "") {
+      writer.uint32(66).string(message.parentId);
+    }
+    if (message.createdAtUnixMs !== 0) {
+      writer.uint32(72).uint64(message.createdAtUnixMs);
+    }
+    if (message.finishedAtUnixMs !== 0) {
+      writer.uint32(80).uint64(message.finishedAtUnixMs);
+    }
+    if (message.deadReason !== "") {
+      writer.uint32(90).string(message.deadReason);
+    }
+    if (message.error !== "") {
+      writer.uint32(98).string(message.error);
+    }
+    if (message.progress !== undefined) {
+      Progress.encode(message.progress, writer.uint32(106).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommandSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommandSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.commandType = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.priority = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.correlationId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.parentId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.createdAtUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.finishedAtUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.deadReason = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.progress = Progress.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommandSummary {
+    return {
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
+      state: isSet(object.state) ? commandStateFromJSON(object.state) : 0,
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      commandType: isSet(object.commandType)
+        ? globalThis.String(object.commandType)
+        : isSet(object.command_type)
+        ? globalThis.String(object.command_type)
+        : "",
+      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      correlationId: isSet(object.correlationId)
+        ? globalThis.String(object.correlationId)
+        : isSet(object.correlation_id)
+        ? globalThis.String(object.correlation_id)
+        : "",
+      parentId: isSet(object.parentId)
+        ? globalThis.String(object.parentId)
+        : isSet(object.parent_id)
+        ? globalThis.String(object.parent_id)
+        : "",
+      createdAtUnixMs: isSet(object.createdAtUnixMs)
+        ? globalThis.Number(object.createdAtUnixMs)
+        : isSet(object.created_at_unix_ms)
+        ? globalThis.Number(object.created_at_unix_ms)
+        : 0,
+      finishedAtUnixMs: isSet(object.finishedAtUnixMs)
+        ? globalThis.Number(object.finishedAtUnixMs)
+        : isSet(object.finished_at_unix_ms)
+        ? globalThis.Number(object.finished_at_unix_ms)
+        : 0,
+      deadReason: isSet(object.deadReason)
+        ? globalThis.String(object.deadReason)
+        : isSet(object.dead_reason)
+        ? globalThis.String(object.dead_reason)
+        : "",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
+    };
+  },
+
+  toJSON(message: CommandSummary): unknown {
+    const obj: any = {};
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
+    if (message.state !== 0) {
+      obj.state = commandStateToJSON(message.state);
+    }
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    if (message.commandType !== "") {
+      obj.commandType = message.commandType;
+    }
+    if (message.priority !== 0) {
+      obj.priority = Math.round(message.priority);
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.correlationId !== "") {
+      obj.correlationId = message.correlationId;
+    }
+    if (message.parentId !== "") {
+      obj.parentId = message.parentId;
+    }
+    if (message.createdAtUnixMs !== 0) {
+      obj.createdAtUnixMs = Math.round(message.createdAtUnixMs);
+    }
+    if (message.finishedAtUnixMs !== 0) {
+      obj.finishedAtUnixMs = Math.round(message.finishedAtUnixMs);
+    }
+    if (message.deadReason !== "") {
+      obj.deadReason = message.deadReason;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.progress !== undefined) {
+      obj.progress = Progress.toJSON(message.progress);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommandSummary>, I>>(base?: I): CommandSummary {
+    return CommandSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommandSummary>, I>>(object: I): CommandSummary {
+    const message = createBaseCommandSummary();
+    message.commandId = object.commandId ?? "";
+    message.state = object.state ?? 0;
+    message.target = object.target ?? "";
+    message.commandType = object.commandType ?? "";
+    message.priority = object.priority ?? 0;
+    message.attempts = object.attempts ?? 0;
+    message.correlationId = object.correlationId ?? "";
+    message.parentId = object.parentId ?? "";
+    message.createdAtUnixMs = object.createdAtUnixMs ?? 0;
+    message.finishedAtUnixMs = object.finishedAtUnixMs ?? 0;
+    message.deadReason = object.deadReason ?? "";
+    message.error = object.error ?? "";
+    message.progress = (object.progress !== undefined && object.progress !== null)
+      ? Progress.fromPartial(object.progress)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListCommandsResponse(): ListCommandsResponse {
+  return { commands: [], nextPageToken: "", answeredBy: "" };
+}
+
+export const ListCommandsResponse: MessageFns<ListCommandsResponse> = {
+  encode(message: ListCommandsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.commands) {
+      CommandSummary.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    if (message.answeredBy !== "") {
+      writer.uint32(26).string(message.answeredBy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCommandsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCommandsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commands.push(CommandSummary.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.answeredBy = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCommandsResponse {
+    return {
+      commands: globalThis.Array.isArray(object?.commands)
+        ? object.commands.map((e: any) => CommandSummary.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      answeredBy: isSet(object.answeredBy)
+        ? globalThis.String(object.answeredBy)
+        : isSet(object.answered_by)
+        ? globalThis.String(object.answered_by)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCommandsResponse): unknown {
+    const obj: any = {};
+    if (message.commands?.length) {
+      obj.commands = message.commands.map((e) => CommandSummary.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    if (message.answeredBy !== "") {
+      obj.answeredBy = message.answeredBy;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCommandsResponse>, I>>(base?: I): ListCommandsResponse {
+    return ListCommandsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCommandsResponse>, I>>(object: I): ListCommandsResponse {
+    const message = createBaseListCommandsResponse();
+    message.commands = object.commands?.map((e) => CommandSummary.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    message.answeredBy = object.answeredBy ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchCommandRequest(): WatchCommandRequest {
+  return { commandId: "", after: "" };
+}
+
+export const WatchCommandRequest: MessageFns<WatchCommandRequest> = {
+  encode(message: WatchCommandRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.commandId !== "") {
+      writer.uint32(10).string(message.commandId);
+    }
+    if (message.after !== "") {
+      writer.uint32(18).string(message.after);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchCommandRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchCommandRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.after = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchCommandRequest {
+    return {
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
+      after: isSet(object.after) ? globalThis.String(object.after) : "",
+    };
+  },
+
+  toJSON(message: WatchCommandRequest): unknown {
+    const obj: any = {};
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
+    if (message.after !== "") {
+      obj.after = message.after;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchCommandRequest>, I>>(base?: I): WatchCommandRequest {
+    return WatchCommandRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchCommandRequest>, I>>(object: I): WatchCommandRequest {
+    const message = createBaseWatchCommandRequest();
+    message.commandId = object.commandId ?? "";
+    message.after = object.after ?? "";
+    return message;
+  },
+};
+
+function createBaseLogLine(): LogLine {
+  return { line: "", atUnixMs: 0, attempt: 0 };
+}
+
+export const LogLine: MessageFns<LogLine> = {
+  encode(message: LogLine, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.line !== "") {
+      writer.uint32(10).string(message.line);
+    }
+    if (message.atUnixMs !== 0) {
+      writer.uint32(16).uint64(message.atUnixMs);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(24).uint32(message.attempt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogLine {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogLine();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.line = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.atUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.attempt = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogLine {
+    return {
+      line: isSet(object.line) ? globalThis.String(object.line) : "",
+      atUnixMs: isSet(object.atUnixMs)
+        ? globalThis.Number(object.atUnixMs)
+        : isSet(object.at_unix_ms)
+        ? globalThis.Number(object.at_unix_ms)
+        : 0,
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+    };
+  },
+
+  toJSON(message: LogLine): unknown {
+    const obj: any = {};
+    if (message.line !== "") {
+      obj.line = message.line;
+    }
+    if (message.atUnixMs !== 0) {
+      obj.atUnixMs = Math.round(message.atUnixMs);
+    }
+    if (message.attempt !== 0) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogLine>, I>>(base?: I): LogLine {
+    return LogLine.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogLine>, I>>(object: I): LogLine {
+    const message = createBaseLogLine();
+    message.line = object.line ?? "";
+    message.atUnixMs = object.atUnixMs ?? 0;
+    message.attempt = object.attempt ?? 0;
+    return message;
+  },
+};
+
+function createBaseWatchCommandResponse(): WatchCommandResponse {
+  return { position: "", kind: undefined };
+}
+
+export const WatchCommandResponse: MessageFns<WatchCommandResponse> = {
+  encode(message: WatchCommandResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.position !== "") {
+      writer.uint32(10).string(message.position);
+    }
+    switch (message.kind?.$case) {
+      case "snapshot":
+        GetCommandResponse.encode(message.kind.snapshot, writer.uint32(18).fork()).join();
+        break;
+      case "step":
+        CommandEvent.encode(message.kind.step, writer.uint32(26).fork()).join();
+        break;
+      case "progress":
+        Progress.encode(message.kind.progress, writer.uint32(34).fork()).join();
+        break;
+      case "log":
+        LogLine.encode(message.kind.log, writer.uint32(42).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchCommandResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchCommandResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.position = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "snapshot", snapshot: GetCommandResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "step", step: CommandEvent.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kind = { $case: "progress", progress: Progress.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.kind = { $case: "log", log: LogLine.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchCommandResponse {
+    return {
+      position: isSet(object.position) ? globalThis.String(object.position) : "",
+      kind: isSet(object.snapshot)
+        ? { $case: "snapshot", snapshot: GetCommandResponse.fromJSON(object.snapshot) }
+        : isSet(object.step)
+        ? { $case: "step", step: CommandEvent.fromJSON(object.step) }
+        : isSet(object.progress)
+        ? { $case: "progress", progress: Progress.fromJSON(object.progress) }
+        : isSet(object.log)
+        ? { $case: "log", log: LogLine.fromJSON(object.log) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: WatchCommandResponse): unknown {
+    const obj: any = {};
+    if (message.position !== "") {
+      obj.position = message.position;
+    }
+    if (message.kind?.$case === "snapshot") {
+      obj.snapshot = GetCommandResponse.toJSON(message.kind.snapshot);
+    } else if (message.kind?.$case === "step") {
+      obj.step = CommandEvent.toJSON(message.kind.step);
+    } else if (message.kind?.$case === "progress") {
+      obj.progress = Progress.toJSON(message.kind.progress);
+    } else if (message.kind?.$case === "log") {
+      obj.log = LogLine.toJSON(message.kind.log);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchCommandResponse>, I>>(base?: I): WatchCommandResponse {
+    return WatchCommandResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchCommandResponse>, I>>(object: I): WatchCommandResponse {
+    const message = createBaseWatchCommandResponse();
+    message.position = object.position ?? "";
+    switch (object.kind?.$case) {
+      case "snapshot": {
+        if (object.kind?.snapshot !== undefined && object.kind?.snapshot !== null) {
+          message.kind = { $case: "snapshot", snapshot: GetCommandResponse.fromPartial(object.kind.snapshot) };
+        }
+        break;
+      }
+      case "step": {
+        if (object.kind?.step !== undefined && object.kind?.step !== null) {
+          message.kind = { $case: "step", step: CommandEvent.fromPartial(object.kind.step) };
+        }
+        break;
+      }
+      case "progress": {
+        if (object.kind?.progress !== undefined && object.kind?.progress !== null) {
+          message.kind = { $case: "progress", progress: Progress.fromPartial(object.kind.progress) };
+        }
+        break;
+      }
+      case "log": {
+        if (object.kind?.log !== undefined && object.kind?.log !== null) {
+          message.kind = { $case: "log", log: LogLine.fromPartial(object.kind.log) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseWatchEventsRequest(): WatchEventsRequest {
+  return { types: [], agentId: "", commandId: "", after: "" };
+}
+
+export const WatchEventsRequest: MessageFns<WatchEventsRequest> = {
+  encode(message: WatchEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.types) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.agentId !== "") {
+      writer.uint32(18).string(message.agentId);
+    }
+    if (message.commandId !== "") {
+      writer.uint32(26).string(message.commandId);
+    }
+    if (message.after !== "") {
+      writer.uint32(34).string(message.after);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchEventsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchEventsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.types.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.after = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchEventsRequest {
+    return {
+      types: globalThis.Array.isArray(object?.types) ? object.types.map((e: any) => globalThis.String(e)) : [],
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
+      after: isSet(object.after) ? globalThis.String(object.after) : "",
+    };
+  },
+
+  toJSON(message: WatchEventsRequest): unknown {
+    const obj: any = {};
+    if (message.types?.length) {
+      obj.types = message.types;
+    }
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
+    if (message.after !== "") {
+      obj.after = message.after;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchEventsRequest>, I>>(base?: I): WatchEventsRequest {
+    return WatchEventsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchEventsRequest>, I>>(object: I): WatchEventsRequest {
+    const message = createBaseWatchEventsRequest();
+    message.types = object.types?.map((e) => e) || [];
+    message.agentId = object.agentId ?? "";
+    message.commandId = object.commandId ?? "";
+    message.after = object.after ?? "";
+    return message;
+  },
+};
+
+function createBaseLifecycleEvent(): LifecycleEvent {
+  return { id: "", type: "", commandId: "", agentId: "", replicaId: "", atUnixMs: 0, fields: {} };
+}
+
+export const LifecycleEvent: MessageFns<LifecycleEvent> = {
+  encode(message: LifecycleEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.commandId !== "") {
+      writer.uint32(26).string(message.commandId);
+    }
+    if (message.agentId !== "") {
+      writer.uint32(34).string(message.agentId);
+    }
+    if (message.replicaId !== "") {
+      writer.uint32(42).string(message.replicaId);
+    }
+    if (message.atUnixMs !== 0) {
+      writer.uint32(48).uint64(message.atUnixMs);
+    }
+    globalThis.Object.entries(message.fields).forEach(([key, value]: [string, string]) => {
+      LifecycleEvent_FieldsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LifecycleEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLifecycleEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.replicaId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.atUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = LifecycleEvent_FieldsEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.fields[entry7.key] = entry7.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LifecycleEvent {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+      replicaId: isSet(object.replicaId)
+        ? globalThis.String(object.replicaId)
+        : isSet(object.replica_id)
+        ? globalThis.String(object.replica_id)
+        : "",
+      atUnixMs: isSet(object.atUnixMs)
+        ? globalThis.Number(object.atUnixMs)
+        : isSet(object.at_unix_ms)
+        ? globalThis.Number(object.at_unix_ms)
+        : 0,
+      fields: isObject(object.fields)
+        ? (globalThis.Object.entries(object.fields) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: LifecycleEvent): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    if (message.replicaId !== "") {
+      obj.replicaId = message.replicaId;
+    }
+    if (message.atUnixMs !== 0) {
+      obj.atUnixMs = Math.round(message.atUnixMs);
+    }
+    if (message.fields) {
+      const entries = globalThis.Object.entries(message.fields) as [string, string][];
+      if (entries.length > 0) {
+        obj.fields = {};
+        entries.forEach(([k, v]) => {
+          obj.fields[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LifecycleEvent>, I>>(base?: I): LifecycleEvent {
+    return LifecycleEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LifecycleEvent>, I>>(object: I): LifecycleEvent {
+    const message = createBaseLifecycleEvent();
+    message.id = object.id ?? "";
+    message.type = object.type ?? "";
+    message.commandId = object.commandId ?? "";
+    message.agentId = object.agentId ?? "";
+    message.replicaId = object.replicaId ?? "";
+    message.atUnixMs = object.atUnixMs ?? 0;
+    message.fields = (globalThis.Object.entries(object.fields ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseLifecycleEvent_FieldsEntry(): LifecycleEvent_FieldsEntry {
+  return { key: "", value: "" };
+}
+
+export const LifecycleEvent_FieldsEntry: MessageFns<LifecycleEvent_FieldsEntry> = {
+  encode(message: LifecycleEvent_FieldsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LifecycleEvent_FieldsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLifecycleEvent_FieldsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LifecycleEvent_FieldsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: LifecycleEvent_FieldsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LifecycleEvent_FieldsEntry>, I>>(base?: I): LifecycleEvent_FieldsEntry {
+    return LifecycleEvent_FieldsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LifecycleEvent_FieldsEntry>, I>>(object: I): LifecycleEvent_FieldsEntry {
+    const message = createBaseLifecycleEvent_FieldsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseDeadLetterFilter(): DeadLetterFilter {
+  return { reasons: [], target: "", commandType: "" };
+}
+
+export const DeadLetterFilter: MessageFns<DeadLetterFilter> = {
+  encode(message: DeadLetterFilter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.reasons) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.target !== "") {
+      writer.uint32(18).string(message.target);
+    }
+    if (message.commandType !== "") {
+      writer.uint32(26).string(message.commandType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeadLetterFilter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeadLetterFilter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reasons.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.commandType = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeadLetterFilter {
+    return {
+      reasons: globalThis.Array.isArray(object?.reasons) ? object.reasons.map((e: any) => globalThis.String(e)) : [],
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      commandType: isSet(object.commandType)
+        ? globalThis.String(object.commandType)
+        : isSet(object.command_type)
+        ? globalThis.String(object.command_type)
+        : "",
+    };
+  },
+
+  toJSON(message: DeadLetterFilter): unknown {
+    const obj: any = {};
+    if (message.reasons?.length) {
+      obj.reasons = message.reasons;
+    }
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    if (message.commandType !== "") {
+      obj.commandType = message.commandType;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeadLetterFilter>, I>>(base?: I): DeadLetterFilter {
+    return DeadLetterFilter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeadLetterFilter>, I>>(object: I): DeadLetterFilter {
+    const message = createBaseDeadLetterFilter();
+    message.reasons = object.reasons?.map((e) => e) || [];
+    message.target = object.target ?? "";
+    message.commandType = object.commandType ?? "";
+    return message;
+  },
+};
+
+function createBaseListDeadLettersRequest(): ListDeadLettersRequest {
+  return { filter: undefined, pageSize: 0, pageToken: "" };
+}
+
+export const ListDeadLettersRequest: MessageFns<ListDeadLettersRequest> = {
+  encode(message: ListDeadLettersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filter !== undefined) {
+      DeadLetterFilter.encode(message.filter, writer.uint32(10).fork()).join();
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeadLettersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeadLettersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.filter = DeadLetterFilter.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeadLettersRequest {
+    return {
+      filter: isSet(object.filter) ? DeadLetterFilter.fromJSON(object.filter) : undefined,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListDeadLettersRequest): unknown {
+    const obj: any = {};
+    if (message.filter !== undefined) {
+      obj.filter = DeadLetterFilter.toJSON(message.filter);
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDeadLettersRequest>, I>>(base?: I): ListDeadLettersRequest {
+    return ListDeadLettersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDeadLettersRequest>, I>>(object: I): ListDeadLettersRequest {
+    const message = createBaseListDeadLettersRequest();
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? DeadLetterFilter.fromPartial(object.filter)
+      : undefined;
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseDeadLetter(): DeadLetter {
+  return {
+    id: "",
+    commandId: "",
+    reason: "",
+    error: "",
+    target: "",
+    commandType: "",
+    attempts: 0,
+    deadAtUnixMs: 0,
+    replicaId: "",
+    sourceId: "",
+    fields: {},
+  };
+}
+
+export const DeadLetter: MessageFns<DeadLetter> = {
+  encode(message: DeadLetter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.commandId !== "") {
+      writer.uint32(18).string(message.commandId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    if (message.target !== "") {
+      writer.uint32(42).string(message.target);
+    }
+    if (message.commandType !== "") {
+      writer.uint32(50).string(message.commandType);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(56).uint32(message.attempts);
+    }
+    if (message.deadAtUnixMs !== 0) {
+      writer.uint32(64).uint64(message.deadAtUnixMs);
+    }
+    if (message.replicaId !== "") {
+      writer.uint32(74).string(message.replicaId);
+    }
+    if (message.sourceId !== "") {
+      writer.uint32(82).string(message.sourceId);
+    }
+    globalThis.Object.entries(message.fields).forEach(([key, value]: [string, string]) => {
+      DeadLetter_FieldsEntry.encode({ key: key as any, value }, writer.uint32(90).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeadLetter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeadLetter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.commandType = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.deadAtUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.replicaId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.sourceId = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            const entry11 = DeadLetter_FieldsEntry.decode(reader, reader.uint32());
+            if (entry11.value !== undefined) {
+              message.fields[entry11.key] = entry11.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeadLetter {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      commandType: isSet(object.commandType)
+        ? globalThis.String(object.commandType)
+        : isSet(object.command_type)
+        ? globalThis.String(object.command_type)
+        : "",
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      deadAtUnixMs: isSet(object.deadAtUnixMs)
+        ? globalThis.Number(object.deadAtUnixMs)
+        : isSet(object.dead_at_unix_ms)
+        ? globalThis.Number(object.dead_at_unix_ms)
+        : 0,
+      replicaId: isSet(object.replicaId)
+        ? globalThis.String(object.replicaId)
+        : isSet(object.replica_id)
+        ? globalThis.String(object.replica_id)
+        : "",
+      sourceId: isSet(object.sourceId)
+        ? globalThis.String(object.sourceId)
+        : isSet(object.source_id)
+        ? globalThis.String(object.source_id)
+        : "",
+      fields: isObject(object.fields)
+        ? (globalThis.Object.entries(object.fields) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: DeadLetter): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    if (message.commandType !== "") {
+      obj.commandType = message.commandType;
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.deadAtUnixMs !== 0) {
+      obj.deadAtUnixMs = Math.round(message.deadAtUnixMs);
+    }
+    if (message.replicaId !== "") {
+      obj.replicaId = message.replicaId;
+    }
+    if (message.sourceId !== "") {
+      obj.sourceId = message.sourceId;
+    }
+    if (message.fields) {
+      const entries = globalThis.Object.entries(message.fields) as [string, string][];
+      if (entries.length > 0) {
+        obj.fields = {};
+        entries.forEach(([k, v]) => {
+          obj.fields[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeadLetter>, I>>(base?: I): DeadLetter {
+    return DeadLetter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeadLetter>, I>>(object: I): DeadLetter {
+    const message = createBaseDeadLetter();
+    message.id = object.id ?? "";
+    message.commandId = object.commandId ?? "";
+    message.reason = object.reason ?? "";
+    message.error = object.error ?? "";
+    message.target = object.target ?? "";
+    message.commandType = object.commandType ?? "";
+    message.attempts = object.attempts ?? 0;
+    message.deadAtUnixMs = object.deadAtUnixMs ?? 0;
+    message.replicaId = object.replicaId ?? "";
+    message.sourceId = object.sourceId ?? "";
+    message.fields = (globalThis.Object.entries(object.fields ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseDeadLetter_FieldsEntry(): DeadLetter_FieldsEntry {
+  return { key: "", value: "" };
+}
+
+export const DeadLetter_FieldsEntry: MessageFns<DeadLetter_FieldsEntry> = {
+  encode(message: DeadLetter_FieldsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeadLetter_FieldsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeadLetter_FieldsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeadLetter_FieldsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: DeadLetter_FieldsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeadLetter_FieldsEntry>, I>>(base?: I): DeadLetter_FieldsEntry {
+    return DeadLetter_FieldsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeadLetter_FieldsEntry>, I>>(object: I): DeadLetter_FieldsEntry {
+    const message = createBaseDeadLetter_FieldsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseListDeadLettersResponse(): ListDeadLettersResponse {
+  return { deadLetters: [], nextPageToken: "", countsByReason: {}, total: 0 };
+}
+
+export const ListDeadLettersResponse: MessageFns<ListDeadLettersResponse> = {
+  encode(message: ListDeadLettersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deadLetters) {
+      DeadLetter.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    globalThis.Object.entries(message.countsByReason).forEach(([key, value]: [string, number]) => {
+      ListDeadLettersResponse_CountsByReasonEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    if (message.total !== 0) {
+      writer.uint32(32).uint64(message.total);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeadLettersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeadLettersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deadLetters.push(DeadLetter.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = ListDeadLettersResponse_CountsByReasonEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.countsByReason[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.total = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeadLettersResponse {
+    return {
+      deadLetters: globalThis.Array.isArray(object?.deadLetters)
+        ? object.deadLetters.map((e: any) => DeadLetter.fromJSON(e))
+        : globalThis.Array.isArray(object?.dead_letters)
+        ? object.dead_letters.map((e: any) => DeadLetter.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      countsByReason: isObject(object.countsByReason)
+        ? (globalThis.Object.entries(object.countsByReason) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.counts_by_reason)
+        ? (globalThis.Object.entries(object.counts_by_reason) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+    };
+  },
+
+  toJSON(message: ListDeadLettersResponse): unknown {
+    const obj: any = {};
+    if (message.deadLetters?.length) {
+      obj.deadLetters = message.deadLetters.map((e) => DeadLetter.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    if (message.countsByReason) {
+      const entries = globalThis.Object.entries(message.countsByReason) as [string, number][];
+      if (entries.length > 0) {
+        obj.countsByReason = {};
+        entries.forEach(([k, v]) => {
+          obj.countsByReason[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDeadLettersResponse>, I>>(base?: I): ListDeadLettersResponse {
+    return ListDeadLettersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDeadLettersResponse>, I>>(object: I): ListDeadLettersResponse {
+    const message = createBaseListDeadLettersResponse();
+    message.deadLetters = object.deadLetters?.map((e) => DeadLetter.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    message.countsByReason = (globalThis.Object.entries(object.countsByReason ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.total = object.total ?? 0;
+    return message;
+  },
+};
+
+function createBaseListDeadLettersResponse_CountsByReasonEntry(): ListDeadLettersResponse_CountsByReasonEntry {
+  return { key: "", value: 0 };
+}
+
+export const ListDeadLettersResponse_CountsByReasonEntry: MessageFns<ListDeadLettersResponse_CountsByReasonEntry> = {
+  encode(
+    message: ListDeadLettersResponse_CountsByReasonEntry,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeadLettersResponse_CountsByReasonEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeadLettersResponse_CountsByReasonEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeadLettersResponse_CountsByReasonEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: ListDeadLettersResponse_CountsByReasonEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDeadLettersResponse_CountsByReasonEntry>, I>>(
+    base?: I,
+  ): ListDeadLettersResponse_CountsByReasonEntry {
+    return ListDeadLettersResponse_CountsByReasonEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDeadLettersResponse_CountsByReasonEntry>, I>>(
+    object: I,
+  ): ListDeadLettersResponse_CountsByReasonEntry {
+    const message = createBaseListDeadLettersResponse_CountsByReasonEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseRedriveDeadLettersRequest(): RedriveDeadLettersRequest {
+  return { ids: [], filter: undefined, dryRun: false };
+}
+
+export const RedriveDeadLettersRequest: MessageFns<RedriveDeadLettersRequest> = {
+  encode(message: RedriveDeadLettersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.ids) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.filter !== undefined) {
+      DeadLetterFilter.encode(message.filter, writer.uint32(18).fork()).join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(24).bool(message.dryRun);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedriveDeadLettersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedriveDeadLettersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ids.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.filter = DeadLetterFilter.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RedriveDeadLettersRequest {
+    return {
+      ids: globalThis.Array.isArray(object?.ids) ? object.ids.map((e: any) => globalThis.String(e)) : [],
+      filter: isSet(object.filter) ? DeadLetterFilter.fromJSON(object.filter) : undefined,
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+    };
+  },
+
+  toJSON(message: RedriveDeadLettersRequest): unknown {
+    const obj: any = {};
+    if (message.ids?.length) {
+      obj.ids = message.ids;
+    }
+    if (message.filter !== undefined) {
+      obj.filter = DeadLetterFilter.toJSON(message.filter);
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RedriveDeadLettersRequest>, I>>(base?: I): RedriveDeadLettersRequest {
+    return RedriveDeadLettersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RedriveDeadLettersRequest>, I>>(object: I): RedriveDeadLettersRequest {
+    const message = createBaseRedriveDeadLettersRequest();
+    message.ids = object.ids?.map((e) => e) || [];
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? DeadLetterFilter.fromPartial(object.filter)
+      : undefined;
+    message.dryRun = object.dryRun ?? false;
+    return message;
+  },
+};
+
+function createBaseRedriveDeadLettersResponse(): RedriveDeadLettersResponse {
+  return { matched: 0, redriven: 0, commandIds: [], truncated: false };
+}
+
+export const RedriveDeadLettersResponse: MessageFns<RedriveDeadLettersResponse> = {
+  encode(message: RedriveDeadLettersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.matched !== 0) {
+      writer.uint32(8).uint64(message.matched);
+    }
+    if (message.redriven !== 0) {
+      writer.uint32(16).uint64(message.redriven);
+    }
+    for (const v of message.commandIds) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.truncated !== false) {
+      writer.uint32(32).bool(message.truncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedriveDeadLettersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedriveDeadLettersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.matched = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.redriven = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.commandIds.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RedriveDeadLettersResponse {
+    return {
+      matched: isSet(object.matched) ? globalThis.Number(object.matched) : 0,
+      redriven: isSet(object.redriven) ? globalThis.Number(object.redriven) : 0,
+      commandIds: globalThis.Array.isArray(object?.commandIds)
+        ? object.commandIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.command_ids)
+        ? object.command_ids.map((e: any) => globalThis.String(e))
+        : [],
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+    };
+  },
+
+  toJSON(message: RedriveDeadLettersResponse): unknown {
+    const obj: any = {};
+    if (message.matched !== 0) {
+      obj.matched = Math.round(message.matched);
+    }
+    if (message.redriven !== 0) {
+      obj.redriven = Math.round(message.redriven);
+    }
+    if (message.commandIds?.length) {
+      obj.commandIds = message.commandIds;
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RedriveDeadLettersResponse>, I>>(base?: I): RedriveDeadLettersResponse {
+    return RedriveDeadLettersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RedriveDeadLettersResponse>, I>>(object: I): RedriveDeadLettersResponse {
+    const message = createBaseRedriveDeadLettersResponse();
+    message.matched = object.matched ?? 0;
+    message.redriven = object.redriven ?? 0;
+    message.commandIds = object.commandIds?.map((e) => e) || [];
+    message.truncated = object.truncated ?? false;
+    return message;
+  },
+};
+
+function createBasePurgeDeadLettersRequest(): PurgeDeadLettersRequest {
+  return { ids: [], filter: undefined, dryRun: false };
+}
+
+export const PurgeDeadLettersRequest: MessageFns<PurgeDeadLettersRequest> = {
+  encode(message: PurgeDeadLettersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.ids) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.filter !== undefined) {
+      DeadLetterFilter.encode(message.filter, writer.uint32(18).fork()).join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(24).bool(message.dryRun);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PurgeDeadLettersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePurgeDeadLettersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ids.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.filter = DeadLetterFilter.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PurgeDeadLettersRequest {
+    return {
+      ids: globalThis.Array.isArray(object?.ids) ? object.ids.map((e: any) => globalThis.String(e)) : [],
+      filter: isSet(object.filter) ? DeadLetterFilter.fromJSON(object.filter) : undefined,
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+    };
+  },
+
+  toJSON(message: PurgeDeadLettersRequest): unknown {
+    const obj: any = {};
+    if (message.ids?.length) {
+      obj.ids = message.ids;
+    }
+    if (message.filter !== undefined) {
+      obj.filter = DeadLetterFilter.toJSON(message.filter);
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PurgeDeadLettersRequest>, I>>(base?: I): PurgeDeadLettersRequest {
+    return PurgeDeadLettersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PurgeDeadLettersRequest>, I>>(object: I): PurgeDeadLettersRequest {
+    const message = createBasePurgeDeadLettersRequest();
+    message.ids = object.ids?.map((e) => e) || [];
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? DeadLetterFilter.fromPartial(object.filter)
+      : undefined;
+    message.dryRun = object.dryRun ?? false;
+    return message;
+  },
+};
+
+function createBasePurgeDeadLettersResponse(): PurgeDeadLettersResponse {
+  return { matched: 0, purged: 0, truncated: false };
+}
+
+export const PurgeDeadLettersResponse: MessageFns<PurgeDeadLettersResponse> = {
+  encode(message: PurgeDeadLettersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.matched !== 0) {
+      writer.uint32(8).uint64(message.matched);
+    }
+    if (message.purged !== 0) {
+      writer.uint32(16).uint64(message.purged);
+    }
+    if (message.truncated !== false) {
+      writer.uint32(24).bool(message.truncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PurgeDeadLettersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePurgeDeadLettersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.matched = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.purged = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PurgeDeadLettersResponse {
+    return {
+      matched: isSet(object.matched) ? globalThis.Number(object.matched) : 0,
+      purged: isSet(object.purged) ? globalThis.Number(object.purged) : 0,
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+    };
+  },
+
+  toJSON(message: PurgeDeadLettersResponse): unknown {
+    const obj: any = {};
+    if (message.matched !== 0) {
+      obj.matched = Math.round(message.matched);
+    }
+    if (message.purged !== 0) {
+      obj.purged = Math.round(message.purged);
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PurgeDeadLettersResponse>, I>>(base?: I): PurgeDeadLettersResponse {
+    return PurgeDeadLettersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PurgeDeadLettersResponse>, I>>(object: I): PurgeDeadLettersResponse {
+    const message = createBasePurgeDeadLettersResponse();
+    message.matched = object.matched ?? 0;
+    message.purged = object.purged ?? 0;
+    message.truncated = object.truncated ?? false;
+    return message;
+  },
+};
+
+function createBaseCancelCommandsRequest(): CancelCommandsRequest {
+  return { commandIds: [], filter: undefined, dryRun: false, reason: "" };
+}
+
+export const CancelCommandsRequest: MessageFns<CancelCommandsRequest> = {
+  encode(message: CancelCommandsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.commandIds) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.filter !== undefined) {
+      CommandFilter.encode(message.filter, writer.uint32(18).fork()).join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(24).bool(message.dryRun);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelCommandsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelCommandsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commandIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.filter = CommandFilter.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelCommandsRequest {
+    return {
+      commandIds: globalThis.Array.isArray(object?.commandIds)
+        ? object.commandIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.command_ids)
+        ? object.command_ids.map((e: any) => globalThis.String(e))
+        : [],
+      filter: isSet(object.filter) ? CommandFilter.fromJSON(object.filter) : undefined,
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: CancelCommandsRequest): unknown {
+    const obj: any = {};
+    if (message.commandIds?.length) {
+      obj.commandIds = message.commandIds;
+    }
+    if (message.filter !== undefined) {
+      obj.filter = CommandFilter.toJSON(message.filter);
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelCommandsRequest>, I>>(base?: I): CancelCommandsRequest {
+    return CancelCommandsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelCommandsRequest>, I>>(object: I): CancelCommandsRequest {
+    const message = createBaseCancelCommandsRequest();
+    message.commandIds = object.commandIds?.map((e) => e) || [];
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? CommandFilter.fromPartial(object.filter)
+      : undefined;
+    message.dryRun = object.dryRun ?? false;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelCommandsResponse(): CancelCommandsResponse {
+  return { matched: 0, submitted: 0, truncated: false };
+}
+
+export const CancelCommandsResponse: MessageFns<CancelCommandsResponse> = {
+  encode(message: CancelCommandsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.matched !== 0) {
+      writer.uint32(8).uint64(message.matched);
+    }
+    if (message.submitted !== 0) {
+      writer.uint32(16).uint64(message.submitted);
+    }
+    if (message.truncated !== false) {
+      writer.uint32(24).bool(message.truncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelCommandsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelCommandsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.matched = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.submitted = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelCommandsResponse {
+    return {
+      matched: isSet(object.matched) ? globalThis.Number(object.matched) : 0,
+      submitted: isSet(object.submitted) ? globalThis.Number(object.submitted) : 0,
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+    };
+  },
+
+  toJSON(message: CancelCommandsResponse): unknown {
+    const obj: any = {};
+    if (message.matched !== 0) {
+      obj.matched = Math.round(message.matched);
+    }
+    if (message.submitted !== 0) {
+      obj.submitted = Math.round(message.submitted);
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelCommandsResponse>, I>>(base?: I): CancelCommandsResponse {
+    return CancelCommandsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelCommandsResponse>, I>>(object: I): CancelCommandsResponse {
+    const message = createBaseCancelCommandsResponse();
+    message.matched = object.matched ?? 0;
+    message.submitted = object.submitted ?? 0;
+    message.truncated = object.truncated ?? false;
     return message;
   },
 };
@@ -4858,6 +8719,89 @@ export const NexusPulseServiceService = {
       Buffer.from(SubmitCommandResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SubmitCommandResponse => SubmitCommandResponse.decode(value),
   },
+  /** Commands matching a filter, newest first, a page at a time. */
+  listCommands: {
+    path: "/nexus.prime.NexusPulseService/ListCommands" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCommandsRequest): Buffer => Buffer.from(ListCommandsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCommandsRequest => ListCommandsRequest.decode(value),
+    responseSerialize: (value: ListCommandsResponse): Buffer =>
+      Buffer.from(ListCommandsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCommandsResponse => ListCommandsResponse.decode(value),
+  },
+  /**
+   * A command's snapshot, then every step, progress update and log line as it happens, from
+   * any replica; ends after the terminal step. NOT_FOUND for an unknown id.
+   */
+  watchCommand: {
+    path: "/nexus.prime.NexusPulseService/WatchCommand" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchCommandRequest): Buffer => Buffer.from(WatchCommandRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchCommandRequest => WatchCommandRequest.decode(value),
+    responseSerialize: (value: WatchCommandResponse): Buffer =>
+      Buffer.from(WatchCommandResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchCommandResponse => WatchCommandResponse.decode(value),
+  },
+  /** The lifecycle events stream, filtered, from now or after a given entry id. */
+  watchEvents: {
+    path: "/nexus.prime.NexusPulseService/WatchEvents" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchEventsRequest): Buffer => Buffer.from(WatchEventsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchEventsRequest => WatchEventsRequest.decode(value),
+    responseSerialize: (value: LifecycleEvent): Buffer => Buffer.from(LifecycleEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LifecycleEvent => LifecycleEvent.decode(value),
+  },
+  /** Dead letters matching a filter, newest first, with counts by reason. */
+  listDeadLetters: {
+    path: "/nexus.prime.NexusPulseService/ListDeadLetters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListDeadLettersRequest): Buffer =>
+      Buffer.from(ListDeadLettersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListDeadLettersRequest => ListDeadLettersRequest.decode(value),
+    responseSerialize: (value: ListDeadLettersResponse): Buffer =>
+      Buffer.from(ListDeadLettersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListDeadLettersResponse => ListDeadLettersResponse.decode(value),
+  },
+  /** Runs dead-lettered commands again (each once: the same redrive twice runs once). */
+  redriveDeadLetters: {
+    path: "/nexus.prime.NexusPulseService/RedriveDeadLetters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RedriveDeadLettersRequest): Buffer =>
+      Buffer.from(RedriveDeadLettersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RedriveDeadLettersRequest => RedriveDeadLettersRequest.decode(value),
+    responseSerialize: (value: RedriveDeadLettersResponse): Buffer =>
+      Buffer.from(RedriveDeadLettersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RedriveDeadLettersResponse => RedriveDeadLettersResponse.decode(value),
+  },
+  /** Deletes dead letters. */
+  purgeDeadLetters: {
+    path: "/nexus.prime.NexusPulseService/PurgeDeadLetters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PurgeDeadLettersRequest): Buffer =>
+      Buffer.from(PurgeDeadLettersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PurgeDeadLettersRequest => PurgeDeadLettersRequest.decode(value),
+    responseSerialize: (value: PurgeDeadLettersResponse): Buffer =>
+      Buffer.from(PurgeDeadLettersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PurgeDeadLettersResponse => PurgeDeadLettersResponse.decode(value),
+  },
+  /** Cancels commands by id or by filter (queued ones at once, running ones on their agent). */
+  cancelCommands: {
+    path: "/nexus.prime.NexusPulseService/CancelCommands" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelCommandsRequest): Buffer =>
+      Buffer.from(CancelCommandsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelCommandsRequest => CancelCommandsRequest.decode(value),
+    responseSerialize: (value: CancelCommandsResponse): Buffer =>
+      Buffer.from(CancelCommandsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelCommandsResponse => CancelCommandsResponse.decode(value),
+  },
 } as const;
 
 export interface NexusPulseServiceServer extends UntypedServiceImplementation {
@@ -4869,6 +8813,23 @@ export interface NexusPulseServiceServer extends UntypedServiceImplementation {
   getCommand: handleUnaryCall<GetCommandRequest, GetCommandResponse>;
   /** The same as an XADD to the ingress stream, for clients without Redis. */
   submitCommand: handleUnaryCall<SubmitCommandRequest, SubmitCommandResponse>;
+  /** Commands matching a filter, newest first, a page at a time. */
+  listCommands: handleUnaryCall<ListCommandsRequest, ListCommandsResponse>;
+  /**
+   * A command's snapshot, then every step, progress update and log line as it happens, from
+   * any replica; ends after the terminal step. NOT_FOUND for an unknown id.
+   */
+  watchCommand: handleServerStreamingCall<WatchCommandRequest, WatchCommandResponse>;
+  /** The lifecycle events stream, filtered, from now or after a given entry id. */
+  watchEvents: handleServerStreamingCall<WatchEventsRequest, LifecycleEvent>;
+  /** Dead letters matching a filter, newest first, with counts by reason. */
+  listDeadLetters: handleUnaryCall<ListDeadLettersRequest, ListDeadLettersResponse>;
+  /** Runs dead-lettered commands again (each once: the same redrive twice runs once). */
+  redriveDeadLetters: handleUnaryCall<RedriveDeadLettersRequest, RedriveDeadLettersResponse>;
+  /** Deletes dead letters. */
+  purgeDeadLetters: handleUnaryCall<PurgeDeadLettersRequest, PurgeDeadLettersResponse>;
+  /** Cancels commands by id or by filter (queued ones at once, running ones on their agent). */
+  cancelCommands: handleUnaryCall<CancelCommandsRequest, CancelCommandsResponse>;
 }
 
 export interface NexusPulseServiceClient extends Client {
@@ -4923,6 +8884,106 @@ export interface NexusPulseServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SubmitCommandResponse) => void,
+  ): ClientUnaryCall;
+  /** Commands matching a filter, newest first, a page at a time. */
+  listCommands(
+    request: ListCommandsRequest,
+    callback: (error: ServiceError | null, response: ListCommandsResponse) => void,
+  ): ClientUnaryCall;
+  listCommands(
+    request: ListCommandsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCommandsResponse) => void,
+  ): ClientUnaryCall;
+  listCommands(
+    request: ListCommandsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCommandsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A command's snapshot, then every step, progress update and log line as it happens, from
+   * any replica; ends after the terminal step. NOT_FOUND for an unknown id.
+   */
+  watchCommand(
+    request: WatchCommandRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchCommandResponse>;
+  watchCommand(
+    request: WatchCommandRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchCommandResponse>;
+  /** The lifecycle events stream, filtered, from now or after a given entry id. */
+  watchEvents(request: WatchEventsRequest, options?: Partial<CallOptions>): ClientReadableStream<LifecycleEvent>;
+  watchEvents(
+    request: WatchEventsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<LifecycleEvent>;
+  /** Dead letters matching a filter, newest first, with counts by reason. */
+  listDeadLetters(
+    request: ListDeadLettersRequest,
+    callback: (error: ServiceError | null, response: ListDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  listDeadLetters(
+    request: ListDeadLettersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  listDeadLetters(
+    request: ListDeadLettersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  /** Runs dead-lettered commands again (each once: the same redrive twice runs once). */
+  redriveDeadLetters(
+    request: RedriveDeadLettersRequest,
+    callback: (error: ServiceError | null, response: RedriveDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  redriveDeadLetters(
+    request: RedriveDeadLettersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RedriveDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  redriveDeadLetters(
+    request: RedriveDeadLettersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RedriveDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  /** Deletes dead letters. */
+  purgeDeadLetters(
+    request: PurgeDeadLettersRequest,
+    callback: (error: ServiceError | null, response: PurgeDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  purgeDeadLetters(
+    request: PurgeDeadLettersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PurgeDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  purgeDeadLetters(
+    request: PurgeDeadLettersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PurgeDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  /** Cancels commands by id or by filter (queued ones at once, running ones on their agent). */
+  cancelCommands(
+    request: CancelCommandsRequest,
+    callback: (error: ServiceError | null, response: CancelCommandsResponse) => void,
+  ): ClientUnaryCall;
+  cancelCommands(
+    request: CancelCommandsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelCommandsResponse) => void,
+  ): ClientUnaryCall;
+  cancelCommands(
+    request: CancelCommandsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelCommandsResponse) => void,
   ): ClientUnaryCall;
 }
 
