@@ -51,8 +51,12 @@ describe('server reflection serves the build\'s descriptors, strict enough for g
     const [pulse] = await filesFor(client, 'nexus.prime.NexusPulseService');
     const registry = createFileRegistry({ $typeName: 'google.protobuf.FileDescriptorSet', file: [pulse] });
     const service = registry.getService('nexus.prime.NexusPulseService');
-    expect(service?.methods.map((m) => m.name)).toEqual(['Pulse', 'GetSystemStatus', 'GetCommand', 'SubmitCommand']);
+    expect(service?.methods.map((m) => m.name)).toEqual([
+      'Pulse', 'GetSystemStatus', 'GetCommand', 'SubmitCommand', 'ListCommands', 'WatchCommand', 'WatchEvents',
+      'ListDeadLetters', 'RedriveDeadLetters', 'PurgeDeadLetters', 'CancelCommands',
+    ]);
     expect(service?.methods[0].methodKind).toBe('bidi_streaming');
+    expect(service?.methods.find((m) => m.name === 'WatchCommand')?.methodKind).toBe('server_streaming');
     // Map fields keep their spec name (<Field>Entry), the defect of proto-loader-based reflection.
     const hello = pulse.messageType.find((m) => m.name === 'Hello');
     expect(hello?.nestedType.map((n) => [n.name, n.options?.mapEntry])).toEqual([['LabelsEntry', true]]);
