@@ -47,7 +47,7 @@ async function oneRound(redis: Redis, keys: NexusKeys, store: CommandStore): Pro
   for (let c = 0; c < N; c += 100) {
     const chunk = ids.slice(c, c + 100).map((entryId, j) => ({
       entryId,
-      command: { commandId: `c-${c + j}`, target: agent(c + j), commandType: 'echo', payload: String(c + j), priority: 5, correlationId: '', maxAttempts: 3, ttlMs: 3_600_000 },
+      command: { commandId: `c-${c + j}`, target: agent(c + j), commandType: 'echo', payload: String(c + j), priority: 5, correlationId: '', maxAttempts: 3, ttlMs: 3_600_000, requestedBy: '', redriveOf: '', parentId: '' },
     }));
     (await store.routeBatch(chunk)).forEach((r, j) => {
       const { command } = chunk[j];

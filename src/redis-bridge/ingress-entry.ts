@@ -10,12 +10,18 @@ export interface NewCommand {
   correlationId: string;
   maxAttempts: number;
   ttlMs: number;
+  /** Who asked (`<role>/<name>`, set by the gRPC surface from the caller's identity); '' for a plain XADD. */
+  requestedBy: string;
+  /** The dead letter this command redrives, or ''. */
+  redriveOf: string;
+  /** The fan-out parent of this command, or ''. */
+  parentId: string;
 }
 
 /** What an ingress entry asks for, or why it cannot be done. */
 export type IngressRequest =
   | { kind: 'issue'; command: NewCommand }
-  | { kind: 'cancel'; commandId: string }
+  | { kind: 'cancel'; commandId: string; requestedBy: string }
   | { kind: 'invalid'; error: string };
 
 /** Limits and defaults applied to ingress entries. */
@@ -47,7 +53,7 @@ export function parseIngressEntry(entryId: string, raw: RawFields, rules: EntryR
     const f = decodeFields(raw, rules);
     const type = f.get('type') ?? 'command_issued';
     if (type === 'command_cancel') {
-      return { kind: 'cancel', commandId: name(f, 'command_id', true) };
+      return { kind: 'cancel', commandId: name(f, 'command_id', true), requestedBy: requester(f) };
     }
     if (type !== 'command_issued') throw new Invalid(`type must be command_issued or command_cancel, got ${quote(type)}`);
     const target = f.get('target');
@@ -68,6 +74,9 @@ export function parseIngressEntry(entryId: string, raw: RawFields, rules: EntryR
         correlationId,
         maxAttempts: integer(f, 'max_attempts', rules.defaultMaxAttempts, 1, 100),
         ttlMs: integer(f, 'ttl_ms', rules.defaultTtlMs, 1, rules.maxTtlMs),
+        requestedBy: requester(f),
+        redriveOf: '',
+        parentId: '',
       },
     };
   } catch (err) {
@@ -104,6 +113,14 @@ function name(f: Map<string, string>, field: string, required: boolean): string 
   }
   if (v.length > MAX_NAME) throw new Invalid(`${field} is longer than ${MAX_NAME} characters`);
   if (!NAME.test(v)) throw new Invalid(`${field} ${quote(v)} may hold only letters, digits and . _ : @ / -`);
+  return v;
+}
+
+/** `requested_by`: `<role>/<name>` as the gRPC surface writes it (a plain XADD may set it too: it is a label, not a proof). */
+function requester(f: Map<string, string>): string {
+  const v = f.get('requested_by') ?? '';
+  if (v.length > MAX_NAME) throw new Invalid(`requested_by is longer than ${MAX_NAME} characters`);
+  if (v !== '' && !/^[a-z]+\/[A-Za-z0-9._:@-]+$/.test(v)) throw new Invalid(`requested_by must look like <role>/<name>, got ${quote(v)}`);
   return v;
 }
 

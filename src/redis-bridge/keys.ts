@@ -98,6 +98,16 @@ export class NexusKeys {
     return this.commandPrefix + commandId;
   }
 
+  /**
+   * A command's progress and log stream (stream, capped by entries, expiring with the
+   * record). Entries: `kind` (`log` | `progress`), `attempt`, `at` (ms), and `line` for a log
+   * line or `percent` and `message` for progress. Its own prefix: command ids may hold `:`,
+   * so `<prefix>:command:<id>:log` could be another command's record.
+   */
+  commandLog(commandId: string): string {
+    return `${this.prefix}:cmdlog:${commandId}`;
+  }
+
   /** An agent's durable mailbox (zset of command ids, priority then arrival). */
   mailbox(agentId: string): string {
     return this.mailboxPrefix + agentId;

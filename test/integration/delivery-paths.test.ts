@@ -31,7 +31,7 @@ describe('delivery paths', () => {
     const read = (await db.xreadgroup('GROUP', CONSUMER_GROUP, 'r1', 'COUNT', count, 'STREAMS', keys.commandsStream, '>')) as [string, [string, string[]][]][];
     const entries: RoutedEntry[] = read[0][1].map(([entryId]) => ({
       entryId,
-      command: { commandId: `c-${++n}`, target, commandType: 'echo', payload: `p${n}`, priority, correlationId: 'k', maxAttempts: 3, ttlMs: 60_000 },
+      command: { commandId: `c-${++n}`, target, commandType: 'echo', payload: `p${n}`, priority, correlationId: 'k', maxAttempts: 3, ttlMs: 60_000, requestedBy: '', redriveOf: '', parentId: '' },
     }));
     const results = await store.routeBatch(entries);
     return results.map((r, i) => ({ ...r, commandId: entries[i].command.commandId }));
@@ -138,7 +138,7 @@ describe('delivery paths', () => {
     const read = (await db.xreadgroup('GROUP', CONSUMER_GROUP, 'r1', 'COUNT', 60, 'STREAMS', keys.commandsStream, '>')) as [string, [string, string[]][]][];
     const ids = read[0][1].map(([id]) => id);
     await db.xclaim(keys.commandsStream, CONSUMER_GROUP, 'r2', 0, ids[30]);
-    const command = (commandId: string) => ({ commandId, target: 'nobody', commandType: 'echo', payload: '', priority: 5, correlationId: '', maxAttempts: 3, ttlMs: 60_000 });
+    const command = (commandId: string) => ({ commandId, target: 'nobody', commandType: 'echo', payload: '', priority: 5, correlationId: '', maxAttempts: 3, ttlMs: 60_000, requestedBy: '', redriveOf: '', parentId: '' });
     const results = await store.routeBatch([ids[0], ids[30], ids[59]].map((entryId, i) => ({ entryId, command: command(`f-${i}`) })));
     expect(results.map((r) => r.outcome)).toEqual(['queued', 'not_owner', 'queued']);
     expect(await db.exists(keys.command('f-1'))).toBe(0);

@@ -19,7 +19,8 @@
     ARGV[5] mailbox key prefix   ARGV[10] requested-cancels key prefix (`<prefix>:cancels:`)
     ARGV[11] wake set suffix (`:wake`)    ARGV[13] requested-cancels set TTL (ms)
     ARGV[12] wake set TTL (ms)            ARGV[14] dlq payload cap (bytes)
-    ARGV[15..] the entry's original fields
+    ARGV[15] requested by (`<role>/<name>`, or '')
+    ARGV[16..] the entry's original fields
 
   Output:
     { 'cancelled', '' }                  was queued or retrying: now cancelled
@@ -39,10 +40,11 @@ local now, nowText = nowMs()
 local id = ARGV[4]
 local rec = redis.call('HMGET', KEYS[2], 'state', 'target', 'timeline')
 local state, target = rec[1], rec[2]
+local by = ARGV[15] ~= '' and ('by ' .. ARGV[15]) or nil
 
 if not state then
   local original = {}
-  for i = 15, #ARGV do original[#original + 1] = ARGV[i] end
+  for i = 16, #ARGV do original[#original + 1] = ARGV[i] end
   deadLetter(KEYS[6], ARGV[8], KEYS[3], ARGV[7], original, 'cancelled_undeliverable',
     'no command ' .. id .. ' to cancel', 0, ARGV[3], ARGV[2], now, tonumber(ARGV[14]))
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
@@ -53,16 +55,16 @@ redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
 if state == 'queued' or state == 'retrying' then
   setState(KEYS[2], KEYS[5], state, 'cancelled')
   redis.call('HSET', KEYS[2], 'finished_at', now, 'error', 'cancelled before delivery',
-    'timeline', withStep(rec[3], step('cancelled', nowText, ARGV[2])))
+    'timeline', withStep(rec[3], step('cancelled', nowText, ARGV[2], nil, by)))
   redis.call('ZREM', ARGV[5] .. target, id)
   redis.call('ZREM', KEYS[4], id)
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'type', 'command_cancelled', 'command_id', id,
-    'agent_id', target, 'replica', ARGV[2], 'ts', now)
+    'agent_id', target, 'replica', ARGV[2], 'by', ARGV[15], 'ts', now)
   return { 'cancelled', '' }
 end
 if state == 'delivered' then
   redis.call('HSET', KEYS[2], 'cancel_requested', now,
-    'timeline', withStep(rec[3], step('cancel_requested', nowText, ARGV[2])))
+    'timeline', withStep(rec[3], step('cancel_requested', nowText, ARGV[2], nil, by)))
   local cancels = ARGV[10] .. target
   redis.call('SADD', cancels, id)
   redis.call('PEXPIRE', cancels, ARGV[13])

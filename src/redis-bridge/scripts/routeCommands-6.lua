@@ -30,8 +30,9 @@
     ARGV[7] dlq cap                 ARGV[14] wake set suffix (`:wake`)
                                     ARGV[15] wake set TTL (ms)
                                     ARGV[16] n, the number of entries
-    ARGV[17..] n x 9: entry id, command id, target, command type, payload, priority (1..10),
-                      correlation id, max attempts, ttl (ms)
+    ARGV[17..] n x 12: entry id, command id, target, command type, payload, priority (1..10),
+                      correlation id, max attempts, ttl (ms), requested by (`<role>/<name>`
+                      or ''), redrive of (dead letter id or ''), parent id (or '')
 
   Output: n x 4, per entry in order: outcome, owner replica or '', and for `delivered` the
   session's epoch and the command's expiry (ms), else '' and ''
@@ -58,12 +59,14 @@ local eventsCap, dlqCap, dlqPayloadCap = ARGV[6], ARGV[7], tonumber(ARGV[8])
 local commandPrefix, mailboxPrefix, agentPrefix, replicaPrefix = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local bellSuffix, wakeSuffix, wakeTtl = ARGV[13], ARGV[14], ARGV[15]
 local n = tonumber(ARGV[16])
+-- Values per entry in ARGV.
+local ENTRY = 12
 local now, nowText = nowMs()
 -- Arrival numbers for the whole chunk in one step (orders equal priorities in a mailbox).
 local seq = redis.call('INCRBY', KEYS[4], n) - n
 -- Which entries are still pending for this consumer, and how often delivered: one range read.
 local entryIds = {}
-for e = 0, n - 1 do entryIds[e + 1] = ARGV[17 + e * 9] end
+for e = 0, n - 1 do entryIds[e + 1] = ARGV[17 + e * ENTRY] end
 local deliveriesOf = pendingForAll(KEYS[1], group, entryIds, consumer)
 
 local out, acks, deadlines, wakes, pushes = {}, {}, {}, {}, {}
@@ -101,9 +104,10 @@ local function original(b)
 end
 
 for e = 0, n - 1 do
-  local b = 16 + e * 9
+  local b = 16 + e * ENTRY
   local entryId, id, target, ctype, payload = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   local priority, correlation, maxAttempts, ttl = ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], tonumber(ARGV[b + 9])
+  local requestedBy, redriveOf, parentId = ARGV[b + 10], ARGV[b + 11], ARGV[b + 12]
   local outcome, owner, epoch, expireAt = 'queued', '', '', ''
   local deliveries = deliveriesOf(entryId)
   local key = commandPrefix .. id
@@ -129,7 +133,7 @@ for e = 0, n - 1 do
       -- Priority first (10 = highest sorts first), then arrival.
       seq = seq + 1
       local score = readyScore(priority, seq)
-      local timeline = step('queued', nowText, consumer)
+      local timeline = step('queued', nowText, consumer, nil, requestedBy ~= '' and ('by ' .. requestedBy) or nil)
       -- t.ready is known only when the session has a free slot (see targetOf).
       local deliverNow = t.ready == 0 and t.inflight < t.window
       if deliverNow then
@@ -146,6 +150,10 @@ for e = 0, n - 1 do
           'expire_at', expireAt, 'attempt', '1', 'deliveries', '0', 'handled_by', consumer, 'source_id', entryId,
           'queued_at', nowText, 'state', 'queued', 'timeline', timeline)
       end
+      -- Operator-submitted, redriven or fan-out commands only: a plain XADD pays nothing here.
+      if requestedBy ~= '' or redriveOf ~= '' or parentId ~= '' then
+        redis.call('HSET', key, 'requested_by', requestedBy, 'redrive_of', redriveOf, 'parent_id', parentId)
+      end
       -- Added to the mailbox with the others for this target at the end (one ZADD).
       t.adds[#t.adds + 1] = score
       t.adds[#t.adds + 1] = id
@@ -153,8 +161,13 @@ for e = 0, n - 1 do
       t.size = t.size + 1
       deadlines[#deadlines + 1] = expireAt
       deadlines[#deadlines + 1] = id
-      redis.call('XADD', KEYS[2], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_queued', 'command_id', id,
-        'agent_id', target, 'replica', consumer, 'source_id', entryId, 'ts', nowText)
+      if requestedBy ~= '' then
+        redis.call('XADD', KEYS[2], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_queued', 'command_id', id,
+          'agent_id', target, 'replica', consumer, 'source_id', entryId, 'by', requestedBy, 'ts', nowText)
+      else
+        redis.call('XADD', KEYS[2], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_queued', 'command_id', id,
+          'agent_id', target, 'replica', consumer, 'source_id', entryId, 'ts', nowText)
+      end
       if deliverNow then
         redis.call('XADD', KEYS[2], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_delivered', 'command_id', id,
           'agent_id', target, 'replica', owner, 'attempt', '1', 'ts', nowText)
