@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   defineScripts(redis);
   const keys = new NexusKeys('nexus');
   const store = new CommandStore(redis, keys, {
-    retentionMs: 3_600_000, eventsMaxLen: 100_000, dlqMaxLen: 100_000, dlqPayloadBytes: 4096, mailboxMax: 100_000, poisonDeliveries: 5, retryBaseMs: 1000, retryMaxMs: 60_000,
+    retentionMs: 3_600_000, eventsMaxLen: 100_000, dlqMaxLen: 100_000, dlqPayloadBytes: 4096, mailboxMax: 100_000, poisonDeliveries: 5, retryBaseMs: 1000, retryMaxMs: 60_000, indexLifeMs: 86_400_000,
   }, 'r1');
   try {
     const rounds: { route: number; deliver: number; complete: number }[] = [];

@@ -111,6 +111,7 @@ export class Orchestrator {
       poisonDeliveries: config.poisonDeliveries,
       retryBaseMs: config.retryBaseMs,
       retryMaxMs: config.retryMaxMs,
+      indexLifeMs: config.maxCommandTtlMs + config.commandRetentionMs,
     }, config.replicaId);
     const rules = {
       maxPayloadBytes: config.maxPayloadBytes,

@@ -31,7 +31,7 @@ export class CommandStore {
       k.commandsStream, k.events, k.dlq, k.commandSeq, k.commandDeadlines, k.commandCounts,
       CONSUMER_GROUP, this.replicaId, l.poisonDeliveries, l.retentionMs, l.mailboxMax, l.eventsMaxLen, l.dlqMaxLen,
       l.dlqPayloadBytes, k.commandPrefix, k.mailboxPrefix, k.agentPrefix, k.replicaPrefix, BELL_SUFFIX, WAKE_SUFFIX, WAKE_TTL_MS,
-      entries.length,
+      k.indexPrefix, l.indexLifeMs, entries.length,
     ];
     for (const { entryId, command: c } of entries) {
       args.push(entryId, c.commandId, c.target, c.commandType, c.payload, c.priority, c.correlationId, c.maxAttempts, c.ttlMs, c.requestedBy, c.redriveOf, c.parentId);
@@ -57,7 +57,7 @@ export class CommandStore {
     return decodeCancelReply(await this.redis.cancelCommand(
       k.commandsStream, k.command(commandId), k.events, k.commandDeadlines, k.commandCounts, k.dlq,
       CONSUMER_GROUP, this.replicaId, entryId, commandId, k.mailboxPrefix, k.agentPrefix, l.eventsMaxLen, l.dlqMaxLen,
-      k.replicaPrefix, k.cancelsPrefix, WAKE_SUFFIX, WAKE_TTL_MS, CANCELS_TTL_MS, l.dlqPayloadBytes, requestedBy, ...original,
+      k.replicaPrefix, k.cancelsPrefix, WAKE_SUFFIX, WAKE_TTL_MS, CANCELS_TTL_MS, l.dlqPayloadBytes, requestedBy, k.indexPrefix, ...original,
     ));
   }
 
@@ -70,7 +70,7 @@ export class CommandStore {
     this.writes.hold();
     return decodeDeliverReply(await this.redis.deliverCommands(
       k.agent(agentId), k.mailbox(agentId), k.events, k.commandCounts, k.cancelsPrefix + agentId,
-      agentId, epoch, this.replicaId, window, window * 4 + 16, k.commandPrefix, this.limits.eventsMaxLen, resend ? 1 : 0,
+      agentId, epoch, this.replicaId, window, window * 4 + 16, k.commandPrefix, this.limits.eventsMaxLen, resend ? 1 : 0, k.indexPrefix,
     ));
   }
 
@@ -91,7 +91,7 @@ export class CommandStore {
     const args: (string | number)[] = [
       k.events, k.dlq, k.commandDeadlines, k.commandCounts,
       k.commandPrefix, k.mailboxPrefix, k.agentPrefix, this.replicaId, l.retryBaseMs, l.retryMaxMs, l.retentionMs,
-      l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes, results.length,
+      l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes, k.indexPrefix, results.length,
     ];
     for (const r of results) {
       args.push(r.commandId, r.agentId, r.epoch, r.outcome, r.output, r.error, r.durationMs, r.permanent ? 1 : 0, r.attempt, r.refillWindow);
@@ -107,7 +107,7 @@ export class CommandStore {
     return decodeCount('expireCommands', await this.redis.expireCommands(
       k.commandDeadlines, k.events, k.dlq, k.commandCounts,
       k.commandPrefix, k.mailboxPrefix, k.agentPrefix, batch, l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes,
-      this.replicaId, l.retentionMs, recheckMs,
+      this.replicaId, l.retentionMs, recheckMs, k.indexPrefix,
     ));
   }
 

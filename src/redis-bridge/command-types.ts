@@ -17,6 +17,8 @@ export interface CommandLimits {
   readonly poisonDeliveries: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
+  /** The longest a record can live (the largest TTL plus retention): the command index keeps ids this long. */
+  readonly indexLifeMs: number;
 }
 
 /** A valid ingress entry to route. */

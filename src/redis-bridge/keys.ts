@@ -47,6 +47,12 @@ export class NexusKeys {
   readonly commandSeq: string;
   /** Commands by state (hash): active states as gauges, finished states as totals. */
   readonly commandCounts: string;
+  /**
+   * Prefix of the command index (zsets of command ids scored by creation time): `all`,
+   * `state:<state>`, `target:<agent>`, `type:<command type>`, `corr:<correlation id>`,
+   * `parent:<parent id>` (scripts/includes/commandIndex.lua writes them).
+   */
+  readonly indexPrefix: string;
 
   constructor(readonly prefix: string) {
     this.commandsStream = `${prefix}:commands:stream`;
@@ -66,6 +72,7 @@ export class NexusKeys {
     this.commandDeadlines = `${prefix}:commands:deadlines`;
     this.commandSeq = `${prefix}:commands:seq`;
     this.commandCounts = `${prefix}:commands:counts`;
+    this.indexPrefix = `${prefix}:idx:`;
   }
 
   /** Agent record (hash): owner replica, session, epoch, state, hello fields, metrics. */

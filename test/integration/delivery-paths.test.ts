@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/wait-for';
 
 const keys = new NexusKeys('nexus');
 const EPOCH = 7;
-const LIMITS = { retentionMs: 60_000, eventsMaxLen: 10_000, dlqMaxLen: 1000, dlqPayloadBytes: 4096, mailboxMax: 1000, poisonDeliveries: 5, retryBaseMs: 50, retryMaxMs: 200 };
+const LIMITS = { retentionMs: 60_000, eventsMaxLen: 10_000, dlqMaxLen: 1000, dlqPayloadBytes: 4096, mailboxMax: 1000, poisonDeliveries: 5, retryBaseMs: 50, retryMaxMs: 200, indexLifeMs: 120_000 };
 
 /**
  * The three ways a command reaches a session, at the store: delivered by routing itself (to

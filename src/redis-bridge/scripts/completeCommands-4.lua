@@ -18,8 +18,9 @@
     ARGV[3] agent record key prefix     ARGV[8] events cap
     ARGV[4] replica id                  ARGV[9] dlq cap
     ARGV[5] retry base delay (ms)       ARGV[10] dlq payload cap (bytes)
-    ARGV[11] n, the number of results
-    ARGV[12..] n x 10: command id, agent id, session epoch, outcome (succeeded | failed |
+    ARGV[11] command index key prefix (`<prefix>:idx:`)
+    ARGV[12] n, the number of results
+    ARGV[13..] n x 10: command id, agent id, session epoch, outcome (succeeded | failed |
       cancelled), output, error, duration (ms), permanent (1/0), attempt, refill window
       (the session's window, or 0 when it should get nothing new now)
 
@@ -46,7 +47,8 @@
 local commandPrefix, mailboxPrefix, agentPrefix, replica = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local retryBase, retryMax, retention = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local eventsCap, dlqCap, dlqPayloadCap = ARGV[8], ARGV[9], tonumber(ARGV[10])
-local n = tonumber(ARGV[11])
+local indexPrefix = ARGV[11]
+local n = tonumber(ARGV[12])
 local now, nowText = nowMs()
 local finished, out = {}, {}
 -- Per agent of the batch, in first-seen order: its record's epoch and in-flight count, the
@@ -66,7 +68,7 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
   if a.epoch ~= epoch then return REPLY.FENCED, 0 end
   a.window = tonumber(window)
   local key, mailbox = commandPrefix .. id, mailboxPrefix .. agentId
-  local r = redis.call('HMGET', key, 'state', 'target', 'attempt', 'max_attempts', 'delivered_epoch', 'acked_attempt', 'timeline')
+  local r = redis.call('HMGET', key, 'state', 'target', 'attempt', 'max_attempts', 'delivered_epoch', 'acked_attempt', 'timeline', 'queued_at')
   local state = r[1]
   if state ~= 'delivered' or r[2] ~= agentId or r[3] ~= attemptText then return REPLY.IGNORED, 0 end
   local attempt = tonumber(attemptText)
@@ -85,7 +87,7 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
 
   -- Finishes the command; `eventType` nil when a dead letter emits the event instead.
   local function finish(newState, eventType)
-    moveState(key, state, newState, 'finished_at', nowText, unpack(fields))
+    moveState(key, id, r[8], state, newState, 'finished_at', nowText, unpack(fields))
     local ids = leftMailbox[mailbox]
     if not ids then ids = {}; leftMailbox[mailbox] = ids end
     ids[#ids + 1] = id
@@ -116,7 +118,7 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
 
   local delay = math.floor(math.min(retryMax, retryBase * 2 ^ (attempt - 1)))
   local retryAt = now + delay
-  moveState(key, state, 'retrying', 'attempt', attempt + 1, 'not_before', retryAt, unpack(fields))
+  moveState(key, id, r[8], state, 'retrying', 'attempt', attempt + 1, 'not_before', retryAt, unpack(fields))
   backToReady(mailbox, id)
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_retrying', 'command_id', id,
     'agent_id', agentId, 'replica', replica, 'attempt', attempt + 1, 'retry_at', retryAt, 'ts', nowText)
@@ -124,7 +126,7 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
 end
 
 for i = 0, n - 1 do
-  local b = 11 + i * 10
+  local b = 12 + i * 10
   local code, retryIn = apply(ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6],
     ARGV[b + 7], ARGV[b + 8], ARGV[b + 9], ARGV[b + 10])
   out[#out + 1] = code
@@ -152,7 +154,7 @@ for _, agentId in ipairs(order) do
     end
   end
 end
-countStates(KEYS[4])
+countStates(KEYS[4], indexPrefix)
 
 out[#out + 1] = refilled
 for _, v in ipairs(refills) do out[#out + 1] = v end

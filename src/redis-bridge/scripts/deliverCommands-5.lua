@@ -22,6 +22,7 @@
     ARGV[6] command record key prefix (`<prefix>:command:`)
     ARGV[7] events cap
     ARGV[8] resend: 1 to include the commands in flight to this session
+    ARGV[9] command index key prefix (`<prefix>:idx:`)
 
   Output:
     { REPLY.FENCED } a newer session owns the agent
@@ -54,7 +55,7 @@ if ARGV[8] == '1' then resent = inFlightFor(KEYS[2], epoch, scanMax, prefix, com
 local picked, nextDue = pickReady(KEYS[2], ARGV[1], epoch, tonumber(ARGV[4]) - tonumber(agent[2] or '0'), scanMax,
   prefix, KEYS[3], ARGV[7], ARGV[3], now, nowText, commands)
 if picked > 0 then redis.call('HINCRBY', KEYS[1], 'inflight', picked) end
-countStates(KEYS[4])
+countStates(KEYS[4], ARGV[9])
 
 local out = { REPLY.DONE, nextDue, resent + picked }
 for _, v in ipairs(commands) do out[#out + 1] = v end

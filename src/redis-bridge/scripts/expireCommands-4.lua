@@ -15,12 +15,13 @@
     ARGV[3] agent record key prefix     ARGV[8] replica id
     ARGV[4] most commands per call      ARGV[9] record retention after finishing (ms)
     ARGV[5] events cap                  ARGV[10] look again after (ms) for in-flight ones
+                                        ARGV[11] command index key prefix (`<prefix>:idx:`)
 
   Output:
     number of commands dead-lettered
 ]]
 --- @include "includes/now.lua"
---- @include "includes/setState.lua"
+--- @include "includes/stateTally.lua"
 --- @include "includes/deadLetter.lua"
 --- @include "includes/timeline.lua"
 
@@ -28,7 +29,7 @@ local now, nowText = nowMs()
 local expired = 0
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))) do
   local key = ARGV[1] .. id
-  local r = redis.call('HMGET', key, 'state', 'target', 'delivered_epoch', 'attempt', 'timeline')
+  local r = redis.call('HMGET', key, 'state', 'target', 'delivered_epoch', 'attempt', 'timeline', 'queued_at')
   local state, target = r[1], r[2]
   local live = false
   if state == 'delivered' then
@@ -40,8 +41,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0
   elseif live then
     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[10]), id)
   else
-    setState(key, KEYS[4], state, 'dead')
-    redis.call('HSET', key, 'dead_reason', 'expired', 'finished_at', now,
+    moveState(key, id, r[6], state, 'dead', 'dead_reason', 'expired', 'finished_at', nowText,
       'timeline', withStep(r[5], step('expired', nowText, ARGV[8])))
     redis.call('ZREM', ARGV[2] .. target, id)
     redis.call('ZREM', KEYS[1], id)
@@ -54,4 +54,5 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0
     expired = expired + 1
   end
 end
+countStates(KEYS[4], ARGV[11])
 return expired

@@ -29,8 +29,10 @@
     ARGV[6] events cap              ARGV[13] bell channel suffix (`:bell`)
     ARGV[7] dlq cap                 ARGV[14] wake set suffix (`:wake`)
                                     ARGV[15] wake set TTL (ms)
-                                    ARGV[16] n, the number of entries
-    ARGV[17..] n x 12: entry id, command id, target, command type, payload, priority (1..10),
+                                    ARGV[16] command index key prefix (`<prefix>:idx:`)
+                                    ARGV[17] index life (ms): the longest a record lives
+                                    ARGV[18] n, the number of entries
+    ARGV[19..] n x 12: entry id, command id, target, command type, payload, priority (1..10),
                       correlation id, max attempts, ttl (ms), requested by (`<role>/<name>`
                       or ''), redrive of (dead letter id or ''), parent id (or '')
 
@@ -52,21 +54,24 @@
 --- @include "includes/deadLetter.lua"
 --- @include "includes/timeline.lua"
 --- @include "includes/mailboxBands.lua"
+--- @include "includes/commandIndex.lua"
 
 local group, consumer = ARGV[1], ARGV[2]
 local poisonAfter, retention, mailboxCap = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local eventsCap, dlqCap, dlqPayloadCap = ARGV[6], ARGV[7], tonumber(ARGV[8])
 local commandPrefix, mailboxPrefix, agentPrefix, replicaPrefix = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local bellSuffix, wakeSuffix, wakeTtl = ARGV[13], ARGV[14], ARGV[15]
-local n = tonumber(ARGV[16])
+local indexPrefix, indexLife = ARGV[16], tonumber(ARGV[17])
+local n = tonumber(ARGV[18])
 -- Values per entry in ARGV.
 local ENTRY = 12
 local now, nowText = nowMs()
 -- Arrival numbers for the whole chunk in one step (orders equal priorities in a mailbox).
 local seq = redis.call('INCRBY', KEYS[4], n) - n
+local seqStart = seq
 -- Which entries are still pending for this consumer, and how often delivered: one range read.
 local entryIds = {}
-for e = 0, n - 1 do entryIds[e + 1] = ARGV[17 + e * ENTRY] end
+for e = 0, n - 1 do entryIds[e + 1] = ARGV[19 + e * ENTRY] end
 local deliveriesOf = pendingForAll(KEYS[1], group, entryIds, consumer)
 
 local out, acks, deadlines, wakes, pushes = {}, {}, {}, {}, {}
@@ -104,7 +109,7 @@ local function original(b)
 end
 
 for e = 0, n - 1 do
-  local b = 16 + e * ENTRY
+  local b = 18 + e * ENTRY
   local entryId, id, target, ctype, payload = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   local priority, correlation, maxAttempts, ttl = ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], tonumber(ARGV[b + 9])
   local requestedBy, redriveOf, parentId = ARGV[b + 10], ARGV[b + 11], ARGV[b + 12]
@@ -154,6 +159,7 @@ for e = 0, n - 1 do
       if requestedBy ~= '' or redriveOf ~= '' or parentId ~= '' then
         redis.call('HSET', key, 'requested_by', requestedBy, 'redrive_of', redriveOf, 'parent_id', parentId)
       end
+      indexNewCommand(indexPrefix, nowText, id, deliverNow and 'delivered' or 'queued', target, ctype, correlation, parentId)
       -- Added to the mailbox with the others for this target at the end (one ZADD).
       t.adds[#t.adds + 1] = score
       t.adds[#t.adds + 1] = id
@@ -202,6 +208,8 @@ for e = 0, n - 1 do
 end
 
 if #acks > 0 then redis.call('XACK', KEYS[1], group, unpack(acks)) end
+-- Every 256 arrivals, the per-target/type sets written now also lose what is older than any record.
+indexFlushNew(indexPrefix, indexLife, math.floor(seq / 256) ~= math.floor(seqStart / 256) and (now - indexLife) or nil)
 if #deadlines > 0 then redis.call('ZADD', KEYS[5], unpack(deadlines)) end
 if queued > 0 then redis.call('HINCRBY', KEYS[6], 'queued', queued) end
 if delivered > 0 then redis.call('HINCRBY', KEYS[6], 'delivered', delivered) end

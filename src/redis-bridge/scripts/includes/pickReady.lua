@@ -34,13 +34,13 @@ local function pickReady(mailbox, agentId, epoch, free, scanMax, prefix, events,
       if picked >= free then break end
       local key = prefix .. id
       local r = redis.call('HMGET', key, 'state', 'delivered_epoch', 'not_before', 'expire_at', 'cancel_requested',
-        'command_type', 'payload', 'priority', 'correlation_id', 'attempt', 'deliveries', 'timeline')
+        'command_type', 'payload', 'priority', 'correlation_id', 'attempt', 'deliveries', 'timeline', 'queued_at')
       local state = r[1]
       if not state then
         redis.call('ZREM', mailbox, id) -- the record expired: nothing left to deliver
       elseif state == 'delivered' and r[2] ~= epoch and r[5] then
         -- Cancelled while its session was gone: the agent never hears of it again.
-        moveState(key, state, 'cancelled', 'finished_at', nowText, 'error', 'cancelled',
+        moveState(key, id, r[13], state, 'cancelled', 'finished_at', nowText, 'error', 'cancelled',
           'timeline', withStep(r[12], step('cancelled', nowText, replica)))
         redis.call('ZREM', mailbox, id)
         redis.call('XADD', events, 'MAXLEN', '~', eventsCap, '*', 'type', 'command_cancelled', 'command_id', id,
@@ -56,7 +56,7 @@ local function pickReady(mailbox, agentId, epoch, free, scanMax, prefix, events,
         end
         -- Past its TTL and not in flight here: the expiry sweep dead-letters it.
         if due and tonumber(r[4]) > now then
-          moveState(key, state, 'delivered', 'delivered_epoch', epoch, 'delivered_by', replica, 'delivered_at', nowText,
+          moveState(key, id, r[13], state, 'delivered', 'delivered_epoch', epoch, 'delivered_by', replica, 'delivered_at', nowText,
             'deliveries', tostring((tonumber(r[11]) or 0) + 1),
             'timeline', withStep(r[12], step('delivered', nowText, replica, r[10])))
           redis.call('ZINCRBY', mailbox, IN_FLIGHT, id)
