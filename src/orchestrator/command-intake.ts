@@ -107,7 +107,7 @@ export class CommandIntake {
       this.logger.info({ entryId: entry.id, error: request.error }, 'invalid ingress entry dead-lettered');
       return;
     }
-    const { outcome, owner } = await this.store.cancel(entry.id, request.commandId, request.requestedBy, fieldsForDeadLetter(entry.fields, this.rules.dlqPayloadBytes));
+    const { outcome, owner } = await this.store.cancel(entry.id, request.commandId, request.requestedBy, request.reason, fieldsForDeadLetter(entry.fields, this.rules.dlqPayloadBytes));
     if (outcome === 'cancel_requested' && owner) owners.add(owner);
   }
 }

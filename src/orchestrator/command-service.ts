@@ -59,7 +59,7 @@ export class CommandService {
           parentId: r.parent_id ?? '',
           createdAtUnixMs: Number(r.queued_at ?? 0),
           finishedAtUnixMs: Number(r.finished_at ?? 0),
-          submittedBy: r.submitted_by ?? '',
+          submittedBy: r.requested_by ?? '',
         });
       },
       (err: Error) => {

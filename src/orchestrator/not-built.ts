@@ -2,7 +2,7 @@ import { status, type ServerUnaryCall, type ServerWritableStream, type sendUnary
 import type { NexusPulseServiceServer } from '../generated/nexus/prime/pulse';
 
 /** The RPCs of the operator surface (issue 15) whose handler is not built yet. */
-type Pending = 'listCommands' | 'watchCommand' | 'watchEvents' | 'listDeadLetters' | 'redriveDeadLetters' | 'purgeDeadLetters' | 'cancelCommands';
+type Pending = 'watchCommand' | 'watchEvents' | 'listDeadLetters' | 'redriveDeadLetters' | 'purgeDeadLetters';
 
 const unary = (name: string) => (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<never>): void => {
   callback({ code: status.UNIMPLEMENTED, details: `${name} is not built yet` });
@@ -16,11 +16,9 @@ const streaming = (name: string) => (call: ServerWritableStream<unknown, unknown
  * service stays complete for grpc-js and clients get a clear status instead of a hang.
  */
 export const notBuiltYet: Pick<NexusPulseServiceServer, Pending> = {
-  listCommands: unary('ListCommands'),
   watchCommand: streaming('WatchCommand'),
   watchEvents: streaming('WatchEvents'),
   listDeadLetters: unary('ListDeadLetters'),
   redriveDeadLetters: unary('RedriveDeadLetters'),
   purgeDeadLetters: unary('PurgeDeadLetters'),
-  cancelCommands: unary('CancelCommands'),
 };

@@ -6,6 +6,7 @@ import type { Logger } from '../shared/logger';
 import { Ticker } from '../shared/ticker';
 import { NEXUS_VERSION } from '../shared/version';
 import { AgentRegistry } from '../redis-bridge/agent-registry';
+import { CommandIndex } from '../redis-bridge/command-index';
 import { CommandStore } from '../redis-bridge/command-store';
 import { retireConsumer } from '../redis-bridge/consumer-retirement';
 import { IngressConsumer } from '../redis-bridge/ingress-consumer';
@@ -15,7 +16,9 @@ import { closeRedis, createRedis } from '../redis-bridge/redis-connection';
 import { ReplicaBell, type BellMessage } from '../redis-bridge/replica-bell';
 import { ReplicaRegistry } from '../redis-bridge/replica-registry';
 import { readStreamStats } from '../redis-bridge/stream-stats';
+import { CommandCancelService } from './command-cancel-service';
 import { CommandIntake } from './command-intake';
+import { CommandListService } from './command-list-service';
 import { CommandMaintenance } from './command-maintenance';
 import { CommandService } from './command-service';
 import type { OrchestratorConfig } from './config';
@@ -134,6 +137,9 @@ export class Orchestrator {
       claimMinIdleMs: config.claimMinIdleMs,
       claimSweepMs: config.claimSweepMs,
     }, intake.handleBatch, logger.child({ component: 'ingress' }));
+    const index = new CommandIndex(this.redis, keys);
+    const list = new CommandListService(index, config.replicaId, logger.child({ component: 'list' }));
+    const cancels = new CommandCancelService(this.redis, keys, index, logger.child({ component: 'cancel' }));
     const commands = new CommandService(this.redis, keys, store, rules, logger.child({ component: 'commands' }));
     const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, { name: config.replicaId, retireIdleMs: config.consumerRetireIdleMs }, this.metrics, logger.child({ component: 'maintenance' }));
 
@@ -150,6 +156,8 @@ export class Orchestrator {
       getCommand: commands.getCommand,
       submitCommand: commands.submitCommand,
       ...notBuiltYet,
+      listCommands: list.listCommands,
+      cancelCommands: cancels.cancelCommands,
     });
     this.server = server;
     this.health = health;

@@ -51,13 +51,13 @@ export class CommandStore {
   }
 
   /** Applies a `command_cancel` entry. */
-  async cancel(entryId: string, commandId: string, requestedBy: string, original: string[]): Promise<{ outcome: CancelOutcome; owner: string }> {
+  async cancel(entryId: string, commandId: string, requestedBy: string, reason: string, original: string[]): Promise<{ outcome: CancelOutcome; owner: string }> {
     const k = this.keys;
     const l = this.limits;
     return decodeCancelReply(await this.redis.cancelCommand(
       k.commandsStream, k.command(commandId), k.events, k.commandDeadlines, k.commandCounts, k.dlq,
       CONSUMER_GROUP, this.replicaId, entryId, commandId, k.mailboxPrefix, k.agentPrefix, l.eventsMaxLen, l.dlqMaxLen,
-      k.replicaPrefix, k.cancelsPrefix, WAKE_SUFFIX, WAKE_TTL_MS, CANCELS_TTL_MS, l.dlqPayloadBytes, requestedBy, k.indexPrefix, ...original,
+      k.replicaPrefix, k.cancelsPrefix, WAKE_SUFFIX, WAKE_TTL_MS, CANCELS_TTL_MS, l.dlqPayloadBytes, requestedBy, reason, k.indexPrefix, ...original,
     ));
   }
 

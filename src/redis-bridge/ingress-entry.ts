@@ -21,7 +21,7 @@ export interface NewCommand {
 /** What an ingress entry asks for, or why it cannot be done. */
 export type IngressRequest =
   | { kind: 'issue'; command: NewCommand }
-  | { kind: 'cancel'; commandId: string; requestedBy: string }
+  | { kind: 'cancel'; commandId: string; requestedBy: string; reason: string }
   | { kind: 'invalid'; error: string };
 
 /** Limits and defaults applied to ingress entries. */
@@ -53,7 +53,9 @@ export function parseIngressEntry(entryId: string, raw: RawFields, rules: EntryR
     const f = decodeFields(raw, rules);
     const type = f.get('type') ?? 'command_issued';
     if (type === 'command_cancel') {
-      return { kind: 'cancel', commandId: name(f, 'command_id', true), requestedBy: requester(f) };
+      const reason = f.get('reason') ?? '';
+      if (reason.length > 200) throw new Invalid('reason is longer than 200 characters');
+      return { kind: 'cancel', commandId: name(f, 'command_id', true), requestedBy: requester(f), reason };
     }
     if (type !== 'command_issued') throw new Invalid(`type must be command_issued or command_cancel, got ${quote(type)}`);
     const target = f.get('target');

@@ -51,7 +51,7 @@ describe('parseIngressEntry: issuing a command', () => {
 
   it('keeps who asked (requested_by, as <role>/<name>) and refuses anything else there', () => {
     expect(command(issue('requested_by', 'operator/alice')).requestedBy).toBe('operator/alice');
-    expect(parse('type', 'command_cancel', 'command_id', 'c1', 'requested_by', 'viewer/bob')).toEqual({ kind: 'cancel', commandId: 'c1', requestedBy: 'viewer/bob' });
+    expect(parse('type', 'command_cancel', 'command_id', 'c1', 'requested_by', 'viewer/bob')).toEqual({ kind: 'cancel', commandId: 'c1', requestedBy: 'viewer/bob', reason: '' });
     expect(issue('requested_by', 'alice')).toEqual({ kind: 'invalid', error: 'requested_by must look like <role>/<name>, got "alice"' });
   });
 
@@ -189,8 +189,8 @@ describe('parseIngressEntry: entry type', () => {
   });
 
   it('reads command_cancel as a cancel of the named command, ignoring the other fields', () => {
-    expect(parse('type', 'command_cancel', 'command_id', 'test-001')).toEqual({ kind: 'cancel', commandId: 'test-001', requestedBy: '' });
-    expect(parse('type', 'command_cancel', 'command_id', 'test-001', 'target', 'not a valid id', 'priority', 'urgent')).toEqual({ kind: 'cancel', commandId: 'test-001', requestedBy: '' });
+    expect(parse('type', 'command_cancel', 'command_id', 'test-001')).toEqual({ kind: 'cancel', commandId: 'test-001', requestedBy: '', reason: '' });
+    expect(parse('type', 'command_cancel', 'command_id', 'test-001', 'target', 'not a valid id', 'priority', 'urgent')).toEqual({ kind: 'cancel', commandId: 'test-001', requestedBy: '', reason: '' });
   });
 
   it('rejects a cancel without a command_id rather than cancelling the entry id', () => {

@@ -20,8 +20,9 @@
     ARGV[11] wake set suffix (`:wake`)    ARGV[13] requested-cancels set TTL (ms)
     ARGV[12] wake set TTL (ms)            ARGV[14] dlq payload cap (bytes)
     ARGV[15] requested by (`<role>/<name>`, or '')
-    ARGV[16] command index key prefix (`<prefix>:idx:`)
-    ARGV[17..] the entry's original fields
+    ARGV[16] reason (or '')
+    ARGV[17] command index key prefix (`<prefix>:idx:`)
+    ARGV[18..] the entry's original fields
 
   Output:
     { 'cancelled', '' }                  was queued or retrying: now cancelled
@@ -41,11 +42,13 @@ local now, nowText = nowMs()
 local id = ARGV[4]
 local rec = redis.call('HMGET', KEYS[2], 'state', 'target', 'timeline', 'queued_at')
 local state, target = rec[1], rec[2]
+-- The timeline step's detail: who asked and why, when known.
 local by = ARGV[15] ~= '' and ('by ' .. ARGV[15]) or nil
+if ARGV[16] ~= '' then by = by and (by .. ': ' .. ARGV[16]) or ARGV[16] end
 
 if not state then
   local original = {}
-  for i = 17, #ARGV do original[#original + 1] = ARGV[i] end
+  for i = 18, #ARGV do original[#original + 1] = ARGV[i] end
   deadLetter(KEYS[6], ARGV[8], KEYS[3], ARGV[7], original, 'cancelled_undeliverable',
     'no command ' .. id .. ' to cancel', 0, ARGV[3], ARGV[2], now, tonumber(ARGV[14]))
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
@@ -56,7 +59,7 @@ redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
 if state == 'queued' or state == 'retrying' then
   moveState(KEYS[2], id, rec[4], state, 'cancelled', 'finished_at', nowText, 'error', 'cancelled before delivery',
     'timeline', withStep(rec[3], step('cancelled', nowText, ARGV[2], nil, by)))
-  countStates(KEYS[5], ARGV[16])
+  countStates(KEYS[5], ARGV[17])
   redis.call('ZREM', ARGV[5] .. target, id)
   redis.call('ZREM', KEYS[4], id)
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'type', 'command_cancelled', 'command_id', id,
