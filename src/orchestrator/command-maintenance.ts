@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import type { Logger } from '../shared/logger';
 import type { CommandStore } from '../redis-bridge/command-store';
+import { trimIndex } from '../redis-bridge/command-index';
 import { retireIdleConsumers } from '../redis-bridge/consumer-retirement';
 import { trimIngress } from '../redis-bridge/ingress-trim';
 import type { NexusKeys } from '../redis-bridge/keys';
@@ -9,8 +10,9 @@ import type { OrchestratorMetrics } from './metrics';
 
 /**
  * Periodic upkeep of the command path, safe to run on every replica at once: dead-letter
- * commands past their TTL, trim the ingress below what the group handled, and refresh the
- * stream gauges (pending, lag, DLQ length).
+ * commands past their TTL, trim the ingress below what the group handled, refresh the
+ * stream gauges (pending, lag, DLQ length), and now and then drop from the command index what
+ * no record can outlive.
  */
 export class CommandMaintenance {
   constructor(
@@ -18,6 +20,8 @@ export class CommandMaintenance {
     private readonly keys: NexusKeys,
     private readonly store: CommandStore,
     private readonly ingressTargetLen: number,
+    /** The longest a command record lives: the command index keeps ids this long. */
+    private readonly indexLifeMs: number,
     private readonly consumer: { readonly name: string; readonly retireIdleMs: number },
     private readonly metrics: OrchestratorMetrics,
     private readonly logger: Logger,
@@ -39,6 +43,8 @@ export class CommandMaintenance {
     if (this.runs++ % CommandMaintenance.CONSUMER_CHECK_EVERY === 0) {
       const retired = await retireIdleConsumers(this.redis, this.keys, this.consumer.name, this.consumer.retireIdleMs);
       if (retired.length > 0) this.logger.info({ retired }, 'deleted idle consumers that held nothing');
+      const dropped = await trimIndex(this.redis, this.keys, this.indexLifeMs);
+      if (dropped > 0) this.logger.debug({ dropped }, 'command index trimmed by age');
     }
   }
 }

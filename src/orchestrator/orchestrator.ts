@@ -141,7 +141,7 @@ export class Orchestrator {
     const list = new CommandListService(index, config.replicaId, logger.child({ component: 'list' }));
     const cancels = new CommandCancelService(this.redis, keys, index, logger.child({ component: 'cancel' }));
     const commands = new CommandService(this.redis, keys, store, rules, logger.child({ component: 'commands' }));
-    const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, { name: config.replicaId, retireIdleMs: config.consumerRetireIdleMs }, this.metrics, logger.child({ component: 'maintenance' }));
+    const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, config.maxCommandTtlMs + config.commandRetentionMs, { name: config.replicaId, retireIdleMs: config.consumerRetireIdleMs }, this.metrics, logger.child({ component: 'maintenance' }));
 
     const { server, health } = buildGrpcServer(config, {
       pulse: (call) => this.pulse.handle(call),

@@ -140,6 +140,26 @@ export class CommandIndex {
   }
 }
 
+/** The index sets with no TTL of their own (every command, and by state): trimmed by age. */
+export function fixedIndexSets(keys: NexusKeys): string[] {
+  return ['all', 'queued', 'delivered', 'retrying', 'succeeded', 'failed', 'dead', 'cancelled'].map((s) => keys.indexPrefix + (s === 'all' ? s : `state:${s}`));
+}
+
+/**
+ * Drops from the fixed sets the ids created more than `lifeMs` ago: no record lives that long
+ * (the largest TTL plus retention), so they are certainly gone. Returns how many went.
+ */
+export async function trimIndex(redis: Redis, keys: NexusKeys, lifeMs: number, nowMs = Date.now()): Promise<number> {
+  const pipeline = redis.pipeline();
+  for (const key of fixedIndexSets(keys)) pipeline.zremrangebyscore(key, '-inf', `(${nowMs - lifeMs}`);
+  let removed = 0;
+  for (const [err, n] of (await pipeline.exec()) ?? []) {
+    if (err) throw err;
+    removed += Number(n);
+  }
+  return removed;
+}
+
 /** Whether `a` comes after `b` in newest-first order (older, or the same time and a smaller id). */
 function before(a: IndexCursor, b: IndexCursor): boolean {
   return a.score < b.score || (a.score === b.score && a.id < b.id);

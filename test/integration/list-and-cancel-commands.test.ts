@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CommandState, type CancelCommandsRequest, type CancelCommandsResponse, type CommandFilter, type ListCommandsResponse, type NexusPulseServiceClient,
 } from '../../src/generated/nexus/prime/pulse';
+import { trimIndex } from '../../src/redis-bridge/command-index';
+import { NexusKeys } from '../../src/redis-bridge/keys';
 import { xaddMany } from '../helpers/commands';
 import { allAgents, statusClient } from '../helpers/grpc-clients';
 import { ipv4Target, spawnAgent, spawnReplica, type Child } from '../helpers/processes';
@@ -107,6 +109,12 @@ describe('ListCommands and CancelCommands across 3 replicas', () => {
     await db.del('nexus:command:q-0');
     expect((await list(clients[0], { target: 'nobody' }, 100)).commands).toHaveLength(14);
     await waitFor('the expired id left the index', async () => (await db.zscore('nexus:idx:target:nobody', 'q-0')) === null);
+
+    // Ids older than any record can live leave the fixed sets; newer ones stay.
+    await db.zadd('nexus:idx:state:failed', 1, 'ancient');
+    await db.zadd('nexus:idx:all', 1, 'ancient');
+    expect(await trimIndex(db, new NexusKeys('nexus'), 60_000)).toBe(2);
+    expect(await db.zcard('nexus:idx:state:failed')).toBe(10);
   });
 
   it('names the field of a bad request', async () => {
