@@ -32,8 +32,8 @@ export const SCAN_LIMIT = 5000;
 
 /**
  * Reads the command index (scripts/includes/commandIndex.lua) a page at a time. A page reads
- * the most selective index set the query names (parent, correlation id, target, type, the
- * states' sets, or all), newest first within the created-time range, and checks the other
+ * the smallest index set the query names (parent, correlation id, target, type, the states'
+ * sets, or all), newest first within the created-time range, and checks the other
  * criteria on the records themselves. It examines at most SCAN_LIMIT entries, so its cost
  * does not grow with the number of commands retained; a sparse match returns a short page
  * and a cursor to go on from. Ids whose record has expired are dropped from the set read.
@@ -46,7 +46,7 @@ export class CommandIndex {
 
   /** Up to `pageSize` matching records after `cursor`, and where to go on (undefined at the end). */
   async page(q: CommandQuery, pageSize: number, cursor?: IndexCursor): Promise<{ rows: CommandSummaryRecord[]; next?: IndexCursor }> {
-    const sets = this.setsFor(q);
+    const sets = await this.setsFor(q);
     const rows: CommandSummaryRecord[] = [];
     let at = cursor;
     let examined = 0;
@@ -77,15 +77,36 @@ export class CommandIndex {
     }
   }
 
-  /** The index sets to read: the most selective one the query names. */
-  private setsFor(q: CommandQuery): string[] {
+  /**
+   * The index sets to read: of those the query names (parent, correlation id, target, type,
+   * and the states' sets together), the one with the fewest ids (ZCARD is O(1)); `all` when
+   * it names none.
+   */
+  private async setsFor(q: CommandQuery): Promise<string[]> {
     const p = this.keys.indexPrefix;
-    if (q.parentId) return [`${p}parent:${q.parentId}`];
-    if (q.correlationId) return [`${p}corr:${q.correlationId}`];
-    if (q.target) return [`${p}target:${q.target}`];
-    if (q.commandType) return [`${p}type:${q.commandType}`];
-    if (q.states.length > 0) return [...new Set(q.states)].map((s) => `${p}state:${s}`);
-    return [`${p}all`];
+    const options: string[][] = [];
+    if (q.parentId) options.push([`${p}parent:${q.parentId}`]);
+    if (q.correlationId) options.push([`${p}corr:${q.correlationId}`]);
+    if (q.target) options.push([`${p}target:${q.target}`]);
+    if (q.commandType) options.push([`${p}type:${q.commandType}`]);
+    if (q.states.length > 0) options.push([...new Set(q.states)].map((s) => `${p}state:${s}`));
+    if (options.length === 0) return [`${p}all`];
+    if (options.length === 1) return options[0];
+    const pipeline = this.redis.pipeline();
+    for (const sets of options) for (const key of sets) pipeline.zcard(key);
+    const cards = ((await pipeline.exec()) ?? []).map(([err, n]) => {
+      if (err) throw err;
+      return Number(n);
+    });
+    let best = options[0];
+    let bestSize = Infinity;
+    let i = 0;
+    for (const sets of options) {
+      let size = 0;
+      for (let k = 0; k < sets.length; k++) size += cards[i++];
+      if (size < bestSize) [best, bestSize] = [sets, size];
+    }
+    return best;
   }
 
   /**
