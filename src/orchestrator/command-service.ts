@@ -60,7 +60,8 @@ export class CommandService {
           parentId: r.parent_id ?? '',
           createdAtUnixMs: Number(r.queued_at ?? 0),
           finishedAtUnixMs: Number(r.finished_at ?? 0),
-          submittedBy: r.submitted_by ?? '',
+          // The route script records the ingress field `requested_by` under that name.
+          submittedBy: r.requested_by ?? '',
         });
       },
       (err: Error) => {
