@@ -65,6 +65,7 @@ describe('who a call comes from', () => {
     expect(certificateCaller(cert('URI:spiffe://nexus/viewer/bob'))).toEqual({ role: 'viewer', name: 'bob' });
     expect(certificateCaller(cert('URI:spiffe://nexus/operator/alice'))).toEqual({ role: 'operator', name: 'alice' });
     expect(certificateCaller(cert('URI:spiffe://nexus/robot/r2'))).toEqual({ role: 'robot', name: 'r2' });
+    expect(certificateCaller(cert('URI:spiffe://nexus/operator/', 'alice'))).toEqual({ role: 'unknown', name: '' });
     expect(certificateCaller(cert(undefined, 'B1'))).toEqual({ role: 'agent', name: 'B1' });
     expect(certificateCaller(cert('URI:https://example.com/x', 'B1'))).toEqual({ role: 'agent', name: 'B1' });
   });

@@ -44,20 +44,27 @@ export function certificateCaller(cert: PeerCertificate | undefined): Caller | F
     if (!value.startsWith(`URI:${SPIFFE_NEXUS}`)) continue;
     const uri = value.slice('URI:'.length);
     for (const [role, prefix] of ROLE_PREFIXES) if (uri.startsWith(prefix) && uri.length > prefix.length) return { role, name: uri.slice(prefix.length) };
+    // Another kind (or a known one without a name): a role nobody granted anything to.
     const [kind = '', ...rest] = uri.slice(SPIFFE_NEXUS.length).split('/');
-    return { role: kind || 'unknown', name: rest.join('/') };
+    const known = ROLE_PREFIXES.some(([role]) => role === kind);
+    return { role: kind && !known ? kind : 'unknown', name: rest.join('/') };
   }
   const cn = cert.subject?.CN;
   const name = Array.isArray(cn) ? cn[0] : cn;
   return name ? { role: 'agent', name } : undefined;
 }
 
-/** The token in `authorization: Bearer <token>` metadata, or undefined. */
+/** The token of one `authorization` value (`Bearer <token>`), or undefined. Also for HTTP headers. */
+export function parseBearer(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return /^Bearer +(\S+) *$/i.exec(value)?.[1];
+}
+
+/** The token in `authorization: Bearer <token>` gRPC metadata (exactly one value), or undefined. */
 export function bearerToken(metadata: Metadata): string | undefined {
   const values = metadata.get('authorization');
   if (values.length !== 1 || typeof values[0] !== 'string') return undefined;
-  const match = /^Bearer +(\S+) *$/i.exec(values[0]);
-  return match?.[1];
+  return parseBearer(values[0]);
 }
 
 /**
@@ -73,6 +80,14 @@ export class Authenticator {
 
   /** Who makes a call with this certificate and metadata (the role check is the guard's). */
   authenticate(cert: PeerCertificate | undefined, metadata: Metadata): Authentication | { ok: true; caller: ForeignCaller } {
+    return this.authenticateToken(cert, bearerToken(metadata));
+  }
+
+  /**
+   * The same for a bearer token already taken out of its carrier (an HTTP `authorization`
+   * header through parseBearer, e.g. for the web console): the same roles and tokens.
+   */
+  authenticateToken(cert: PeerCertificate | undefined, token: string | undefined): Authentication | { ok: true; caller: ForeignCaller } {
     if (this.mode === 'open') return { ok: true, caller: { role: 'anonymous', name: '' } };
     if (this.mode === 'mtls') {
       // The handshake already required a certificate from TLS_CA; this reads who it names.
@@ -80,7 +95,6 @@ export class Authenticator {
       if (!caller) return { ok: false, code: status.UNAUTHENTICATED, details: 'the client certificate names nobody (no spiffe://nexus/<role>/<name> SAN URI, no CN)' };
       return { ok: true, caller };
     }
-    const token = bearerToken(metadata);
     if (token === undefined) return { ok: false, code: status.UNAUTHENTICATED, details: 'missing "authorization: Bearer <token>" metadata' };
     const entry = this.lookup(tokenHash(token));
     if (!entry) return { ok: false, code: status.UNAUTHENTICATED, details: 'unknown bearer token' };

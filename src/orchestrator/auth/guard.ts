@@ -36,8 +36,10 @@ export function guardHandlers(handlers: NexusPulseServiceServer, auth: Authentic
         return handler(call, callback);
       }
       denied(refusal.code);
-      // Who was refused and why; never the token (nor its hash): only the role and name it stands for.
-      logger.info({ rpc: rpcName(key), code: status[refusal.code], peer: call.getPeer() }, refusal.details);
+      // Who was refused and why; never the token (nor its hash): only the role and name it stands
+      // for. Debug, not info: a misconfigured client retrying must not flood the log (the
+      // counter nexus_auth_denied_total is the signal to alert on).
+      logger.debug({ rpc: rpcName(key), code: status[refusal.code], peer: call.getPeer() }, refusal.details);
       const error = { code: refusal.code, details: refusal.details };
       if (unary && callback) return callback(error);
       (call as unknown as NodeJS.EventEmitter).emit('error', error);
