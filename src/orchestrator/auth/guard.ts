@@ -27,20 +27,22 @@ export type DenialCounter = (code: status) => void;
 export function guardHandlers(handlers: NexusPulseServiceServer, auth: Authenticator, logger: Logger, denied: DenialCounter = () => undefined): NexusPulseServiceServer {
   const guarded: Record<string, AnyHandler> = {};
   for (const key of Object.keys(RPC_ROLES) as RpcKey[]) {
-    const handler = handlers[key] as unknown as AnyHandler;
+    const handler = handlers[key] as unknown as AnyHandler | undefined;
+    // The guard supplies every method to grpc-js, so it must catch a missing one itself.
+    if (typeof handler !== 'function') throw new Error(`no handler for ${rpcName(key)} (register it, or list it in not-built.ts)`);
     const unary = !NexusPulseServiceService[key].responseStream && !NexusPulseServiceService[key].requestStream;
     guarded[key] = (call, callback) => {
-      const refusal = decide(auth, key, call);
-      if ('caller' in refusal) {
-        setCaller(call, refusal.caller);
+      const decision = decide(auth, key, call);
+      if ('caller' in decision) {
+        setCaller(call, decision.caller);
         return handler(call, callback);
       }
-      denied(refusal.code);
+      denied(decision.code);
       // Who was refused and why; never the token (nor its hash): only the role and name it stands
       // for. Debug, not info: a misconfigured client retrying must not flood the log (the
       // counter nexus_auth_denied_total is the signal to alert on).
-      logger.debug({ rpc: rpcName(key), code: status[refusal.code], peer: call.getPeer() }, refusal.details);
-      const error = { code: refusal.code, details: refusal.details };
+      logger.debug({ rpc: rpcName(key), code: status[decision.code], peer: call.getPeer() }, decision.details);
+      const error = { code: decision.code, details: decision.details };
       if (unary && callback) return callback(error);
       (call as unknown as NodeJS.EventEmitter).emit('error', error);
     };
