@@ -14,6 +14,7 @@ const CALLERS = [
   { who: 'viewer bob', file: 'viewer', role: 'viewer', agentId: 'bob' },
   { who: 'operator alice', file: 'operator', role: 'operator', agentId: 'stand-in-1' },
   { who: 'foreign role robot/r2', file: 'robot', role: 'robot', agentId: 'r2' },
+  { who: 'a certificate naming nobody (no CN, no nexus SAN URI)', file: 'nobody', role: 'unknown', agentId: 'n' },
   { who: 'no client certificate', file: undefined, role: 'none', agentId: 'x' },
 ] as const;
 
@@ -36,6 +37,7 @@ describe('roles over real mutual TLS: every role against every RPC', () => {
     pki.issue('viewer', 'bob-cn', 'URI:spiffe://nexus/viewer/bob');
     pki.issue('operator', 'alice-cn', 'URI:spiffe://nexus/operator/alice');
     pki.issue('robot', 'r2-cn', 'URI:spiffe://nexus/robot/r2');
+    pki.issue('nobody', '', 'DNS:nobody.example');
     let grpcPort: number;
     ({ orchestrator, grpcPort } = await startOrchestrator(redis.url, { TLS_CERT: server.cert, TLS_KEY: server.key, TLS_CA: pki.path('nexus-ca.pem') }));
     address = `127.0.0.1:${grpcPort}`;

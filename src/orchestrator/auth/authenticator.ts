@@ -91,9 +91,9 @@ export class Authenticator {
     if (this.mode === 'open') return { ok: true, caller: { role: 'anonymous', name: '' } };
     if (this.mode === 'mtls') {
       // The handshake already required a certificate from TLS_CA; this reads who it names.
-      const caller = certificateCaller(cert);
-      if (!caller) return { ok: false, code: status.UNAUTHENTICATED, details: 'the client certificate names nobody (no spiffe://nexus/<role>/<name> SAN URI, no CN)' };
-      return { ok: true, caller };
+      // A certificate that names nobody (no nexus SAN URI, no CN) is a role nobody granted
+      // anything to: PERMISSION_DENIED like any other foreign role.
+      return { ok: true, caller: certificateCaller(cert) ?? { role: 'unknown', name: '' } };
     }
     if (token === undefined) return { ok: false, code: status.UNAUTHENTICATED, details: 'missing "authorization: Bearer <token>" metadata' };
     const entry = this.lookup(tokenHash(token));

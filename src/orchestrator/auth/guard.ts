@@ -57,5 +57,6 @@ function decide(auth: Authenticator, key: RpcKey, call: GuardedCall): { caller: 
   const { caller } = authn;
   if (auth.mode === 'open' || mayCall(caller.role, key)) return { caller: caller as Caller };
   const allowed = RPC_ROLES[key].join(' or ');
-  return { code: status.PERMISSION_DENIED, details: `role ${caller.role} (${caller.role}/${caller.name}) may not call ${rpcName(key)} (needs ${allowed})` };
+  const who = caller.name ? ` (${caller.role}/${caller.name})` : '';
+  return { code: status.PERMISSION_DENIED, details: `role ${caller.role}${who} may not call ${rpcName(key)} (needs ${allowed})` };
 }
