@@ -43,10 +43,16 @@ export interface AgentOptions {
    * when the target's host name differs from the certificate's. @default undefined (plaintext)
    */
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; serverName?: string } | undefined;
+  /**
+   * Bearer token sent as `authorization: Bearer <token>` on Pulse, for orchestrators that check
+   * tokens (AUTH_TOKENS_FILE; its line for this agent is `agent <agentId> <sha256>`). Never
+   * logged. @default undefined (none)
+   */
+  authToken?: string | undefined;
 }
 
 /** AgentOptions with defaults applied and checked; durations in ms. */
-export type CompiledAgentOptions = Readonly<Required<Omit<AgentOptions, 'tls'>> & Pick<AgentOptions, 'tls'>>;
+export type CompiledAgentOptions = Readonly<Required<Omit<AgentOptions, 'tls' | 'authToken'>> & Pick<AgentOptions, 'tls' | 'authToken'>>;
 
 function positive(name: string, value: number, max: number, min = 1): number {
   if (!Number.isInteger(value) || value < min || value > max) throw new TypeError(`${name} must be an integer in ${min}..${max}, got ${value}`);
@@ -76,10 +82,13 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
     resultCacheSize: positive('resultCacheSize', options.resultCacheSize ?? S.RESULT_CACHE_SIZE.default, 1_000_000),
     builtins: options.builtins ?? true,
     tls: options.tls,
+    authToken: options.authToken,
   };
   if (compiled.tls && (compiled.tls.cert === undefined) !== (compiled.tls.key === undefined)) {
     throw new TypeError('tls.cert and tls.key go together');
   }
+  // A token goes into an HTTP/2 header: printable, no spaces (the value itself is never shown).
+  if (compiled.authToken !== undefined && !/^[\x21-\x7e]{1,4096}$/.test(compiled.authToken)) throw new TypeError('authToken must be 1..4096 printable characters without spaces');
   if (compiled.maxBackoffMs < compiled.initialBackoffMs) throw new TypeError('maxBackoffMs must be at least initialBackoffMs');
   if (!compiled.orchestrator.trim()) throw new TypeError('orchestrator must be a gRPC target');
   return Object.freeze(compiled);

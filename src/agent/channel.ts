@@ -1,4 +1,4 @@
-import { credentials, type ChannelOptions } from '@grpc/grpc-js';
+import { credentials, Metadata, type ChannelOptions } from '@grpc/grpc-js';
 import { NexusPulseServiceClient } from '../generated/nexus/prime/pulse';
 import type { CompiledAgentOptions } from './agent-options';
 
@@ -55,4 +55,14 @@ export function createPulseClient(options: CompiledAgentOptions): NexusPulseServ
   const tls = options.tls;
   const creds = tls ? credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : credentials.createInsecure();
   return new NexusPulseServiceClient(attemptTarget(options.orchestrator), creds, agentChannelOptions(options));
+}
+
+/**
+ * The metadata of a Pulse call: `authorization: Bearer <token>` when the agent has a token
+ * (orchestrators with AUTH_TOKENS_FILE; docs/roles.md), else none.
+ */
+export function pulseMetadata(options: CompiledAgentOptions): Metadata {
+  const metadata = new Metadata();
+  if (options.authToken) metadata.set('authorization', `Bearer ${options.authToken}`);
+  return metadata;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../shared/config-error';
 import { ConfigReader, mergeFlags, type RawConfig } from '../shared/config-reader';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger';
@@ -39,6 +40,7 @@ export function compileAgentCliConfig(raw: RawConfig): AgentCliConfig {
     maxMessageBytes: r.int('MAX_MESSAGE_BYTES', S.MAX_MESSAGE_BYTES.default, 1024, 64 * 1024 * 1024),
     resultCacheSize: r.int('RESULT_CACHE_SIZE', S.RESULT_CACHE_SIZE.default, 1, 1_000_000),
     tls: readAgentTls(r),
+    authToken: readAuthToken(r),
   };
   if (options.maxBackoffMs < options.initialBackoffMs) throw new ConfigError('MAX_BACKOFF', 'must be at least INITIAL_BACKOFF');
   let agent: CompiledAgentOptions;
@@ -69,6 +71,20 @@ function readAgentTls(r: ConfigReader): AgentOptions['tls'] {
     key: key ? readPem('TLS_KEY', key) : undefined,
     serverName: serverName || undefined,
   };
+}
+
+/** The token in AUTH_TOKEN_FILE (surrounding whitespace dropped); the error never shows it. */
+function readAuthToken(r: ConfigReader): string | undefined {
+  const path = r.string('AUTH_TOKEN_FILE', S.AUTH_TOKEN_FILE.default);
+  if (!path) return undefined;
+  let token: string;
+  try {
+    token = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError('AUTH_TOKEN_FILE', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (!/^[\x21-\x7e]{1,4096}$/.test(token)) throw new ConfigError('AUTH_TOKEN_FILE', `${path} must hold one token: 1..4096 printable characters without spaces`);
+  return token;
 }
 
 /** Reads the process environment and flags. */

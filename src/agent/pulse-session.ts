@@ -3,6 +3,7 @@ import type { AgentMessage, CommandResult, NexusPulseServiceClient, Orchestrator
 import { afterPendingIo } from '../shared/delay';
 import type { Logger } from '../shared/logger';
 import { AGENT_VERSION, type CompiledAgentOptions } from './agent-options';
+import { pulseMetadata } from './channel';
 import type { CommandRunner } from './command-runner';
 import type { HostMetricsSampler } from './host-metrics';
 
@@ -123,7 +124,7 @@ export class PulseSession {
       if (stop.aborted) return this.settle({ kind: 'closed' });
       stop.addEventListener('abort', onStop, { once: true });
 
-      const call = this.client.pulse();
+      const call = this.client.pulse(pulseMetadata(options));
       this.call = call;
       call.on('data', (message: OrchestratorMessage) => this.onMessage(message));
       call.on('error', (err: ServiceError) => this.fail(err.details || err.message, err.code, retryAfter(err)));

@@ -37,6 +37,7 @@ export const AGENT_SETTINGS = Object.freeze({
   TLS_CERT: setting(TLS, '', 'client certificate (PEM file) for mutual TLS, with `TLS_KEY`; it must name this agent (SAN URI `spiffe://nexus/agent/<AGENT_ID>`, or CN)'),
   TLS_KEY: setting(TLS, '', 'private key (PEM file) of `TLS_CERT`'),
   TLS_SERVER_NAME: setting(TLS, '', 'the name to verify when the target\'s host name differs from the certificate\'s'),
+  AUTH_TOKEN_FILE: setting(TLS, '', 'a file holding this agent\'s bearer token (sent as `authorization: Bearer <token>`, never logged), for orchestrators with `AUTH_TOKENS_FILE`; its line there is `agent <AGENT_ID> <sha256 of the token>`'),
 });
 
 /** An agent CLI variable name. */

@@ -11,6 +11,7 @@ import type { Logger } from '../shared/logger';
 import type { CommandStore } from '../redis-bridge/command-store';
 import { parseIngressEntry, type EntryRules } from '../redis-bridge/ingress-entry';
 import type { NexusKeys } from '../redis-bridge/keys';
+import { callerOf, requestedBy } from './auth/caller';
 
 const STATES: Record<string, CommandState> = {
   queued: CommandState.COMMAND_STATE_QUEUED,
@@ -59,6 +60,7 @@ export class CommandService {
           parentId: r.parent_id ?? '',
           createdAtUnixMs: Number(r.queued_at ?? 0),
           finishedAtUnixMs: Number(r.finished_at ?? 0),
+          // The route script records the ingress field `requested_by` under that name.
           submittedBy: r.requested_by ?? '',
         });
       },
@@ -78,6 +80,9 @@ export class CommandService {
     if (q.correlationId) fields.push('correlation_id', q.correlationId);
     if (q.maxAttempts) fields.push('max_attempts', String(q.maxAttempts));
     if (q.ttlMs) fields.push('ttl_ms', String(q.ttlMs));
+    // Who asked (the role guard set the caller): the timeline shows `by operator/alice`, command_queued carries `by`.
+    const by = requestedBy(callerOf(call));
+    if (by) fields.push('requested_by', by);
     // The same validation the consumer applies, so a bad request fails here and not in the DLQ.
     const checked = parseIngressEntry('pending', fields.map((f) => Buffer.from(f, 'utf8')), this.rules);
     if (checked.kind === 'invalid') return callback({ code: status.INVALID_ARGUMENT, details: checked.error });

@@ -4,6 +4,7 @@ import { ConfigError } from '../shared/config-error';
 import { ConfigReader, mergeFlags, type RawConfig } from '../shared/config-reader';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger';
 import { readPem } from '../shared/tls-files';
+import { loadTokensFile, type TokenEntry } from './auth/tokens-file';
 import { ORCHESTRATOR_SETTINGS as S, ORCHESTRATOR_VARIABLES } from './settings';
 
 /** Every variable the orchestrator reads (each also a `--kebab-case` flag). */
@@ -120,6 +121,11 @@ export interface OrchestratorConfig {
   readonly tls: { cert: Buffer; key: Buffer; ca: Buffer | undefined } | undefined;
   /** `REDIS_TLS_CA`: CA (PEM) to verify a `rediss://` Redis with; the system CAs when unset. */
   readonly redisTlsCa: Buffer | undefined;
+  /**
+   * `AUTH_TOKENS_FILE`: the bearer tokens callers may present (hashes only), when there are no
+   * client certificates; undefined = no tokens (open unless mTLS). docs/roles.md.
+   */
+  readonly authTokens: readonly TokenEntry[] | undefined;
 }
 
 /** Compiles raw values into a frozen config; throws ConfigError naming the bad variable. */
@@ -184,6 +190,7 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
     sessionAdmissionRate: r.int('SESSION_ADMISSION_RATE', S.SESSION_ADMISSION_RATE.default, 1, 1_000_000),
     tls: readTls(r),
     redisTlsCa: redisTlsCa ? readPem('REDIS_TLS_CA', redisTlsCa) : undefined,
+    authTokens: readTokens(r),
   };
   if (config.offlineThresholdMs <= config.stalenessThresholdMs) {
     throw new ConfigError('OFFLINE_THRESHOLD_SEC', 'must be greater than STALENESS_THRESHOLD_SEC');
@@ -208,6 +215,11 @@ function readTls(r: ConfigReader): OrchestratorConfig['tls'] {
   if (!cert) throw new ConfigError('TLS_CERT', 'is required when TLS_KEY is set');
   if (!key) throw new ConfigError('TLS_KEY', 'is required when TLS_CERT is set');
   return { cert: readPem('TLS_CERT', cert), key: readPem('TLS_KEY', key), ca: ca ? readPem('TLS_CA', ca) : undefined };
+}
+
+function readTokens(r: ConfigReader): OrchestratorConfig['authTokens'] {
+  const path = r.string('AUTH_TOKENS_FILE', S.AUTH_TOKENS_FILE.default);
+  return path ? Object.freeze(loadTokensFile(path)) : undefined;
 }
 
 /** Reads the process environment and flags. */

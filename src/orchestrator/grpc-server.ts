@@ -1,6 +1,9 @@
 import { Server, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { NexusPulseServiceService, type NexusPulseServiceServer } from '../generated/nexus/prime/pulse';
+import { createLogger, type Logger } from '../shared/logger';
+import { Authenticator, authMode } from './auth/authenticator';
+import { guardHandlers, type DenialCounter } from './auth/guard';
 import type { OrchestratorConfig } from './config';
 import { DescriptorIndex } from './descriptor-index';
 import { ReflectionService } from './reflection-service';
@@ -26,15 +29,20 @@ export function serverOptions(config: OrchestratorConfig): ChannelOptions {
 }
 
 /**
- * Builds the gRPC server: the Nexus service, health (liveness "" and readiness), and
- * reflection over the build's own descriptors.
+ * Builds the gRPC server: the Nexus service (every handler behind the role guard: the client
+ * certificate or bearer token must allow the RPC, docs/roles.md), health (liveness "" and
+ * readiness) and reflection over the build's own descriptors (both open).
  */
 export function buildGrpcServer(
   config: OrchestratorConfig,
   handlers: NexusPulseServiceServer,
+  logger?: Logger,
+  denied?: DenialCounter,
 ): { server: Server; health: HealthImplementation } {
   const server = new Server(serverOptions(config));
-  server.addService(NexusPulseServiceService, handlers);
+  const auth = new Authenticator(authMode(config), config.authTokens);
+  const log = logger ?? createLogger('silent');
+  server.addService(NexusPulseServiceService, guardHandlers(handlers, auth, log, denied));
   const health = new HealthImplementation({ '': 'SERVING', [READINESS_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
   const index = DescriptorIndex.load();

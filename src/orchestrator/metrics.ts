@@ -17,6 +17,10 @@ export class OrchestratorMetrics {
   readonly ready = new Gauge({ name: 'nexus_ready', help: '1 when this replica reports SERVING for readiness', registers: [this.registry] });
   /** Whether gRPC runs without TLS (1) — plaintext is for trusted networks only. */
   readonly plaintext = new Gauge({ name: 'nexus_grpc_plaintext', help: '1 when the gRPC port is served without TLS', registers: [this.registry] });
+  /** Whether any caller may call every RPC (1: neither mTLS nor AUTH_TOKENS_FILE). */
+  readonly authOpen = new Gauge({ name: 'nexus_auth_open', help: '1 when this replica checks no identity (neither TLS_CA nor AUTH_TOKENS_FILE)', registers: [this.registry] });
+  /** Calls refused by the auth guard, by gRPC status name (UNAUTHENTICATED, PERMISSION_DENIED). */
+  readonly authDenied = new Counter({ name: 'nexus_auth_denied_total', help: 'Calls refused by the role guard', labelNames: ['code'], registers: [this.registry] });
 
   /** Commands in flight on this replica's sessions (delivered, no result yet). */
   readonly activeTasks: Gauge;

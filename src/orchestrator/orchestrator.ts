@@ -23,6 +23,7 @@ import { CommandMaintenance } from './command-maintenance';
 import { CommandService } from './command-service';
 import type { OrchestratorConfig } from './config';
 import { AckHolder } from './ack-holder';
+import { authMode } from './auth/authenticator';
 import { DeliveryRuns } from './delivery-runs';
 import { bindServer, buildGrpcServer, READINESS_SERVICE, serverCredentials } from './grpc-server';
 import { HeartbeatFlusher } from './heartbeat-flusher';
@@ -87,6 +88,7 @@ export class Orchestrator {
       return n;
     });
     this.metrics.plaintext.set(config.tls ? 0 : 1);
+    this.metrics.authOpen.set(authMode(config) === 'open' ? 1 : 0);
     const redisOptions = { name: `nexus:${config.replicaId}`, commandTimeoutMs: config.redisCommandTimeoutMs, tlsCa: config.redisTlsCa };
     this.redis = createRedis(config.redisUrl, 'command', redisOptions, logger);
     this.probe = createRedis(config.redisUrl, 'probe', { ...redisOptions, commandTimeoutMs: config.readinessProbeTimeoutMs }, logger);
@@ -158,7 +160,7 @@ export class Orchestrator {
       ...notBuiltYet,
       listCommands: list.listCommands,
       cancelCommands: cancels.cancelCommands,
-    });
+    }, logger.child({ component: 'auth' }), (code) => this.metrics.authDenied.labels(status[code]).inc());
     this.server = server;
     this.health = health;
     this.drain = new SessionDrain(this.sessions, config.drainWindowMs);
@@ -223,6 +225,7 @@ export class Orchestrator {
     this.log.info({ replicaId: config.replicaId, grpcPort, metricsPort, version: NEXUS_VERSION }, 'orchestrator started');
     if (!config.tls) this.log.warn('gRPC is served without TLS (set TLS_CERT, TLS_KEY and TLS_CA for mutual TLS): use it on trusted networks only');
     else this.log.info({ mtls: config.tls.ca !== undefined }, config.tls.ca ? 'gRPC with mutual TLS: agent ids must match their certificates' : 'gRPC with TLS');
+    this.logAuthMode();
     return { grpcPort, metricsPort };
   }
 
@@ -293,6 +296,18 @@ export class Orchestrator {
     if (live === 0) return;
     this.log.warn({ sessions: live, downMs: Math.round(this.readiness.redisDownForMs) }, 'redis unreachable too long: moving agents to other replicas');
     this.drain.tellToLeave('replica lost redis');
+  }
+
+  /** Says once how callers are told apart; an open replica is a warning (docs/roles.md). */
+  private logAuthMode(): void {
+    const mode = authMode(this.config);
+    if (mode === 'open') {
+      this.log.warn({ auth: mode }, 'auth is open: every caller may call every RPC (set TLS_CA for mutual TLS, or AUTH_TOKENS_FILE for bearer tokens)');
+      return;
+    }
+    const tokens = this.config.authTokens?.length ?? 0;
+    const note = mode === 'mtls' && tokens > 0 ? ' (AUTH_TOKENS_FILE is set too: the client certificate decides, tokens are not used)' : '';
+    this.log.info({ auth: mode, tokens: mode === 'tokens' ? tokens : undefined }, `auth by ${mode === 'mtls' ? 'client certificate roles' : 'bearer tokens'}${note}`);
   }
 
   private onReadiness(ready: boolean): void {

@@ -5,7 +5,7 @@ import type { Logger } from '../shared/logger';
 import { ReconnectLimitError, type AgentRegistry } from '../redis-bridge/agent-registry';
 import { Admission } from './admission';
 import { helloProblem, toProfile } from './hello-validation';
-import { certificateAgentId } from './peer-identity';
+import { callerOf } from './auth/caller';
 import type { ReplicaBell } from '../redis-bridge/replica-bell';
 import type { OrchestratorConfig } from './config';
 import type { AckHolder } from './ack-holder';
@@ -98,13 +98,13 @@ export class PulseHandler {
         if (kind?.$case !== 'hello') return reject(status.FAILED_PRECONDITION, 'the first message on a Pulse stream must be hello');
         const problem = helloProblem(kind.hello);
         if (problem) return reject(status.INVALID_ARGUMENT, problem);
-        if (config.tls?.ca) {
-          // mTLS: the certificate, not the hello, says who this is. Checked before any directive.
-          const certified = certificateAgentId(call.getAuthContext().sslPeerCertificate);
-          if (certified !== kind.hello.agentId) {
-            this.log.warn({ claimed: kind.hello.agentId, certified: certified ?? null, peer: call.getPeer() }, 'hello agent_id does not match the client certificate');
-            return reject(status.PERMISSION_DENIED, `agent_id ${kind.hello.agentId} does not match the client certificate identity`);
-          }
+        const caller = callerOf(call);
+        if (caller.role === 'agent' && caller.name !== kind.hello.agentId) {
+          // The certificate or token, not the hello, says which agent this is (an operator may
+          // stand in for any). Checked before any directive.
+          const proof = config.tls?.ca ? 'the client certificate identity' : "the bearer token's name";
+          this.log.warn({ claimed: kind.hello.agentId, certified: caller.name, peer: call.getPeer() }, `hello agent_id does not match ${proof}`);
+          return reject(status.PERMISSION_DENIED, `agent_id ${kind.hello.agentId} does not match ${proof}`);
         }
         clearTimeout(helloTimer);
         registering = true;

@@ -9,6 +9,7 @@ const SHUTDOWN = 'Shutdown';
 const COMMANDS = 'Commands';
 const INGRESS = 'Ingress and maintenance';
 const TLS = 'TLS';
+const AUTH = 'Identity and roles';
 
 /**
  * Every orchestrator setting: the defaults `compileOrchestratorConfig` uses, and the text of
@@ -76,6 +77,8 @@ export const ORCHESTRATOR_SETTINGS = Object.freeze({
   TLS_KEY: setting(TLS, '', 'private key (PEM file) of `TLS_CERT`'),
   TLS_CA: setting(TLS, '', 'with TLS: clients must present a certificate from this CA (mutual TLS) naming the agent id they say hello with'),
   REDIS_TLS_CA: setting(TLS, '', 'CA (PEM file) to verify a `rediss://` Redis with; the system CAs when unset'),
+
+  AUTH_TOKENS_FILE: setting(AUTH, '', 'without client certificates: bearer tokens callers send as `authorization: Bearer <token>`, one `<role> <name> <sha256 hex of the token>` per line (roles `agent`, `viewer`, `operator`; docs/roles.md). With `TLS_CA` the certificate decides and this is not used; with neither the replica is open (a warning at start, `nexus_auth_open` 1)'),
 });
 
 /** An orchestrator variable name. */

@@ -44,6 +44,7 @@ describe('mutual TLS: the certificate, not the hello, names the agent', () => {
     const server = pki.issue('server', 'localhost', 'DNS:localhost,IP:127.0.0.1');
     pki.issue('a1', 'ignored-cn', 'URI:spiffe://nexus/agent/A1');
     pki.issue('b1', 'B1');
+    pki.issue('viewer', 'v', 'URI:spiffe://nexus/viewer/status-reader');
     foreign.issue('a1', 'A1', 'URI:spiffe://nexus/agent/A1');
     ({ orchestrator, grpcPort: port } = await startOrchestrator(redis.url, { TLS_CERT: server.cert, TLS_KEY: server.key, TLS_CA: pki.path('nexus-ca.pem') }));
   });
@@ -85,7 +86,8 @@ describe('mutual TLS: the certificate, not the hello, names the agent', () => {
     const welcomed = new Promise((resolve) => agent.once('welcome', resolve));
     agent.start();
     await welcomed;
-    const statusClient = new NexusPulseServiceClient(`127.0.0.1:${port}`, mine('b1'), { 'grpc.ssl_target_name_override': 'localhost' });
+    // Status is a read RPC: a viewer certificate (an agent's may only pulse; docs/roles.md).
+    const statusClient = new NexusPulseServiceClient(`127.0.0.1:${port}`, mine('viewer'), { 'grpc.ssl_target_name_override': 'localhost' });
     await waitFor('A1 online', async () => (await allAgents(statusClient, { agentIdPrefix: 'A1' }))[0]?.state === 1);
     statusClient.close();
     await agent.close();
