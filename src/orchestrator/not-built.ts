@@ -2,7 +2,7 @@ import { status, type ServerUnaryCall, type ServerWritableStream, type sendUnary
 import type { NexusPulseServiceServer } from '../generated/nexus/prime/pulse';
 
 /** The RPCs of the operator surface (issue 15) whose handler is not built yet. */
-type Pending = 'listCommands' | 'watchCommand' | 'watchEvents' | 'listDeadLetters' | 'redriveDeadLetters' | 'purgeDeadLetters' | 'cancelCommands';
+type Pending = 'listCommands' | 'watchCommand' | 'watchEvents' | 'cancelCommands';
 
 const unary = (name: string) => (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<never>): void => {
   callback({ code: status.UNIMPLEMENTED, details: `${name} is not built yet` });
@@ -19,8 +19,5 @@ export const notBuiltYet: Pick<NexusPulseServiceServer, Pending> = {
   listCommands: unary('ListCommands'),
   watchCommand: streaming('WatchCommand'),
   watchEvents: streaming('WatchEvents'),
-  listDeadLetters: unary('ListDeadLetters'),
-  redriveDeadLetters: unary('RedriveDeadLetters'),
-  purgeDeadLetters: unary('PurgeDeadLetters'),
   cancelCommands: unary('CancelCommands'),
 };

@@ -7,6 +7,7 @@ import { Ticker } from '../shared/ticker';
 import { NEXUS_VERSION } from '../shared/version';
 import { AgentRegistry } from '../redis-bridge/agent-registry';
 import { CommandStore } from '../redis-bridge/command-store';
+import { DeadLetters } from '../redis-bridge/dead-letters';
 import { retireConsumer } from '../redis-bridge/consumer-retirement';
 import { IngressConsumer } from '../redis-bridge/ingress-consumer';
 import { EventLog } from '../redis-bridge/event-log';
@@ -18,6 +19,7 @@ import { readStreamStats } from '../redis-bridge/stream-stats';
 import { CommandIntake } from './command-intake';
 import { CommandMaintenance } from './command-maintenance';
 import { CommandService } from './command-service';
+import { DeadLetterService } from './dead-letter-service';
 import type { OrchestratorConfig } from './config';
 import { AckHolder } from './ack-holder';
 import { DeliveryRuns } from './delivery-runs';
@@ -126,7 +128,8 @@ export class Orchestrator {
     this.acks = new AckHolder((agentId, ack) => {
       store.ack(ack.commandId, agentId, ack.attempt).catch((err: Error) => deliveryLog.debug({ err: err.message }, 'ack not recorded'));
     });
-    const intake = new CommandIntake(store, rules, this.delivery, this.bell, config.replicaId, logger.child({ component: 'intake' }));
+    const deadLetters = new DeadLetters(this.redis, keys);
+    const intake = new CommandIntake(store, rules, this.delivery, this.bell, config.replicaId, logger.child({ component: 'intake' }), deadLetters);
     this.consumer = new IngressConsumer(this.blocking, this.redis, keys, config.replicaId, {
       batch: config.ingressBatch,
       blockMs: config.ingressBlockMs,
@@ -134,6 +137,7 @@ export class Orchestrator {
       claimSweepMs: config.claimSweepMs,
     }, intake.handleBatch, logger.child({ component: 'ingress' }));
     const commands = new CommandService(this.redis, keys, store, rules, logger.child({ component: 'commands' }));
+    const dlq = new DeadLetterService(deadLetters, logger.child({ component: 'dlq' }));
     const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, { name: config.replicaId, retireIdleMs: config.consumerRetireIdleMs }, this.metrics, logger.child({ component: 'maintenance' }));
 
     const { server, health } = buildGrpcServer(config, {
@@ -149,6 +153,9 @@ export class Orchestrator {
       getCommand: commands.getCommand,
       submitCommand: commands.submitCommand,
       ...notBuiltYet,
+      listDeadLetters: dlq.listDeadLetters,
+      redriveDeadLetters: dlq.redriveDeadLetters,
+      purgeDeadLetters: dlq.purgeDeadLetters,
     });
     this.server = server;
     this.health = health;

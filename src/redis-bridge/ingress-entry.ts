@@ -22,6 +22,8 @@ export interface NewCommand {
 export type IngressRequest =
   | { kind: 'issue'; command: NewCommand }
   | { kind: 'cancel'; commandId: string; requestedBy: string }
+  /** Run a dead letter again; `commandId` '' = `<original command id>:redrive:<deadLetterId>`. */
+  | { kind: 'redrive'; deadLetterId: string; commandId: string; requestedBy: string }
   | { kind: 'invalid'; error: string };
 
 /** Limits and defaults applied to ingress entries. */
@@ -55,7 +57,13 @@ export function parseIngressEntry(entryId: string, raw: RawFields, rules: EntryR
     if (type === 'command_cancel') {
       return { kind: 'cancel', commandId: name(f, 'command_id', true), requestedBy: requester(f) };
     }
-    if (type !== 'command_issued') throw new Invalid(`type must be command_issued or command_cancel, got ${quote(type)}`);
+    if (type === 'command_redrive') {
+      const deadLetterId = f.get('dead_letter_id') ?? '';
+      if (deadLetterId === '') throw new Invalid('dead_letter_id is required');
+      if (!/^\d{1,20}-\d{1,20}$/.test(deadLetterId)) throw new Invalid(`dead_letter_id must be a stream entry id (<ms>-<seq>), got ${quote(deadLetterId)}`);
+      return { kind: 'redrive', deadLetterId, commandId: name(f, 'command_id', false), requestedBy: requester(f) };
+    }
+    if (type !== 'command_issued') throw new Invalid(`type must be command_issued, command_cancel or command_redrive, got ${quote(type)}`);
     const target = f.get('target');
     if (target === undefined || target === '') throw new Invalid('target is required');
     const targetProblem = agentIdProblem(target);
