@@ -9,7 +9,8 @@ import type {
   RedriveDeadLettersResponse,
 } from '../generated/nexus/prime/pulse';
 import type { Logger } from '../shared/logger';
-import { redriveCommandId, redriveProblem, type DeadLetterEntry } from '../redis-bridge/dead-letter-redrive';
+import { redriveCommandId, redriveRequest, type DeadLetterEntry } from '../redis-bridge/dead-letter-redrive';
+import type { EntryRules } from '../redis-bridge/ingress-entry';
 import { SCAN_CHUNK, type DeadLetters, type DeadLetterSelector } from '../redis-bridge/dead-letters';
 import { callerOf, requestedBy } from './auth/caller';
 import { BadArgument, idsOrFilter, pageStart, pageToken, selectorOf } from './dead-letter-query';
@@ -33,8 +34,15 @@ export class DeadLetterService {
 
   constructor(
     private readonly deadLetters: DeadLetters,
+    private readonly rules: EntryRules,
     private readonly logger: Logger,
   ) {}
+
+  /** Why a redrive of `letter` would be dead-lettered `invalid` ('' when it would run): checked here, so none is submitted. */
+  private problemOf(letter: DeadLetterEntry): string {
+    const request = redriveRequest(letter, '', '', this.rules);
+    return request.kind === 'invalid' ? request.error : '';
+  }
 
   readonly listDeadLetters = (call: ServerUnaryCall<ListDeadLettersRequest, ListDeadLettersResponse>, callback: sendUnaryData<ListDeadLettersResponse>): void => {
     this.answer('ListDeadLetters', callback, async () => {
@@ -62,7 +70,7 @@ export class DeadLetterService {
       if ('ids' in which) {
         letters = await this.byIds(which.ids, q.ids);
         letters.forEach((letter) => {
-          const problem = redriveProblem(letter);
+          const problem = this.problemOf(letter);
           if (problem) throw new Refused(status.FAILED_PRECONDITION, `ids[${q.ids.indexOf(letter.id)}]: ${problem}`);
         });
         matched = letters.length;
@@ -141,7 +149,8 @@ export class DeadLetterService {
 
   /**
    * Matches over the whole DLQ, newest first: how many, and (unless counting only) up to
-   * PURGE_MAX of them that can be redriven (a dead-lettered cancel or a cut payload cannot).
+   * PURGE_MAX of them that can be redriven (not a dead-lettered cancel, a cut payload or an
+   * entry that is invalid as it stands).
    */
   private async matchingRedrivable(selector: DeadLetterSelector, countOnly: boolean): Promise<{ matched: number; letters: DeadLetterEntry[]; truncated: boolean }> {
     const letters: DeadLetterEntry[] = [];
@@ -154,7 +163,7 @@ export class DeadLetterService {
       const scan = await this.deadLetters.scan(full ? 'ids' : 'entries', selector, from, SCAN_CHUNK, full ? 0 : SCAN_CHUNK);
       matched += scan.matched;
       if (full && scan.matched > 0 && !countOnly) truncated = true;
-      for (const entry of scan.entries) if (!redriveProblem(entry)) letters.push(entry);
+      for (const entry of scan.entries) if (!this.problemOf(entry)) letters.push(entry);
       if (scan.done || scan.last === from) break;
       from = scan.last;
     }
