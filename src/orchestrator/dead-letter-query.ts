@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DeadLetterFilter } from '../generated/nexus/prime/pulse';
-import { ENTRY_ID } from '../redis-bridge/dead-letter-redrive';
+import { isEntryId } from '../redis-bridge/ingress-entry';
 import type { DeadLetterSelector } from '../redis-bridge/dead-letters';
 
 /** Every reason a dead letter can have (docs/contract.md). */
@@ -31,7 +31,7 @@ export function idsOrFilter(ids: readonly string[], filter: DeadLetterFilter | u
   if (filter) return { selector: selectorOf(filter) };
   if (ids.length > max) throw new BadArgument(`ids: at most ${max} per request, got ${ids.length}`);
   ids.forEach((id, i) => {
-    if (!ENTRY_ID.test(id)) throw new BadArgument(`ids[${i}]: ${JSON.stringify(id.slice(0, 40))} is not a dead letter id (<ms>-<seq>)`);
+    if (!isEntryId(id)) throw new BadArgument(`ids[${i}]: ${JSON.stringify(id.slice(0, 40))} is not a dead letter id (<ms>-<seq>)`);
   });
   return { ids: [...new Set(ids)] };
 }
@@ -54,7 +54,7 @@ export function pageStart(token: string, s: DeadLetterSelector): string {
   } catch {
     throw new BadArgument('page_token is not a token from a previous ListDeadLetters response');
   }
-  if (typeof parsed?.a !== 'string' || !ENTRY_ID.test(parsed.a) || typeof parsed.f !== 'string') {
+  if (typeof parsed?.a !== 'string' || !isEntryId(parsed.a) || typeof parsed.f !== 'string') {
     throw new BadArgument('page_token is not a token from a previous ListDeadLetters response');
   }
   if (parsed.f !== filterHash(s)) throw new BadArgument('page_token was made for another filter: send the same filter, or start again without a token');

@@ -6,9 +6,6 @@ export interface DeadLetterEntry {
   fields: Record<string, string>;
 }
 
-/** Stream entry ids as Redis writes them (`<ms>-<seq>`). */
-export const ENTRY_ID = /^\d{1,20}-\d{1,20}$/;
-
 /**
  * The command id a redrive of `dead` gets unless the redrive names one: the original command
  * id (a dead letter without one came from an entry whose id was its command id) with

@@ -34,6 +34,14 @@ export interface EntryRules {
   readonly maxTtlMs: number;
 }
 
+const MAX_U64 = 2n ** 64n - 1n;
+
+/** A stream entry id as Redis writes them (`<ms>-<seq>`, each part an unsigned 64-bit number). */
+export function isEntryId(id: string): boolean {
+  const m = /^(\d{1,20})-(\d{1,20})$/.exec(id);
+  return m !== null && BigInt(m[1]) <= MAX_U64 && BigInt(m[2]) <= MAX_U64;
+}
+
 const PRIORITY_NAMES: Record<string, number> = { low: 2, medium: 5, high: 8, critical: 10 };
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/-]*$/;
 const MAX_NAME = 128;
@@ -60,7 +68,7 @@ export function parseIngressEntry(entryId: string, raw: RawFields, rules: EntryR
     if (type === 'command_redrive') {
       const deadLetterId = f.get('dead_letter_id') ?? '';
       if (deadLetterId === '') throw new Invalid('dead_letter_id is required');
-      if (!/^\d{1,20}-\d{1,20}$/.test(deadLetterId)) throw new Invalid(`dead_letter_id must be a stream entry id (<ms>-<seq>), got ${quote(deadLetterId)}`);
+      if (!isEntryId(deadLetterId)) throw new Invalid(`dead_letter_id must be a stream entry id (<ms>-<seq>), got ${quote(deadLetterId)}`);
       return { kind: 'redrive', deadLetterId, commandId: name(f, 'command_id', false), requestedBy: requester(f) };
     }
     if (type !== 'command_issued') throw new Invalid(`type must be command_issued, command_cancel or command_redrive, got ${quote(type)}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { redriveCommandId, redriveRequest } from '../../src/redis-bridge/dead-letter-redrive';
-import { parseIngressEntry, type EntryRules } from '../../src/redis-bridge/ingress-entry';
+import { isEntryId, parseIngressEntry, type EntryRules } from '../../src/redis-bridge/ingress-entry';
 import { BadArgument, idsOrFilter, pageStart, pageToken, selectorOf } from '../../src/orchestrator/dead-letter-query';
 
 const rules: EntryRules = { maxPayloadBytes: 1024, defaultMaxAttempts: 3, defaultTtlMs: 3_600_000, maxTtlMs: 7 * 86_400_000 };
@@ -87,5 +87,15 @@ describe('dead-letter request checks', () => {
     expect(() => pageStart('garbage!', s)).toThrow(/^page_token is not a token/);
     expect(() => pageStart(Buffer.from(JSON.stringify({ a: '1; DROP', f: 'x' })).toString('base64url'), s)).toThrow(/^page_token is not a token/);
     expect(pageStart('', s)).toBe('');
+  });
+});
+
+describe('isEntryId', () => {
+  it('takes what Redis can hold: two unsigned 64-bit numbers', () => {
+    expect(isEntryId('1700000000000-0')).toBe(true);
+    expect(isEntryId('18446744073709551615-18446744073709551615')).toBe(true);
+    expect(isEntryId('18446744073709551616-0')).toBe(false);
+    expect(isEntryId('1700000000000')).toBe(false);
+    expect(isEntryId('-1-0')).toBe(false);
   });
 });
