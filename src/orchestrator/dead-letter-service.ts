@@ -12,6 +12,7 @@ import type { Logger } from '../shared/logger';
 import { redriveCommandId, redriveRequest, type DeadLetterEntry } from '../redis-bridge/dead-letter-redrive';
 import type { EntryRules } from '../redis-bridge/ingress-entry';
 import { SCAN_CHUNK, type DeadLetters, type DeadLetterSelector } from '../redis-bridge/dead-letters';
+import type { EventLog } from '../redis-bridge/event-log';
 import { callerOf, requestedBy } from './auth/caller';
 import { BadArgument, idsOrFilter, pageStart, pageToken, selectorOf } from './dead-letter-query';
 
@@ -35,6 +36,8 @@ export class DeadLetterService {
   constructor(
     private readonly deadLetters: DeadLetters,
     private readonly rules: EntryRules,
+    private readonly events: EventLog,
+    private readonly replicaId: string,
     private readonly logger: Logger,
   ) {}
 
@@ -115,7 +118,15 @@ export class DeadLetterService {
       if (q.dryRun) return { matched, purged: 0, truncated: matched > ids.length };
       const purged = await this.deadLetters.delete(ids);
       this.counts = undefined;
-      this.logger.info({ matched, purged, by: requestedBy(callerOf(call)) }, 'dead letters purged');
+      const by = requestedBy(callerOf(call));
+      this.logger.info({ matched, purged, by }, 'dead letters purged');
+      // Who deleted what stays on record after the dead letters are gone.
+      if (purged > 0) {
+        const fields: Record<string, string | number> = { count: purged, replica: this.replicaId };
+        if (by) fields.by = by;
+        if (ids.length <= 10) fields.ids = ids.join(',');
+        await this.events.emit('dead_letters_purged', fields).catch((err: Error) => this.logger.warn({ err: err.message }, 'purge event not written'));
+      }
       return { matched, purged, truncated: matched > ids.length };
     });
   };

@@ -137,7 +137,7 @@ export class Orchestrator {
       claimSweepMs: config.claimSweepMs,
     }, intake.handleBatch, logger.child({ component: 'ingress' }));
     const commands = new CommandService(this.redis, keys, store, rules, logger.child({ component: 'commands' }));
-    const dlq = new DeadLetterService(deadLetters, rules, logger.child({ component: 'dlq' }));
+    const dlq = new DeadLetterService(deadLetters, rules, events, config.replicaId, logger.child({ component: 'dlq' }));
     const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, { name: config.replicaId, retireIdleMs: config.consumerRetireIdleMs }, this.metrics, logger.child({ component: 'maintenance' }));
 
     const { server, health } = buildGrpcServer(config, {

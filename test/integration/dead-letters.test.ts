@@ -17,6 +17,7 @@ import {
 } from '../../src/generated/nexus/prime/pulse';
 import { useAgents } from '../helpers/agents';
 import { DLQ, INGRESS, eventCounts, groupState, readDlq, xaddMany } from '../helpers/commands';
+import { readEvents } from '../helpers/events';
 import { useOrchestrator } from '../helpers/in-process';
 import { waitFor } from '../helpers/wait-for';
 
@@ -242,6 +243,8 @@ describe('dead letters: list, redrive, purge', () => {
     expect(await db().xlen(DLQ)).toBe(total);
     expect(await rpc().purge({ ids: [failedLetter.id] })).toEqual({ matched: 1, purged: 1, truncated: false });
     expect(await rpc().purge({ ids: [failedLetter.id] })).toEqual({ matched: 0, purged: 0, truncated: false });
+    const purgeEvents = (await readEvents(db())).filter((e) => e.type === 'dead_letters_purged');
+    expect(purgeEvents).toEqual([expect.objectContaining({ count: '1', ids: failedLetter.id, replica: expect.any(String) })]);
     expect(await db().xrange(DLQ, failedLetter.id, failedLetter.id)).toEqual([]);
 
     const filter = { reasons: ['expired'], target: '', commandType: '' };
