@@ -20,6 +20,8 @@ const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
 /** Entries one ListDeadLetters page examines at most: a sparse filter returns a short page and a token. */
 export const PAGE_EXAMINE = 5000;
+/** Bytes of dead-letter fields one ListDeadLetters page holds at most (then it ends early, with a token). */
+export const PAGE_BYTES = 512 * 1024;
 /** Dead letters one redrive request submits at most (the caller repeats for the rest). */
 export const REDRIVE_MAX = 1000;
 /** Dead letters one purge request deletes at most. */
@@ -131,16 +133,26 @@ export class DeadLetterService {
     });
   };
 
-  /** One page, newest first, examining at most PAGE_EXAMINE entries; `after` '' at the end. */
+  /**
+   * One page, newest first, examining at most PAGE_EXAMINE entries and holding at most
+   * PAGE_BYTES of fields (1,000 dead letters with 4 KB payloads would pass the gRPC message
+   * limit); `after` '' at the end.
+   */
   private async page(selector: DeadLetterSelector, start: string, size: number): Promise<{ rows: DeadLetterEntry[]; after: string }> {
     const rows: DeadLetterEntry[] = [];
+    let bytes = 0;
     let from = start;
     for (let budget = PAGE_EXAMINE; budget > 0; ) {
       const examine = Math.min(SCAN_CHUNK, budget);
       budget -= examine;
       const want = size - rows.length;
       const scan = await this.deadLetters.scan('entries', selector, from, examine, want);
-      rows.push(...scan.entries);
+      for (const [i, entry] of scan.entries.entries()) {
+        rows.push(entry);
+        bytes += sizeOf(entry);
+        const more = i < scan.entries.length - 1 || scan.matched > want || !scan.done;
+        if (bytes >= PAGE_BYTES && more) return { rows, after: entry.id };
+      }
       // More matched than fit: the next page starts after the last one returned.
       if (scan.matched > want) return { rows, after: rows[rows.length - 1].id };
       if (scan.done) return { rows, after: '' };
@@ -230,6 +242,12 @@ class Refused extends Error {
   ) {
     super(message);
   }
+}
+
+function sizeOf({ id, fields }: DeadLetterEntry): number {
+  let n = id.length + 64;
+  for (const [k, v] of Object.entries(fields)) n += 2 * (k.length + v.length) + 8;
+  return n;
 }
 
 function toDeadLetter({ id, fields: f }: DeadLetterEntry): DeadLetter {

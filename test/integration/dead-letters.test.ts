@@ -282,4 +282,17 @@ describe('dead letters: list, redrive, purge', () => {
     expect(purge).toEqual({ matched: 12_000, purged: 10_000, truncated: true });
     expect(await rpc().purge({ filter: { reasons: ['failed'], target: '', commandType: '' } })).toEqual({ matched: 2000, purged: 2000, truncated: false });
   });
+
+  it('ends a page early rather than pass the gRPC message limit with big payloads', async () => {
+    await db().del(DLQ);
+    const pipeline = db().pipeline();
+    for (let i = 0; i < 300; i++) pipeline.xadd(DLQ, '*', 'reason', 'failed', 'target', 'big', 'command_id', `big-${i}`, 'command_type', 'echo', 'payload', 'x'.repeat(4096));
+    await pipeline.exec();
+    const first = await rpc().list({ pageSize: 1000 });
+    expect(first.deadLetters.length).toBeGreaterThan(10);
+    expect(first.deadLetters.length).toBeLessThan(300);
+    expect(first.nextPageToken).not.toBe('');
+    const { ids } = await listAll({ pageSize: 1000 });
+    expect(ids).toEqual((await db().xrevrange(DLQ, '+', '-')).map(([id]) => id));
+  });
 });
