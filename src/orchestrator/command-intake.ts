@@ -1,5 +1,7 @@
 import type { Logger } from '../shared/logger';
 import type { CommandStore } from '../redis-bridge/command-store';
+import { redriveRequest, type DeadLetterEntry } from '../redis-bridge/dead-letter-redrive';
+import type { DeadLetters } from '../redis-bridge/dead-letters';
 import type { RoutedEntry, RouteResult } from '../redis-bridge/command-types';
 import { firstDelivery } from '../redis-bridge/command-wire';
 import type { IngressEntry } from '../redis-bridge/ingress-consumer';
@@ -21,8 +23,10 @@ const NOT_HANDLED = 'ingress entry not handled; it stays pending and will be rec
  * Handles ingress batches: validates each entry, then routes it, cancels, or dead-letters it,
  * and rings each owner of a woken agent once per batch. Runs of valid commands are routed by
  * one script call per chunk; every call of a batch is sent before any reply is awaited, so
- * Redis applies them in entry order (a cancel after its command sees it). An entry whose
- * script failed stays pending and is reclaimed later.
+ * Redis applies them in entry order (a cancel after its command sees it). A redrive
+ * (`command_redrive`) becomes the command its dead letter holds: the batch's dead letters are
+ * read first, in one round trip before any script call, so that order still holds. An entry
+ * whose script failed stays pending and is reclaimed later.
  */
 export class CommandIntake {
   constructor(
@@ -32,6 +36,7 @@ export class CommandIntake {
     private readonly bell: ReplicaBell,
     private readonly replicaId: string,
     private readonly logger: Logger,
+    private readonly deadLetters: DeadLetters,
   ) {}
 
   readonly handleBatch = async (entries: IngressEntry[]): Promise<void> => {
@@ -44,24 +49,36 @@ export class CommandIntake {
       chunk = [];
       chunkChars = 0;
     };
-    for (const entry of entries) {
-      let request: IngressRequest | undefined;
+    const requests: (IngressRequest | undefined | null)[] = entries.map((entry) => {
       try {
-        request = entry.fields ? parseIngressEntry(entry.id, entry.fields, this.rules) : undefined;
+        return entry.fields ? parseIngressEntry(entry.id, entry.fields, this.rules) : undefined;
       } catch (err) {
         this.logger.warn({ entryId: entry.id, err: (err as Error).message }, NOT_HANDLED);
-        continue;
+        return null;
+      }
+    });
+    const dead = await this.readDeadLetters(requests);
+    entries.forEach((entry, i) => {
+      let request = requests[i];
+      if (request === null) return;
+      if (request?.kind === 'redrive') {
+        const letter = dead.get(request.deadLetterId);
+        // Not read (Redis failed): the entry stays pending and is reclaimed.
+        if (letter === null) return;
+        request = letter
+          ? redriveRequest(letter, request.commandId, request.requestedBy, this.rules)
+          : { kind: 'invalid', error: `dead_letter_id: no dead letter ${request.deadLetterId}` };
       }
       if (request?.kind === 'issue') {
         const chars = request.command.payload.length;
         if (chunk.length >= ROUTE_CHUNK_ENTRIES || (chunk.length > 0 && chunkChars + chars > ROUTE_CHUNK_CHARS)) flush();
         chunk.push({ entryId: entry.id, command: request.command });
         chunkChars += chars;
-        continue;
+        return;
       }
       flush();
       calls.push(this.handleOther(entry, request, owners).catch((err: Error) => this.logger.warn({ entryId: entry.id, err: err.message }, NOT_HANDLED)));
-    }
+    });
     flush();
     await Promise.all(calls);
     for (const owner of owners) {
@@ -69,6 +86,23 @@ export class CommandIntake {
       else void this.bell.ring(owner, { kind: 'mail' });
     }
   };
+
+  /**
+   * The dead letters the batch's redrives name (undefined: not in the DLQ); null for each
+   * when Redis could not be read, so those entries stay pending.
+   */
+  private async readDeadLetters(requests: readonly (IngressRequest | undefined | null)[]): Promise<Map<string, DeadLetterEntry | undefined | null>> {
+    const ids = [...new Set(requests.flatMap((r) => (r?.kind === 'redrive' ? [r.deadLetterId] : [])))];
+    const found = new Map<string, DeadLetterEntry | undefined | null>();
+    if (ids.length === 0) return found;
+    try {
+      (await this.deadLetters.get(ids)).forEach((letter, i) => found.set(ids[i], letter));
+    } catch (err) {
+      this.logger.warn({ redrives: ids.length, err: (err as Error).message }, NOT_HANDLED);
+      for (const id of ids) found.set(id, null);
+    }
+    return found;
+  }
 
   private async route(chunk: RoutedEntry[], owners: Set<string>): Promise<void> {
     let outcomes: RouteResult[];
@@ -96,7 +130,7 @@ export class CommandIntake {
   }
 
   /** An entry that is not a valid command: deleted, invalid, or a cancel. */
-  private async handleOther(entry: IngressEntry, request: Exclude<IngressRequest, { kind: 'issue' }> | undefined, owners: Set<string>): Promise<void> {
+  private async handleOther(entry: IngressEntry, request: Exclude<IngressRequest, { kind: 'issue' | 'redrive' }> | undefined, owners: Set<string>): Promise<void> {
     if (!entry.fields || !request) {
       // Deleted from the stream while pending: nothing left to route.
       await this.store.reject(entry.id, 'invalid', 'entry was deleted from the stream before it was handled', []);

@@ -1,12 +1,9 @@
-import { status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import type { NexusPulseServiceServer } from '../generated/nexus/prime/pulse';
 
 /** The RPCs of the operator surface (issue 15) whose handler is not built yet. */
-type Pending = 'watchCommand' | 'watchEvents' | 'listDeadLetters' | 'redriveDeadLetters' | 'purgeDeadLetters';
+type Pending = 'watchCommand' | 'watchEvents';
 
-const unary = (name: string) => (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<never>): void => {
-  callback({ code: status.UNIMPLEMENTED, details: `${name} is not built yet` });
-};
 const streaming = (name: string) => (call: ServerWritableStream<unknown, unknown>): void => {
   call.emit('error', { code: status.UNIMPLEMENTED, details: `${name} is not built yet` });
 };
@@ -18,7 +15,4 @@ const streaming = (name: string) => (call: ServerWritableStream<unknown, unknown
 export const notBuiltYet: Pick<NexusPulseServiceServer, Pending> = {
   watchCommand: streaming('WatchCommand'),
   watchEvents: streaming('WatchEvents'),
-  listDeadLetters: unary('ListDeadLetters'),
-  redriveDeadLetters: unary('RedriveDeadLetters'),
-  purgeDeadLetters: unary('PurgeDeadLetters'),
 };

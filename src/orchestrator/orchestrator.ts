@@ -8,6 +8,7 @@ import { NEXUS_VERSION } from '../shared/version';
 import { AgentRegistry } from '../redis-bridge/agent-registry';
 import { CommandIndex } from '../redis-bridge/command-index';
 import { CommandStore } from '../redis-bridge/command-store';
+import { DeadLetters } from '../redis-bridge/dead-letters';
 import { retireConsumer } from '../redis-bridge/consumer-retirement';
 import { IngressConsumer } from '../redis-bridge/ingress-consumer';
 import { EventLog } from '../redis-bridge/event-log';
@@ -21,6 +22,7 @@ import { CommandIntake } from './command-intake';
 import { CommandListService } from './command-list-service';
 import { CommandMaintenance } from './command-maintenance';
 import { CommandService } from './command-service';
+import { DeadLetterService } from './dead-letter-service';
 import type { OrchestratorConfig } from './config';
 import { AckHolder } from './ack-holder';
 import { authMode } from './auth/authenticator';
@@ -132,7 +134,8 @@ export class Orchestrator {
     this.acks = new AckHolder((agentId, ack) => {
       store.ack(ack.commandId, agentId, ack.attempt).catch((err: Error) => deliveryLog.debug({ err: err.message }, 'ack not recorded'));
     });
-    const intake = new CommandIntake(store, rules, this.delivery, this.bell, config.replicaId, logger.child({ component: 'intake' }));
+    const deadLetters = new DeadLetters(this.redis, keys);
+    const intake = new CommandIntake(store, rules, this.delivery, this.bell, config.replicaId, logger.child({ component: 'intake' }), deadLetters);
     this.consumer = new IngressConsumer(this.blocking, this.redis, keys, config.replicaId, {
       batch: config.ingressBatch,
       blockMs: config.ingressBlockMs,
@@ -143,6 +146,7 @@ export class Orchestrator {
     const list = new CommandListService(index, config.replicaId, logger.child({ component: 'list' }));
     const cancels = new CommandCancelService(this.redis, keys, index, logger.child({ component: 'cancel' }));
     const commands = new CommandService(this.redis, keys, store, rules, logger.child({ component: 'commands' }));
+    const dlq = new DeadLetterService(deadLetters, rules, events, config.replicaId, logger.child({ component: 'dlq' }));
     const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, config.maxCommandTtlMs + config.commandRetentionMs, { name: config.replicaId, retireIdleMs: config.consumerRetireIdleMs }, this.metrics, logger.child({ component: 'maintenance' }));
 
     const { server, health } = buildGrpcServer(config, {
@@ -160,6 +164,9 @@ export class Orchestrator {
       ...notBuiltYet,
       listCommands: list.listCommands,
       cancelCommands: cancels.cancelCommands,
+      listDeadLetters: dlq.listDeadLetters,
+      redriveDeadLetters: dlq.redriveDeadLetters,
+      purgeDeadLetters: dlq.purgeDeadLetters,
     }, logger.child({ component: 'auth' }), (code) => this.metrics.authDenied.labels(status[code]).inc());
     this.server = server;
     this.health = health;

@@ -6,7 +6,8 @@ export type EventType =
   | 'command_queued' | 'command_delivered' | 'command_succeeded' | 'command_failed'
   | 'command_retrying' | 'command_dead' | 'command_cancelled'
   | 'agent_connected' | 'agent_disconnected' | 'agent_stale'
-  | 'replica_up' | 'replica_down';
+  | 'replica_up' | 'replica_down'
+  | 'dead_letters_purged';
 
 /**
  * Appends events that are not part of a larger atomic step (those are emitted inside their

@@ -22,6 +22,8 @@ export interface NewCommand {
 export type IngressRequest =
   | { kind: 'issue'; command: NewCommand }
   | { kind: 'cancel'; commandId: string; requestedBy: string; reason: string }
+  /** Run a dead letter again; `commandId` '' = `<original command id>:redrive:<deadLetterId>`. */
+  | { kind: 'redrive'; deadLetterId: string; commandId: string; requestedBy: string }
   | { kind: 'invalid'; error: string };
 
 /** Limits and defaults applied to ingress entries. */
@@ -30,6 +32,14 @@ export interface EntryRules {
   readonly defaultMaxAttempts: number;
   readonly defaultTtlMs: number;
   readonly maxTtlMs: number;
+}
+
+const MAX_U64 = 2n ** 64n - 1n;
+
+/** A stream entry id as Redis writes them (`<ms>-<seq>`, each part an unsigned 64-bit number). */
+export function isEntryId(id: string): boolean {
+  const m = /^(\d{1,20})-(\d{1,20})$/.exec(id);
+  return m !== null && BigInt(m[1]) <= MAX_U64 && BigInt(m[2]) <= MAX_U64;
 }
 
 const PRIORITY_NAMES: Record<string, number> = { low: 2, medium: 5, high: 8, critical: 10 };
@@ -57,7 +67,13 @@ export function parseIngressEntry(entryId: string, raw: RawFields, rules: EntryR
       if (reason.length > 200) throw new Invalid('reason is longer than 200 characters');
       return { kind: 'cancel', commandId: name(f, 'command_id', true), requestedBy: requester(f), reason };
     }
-    if (type !== 'command_issued') throw new Invalid(`type must be command_issued or command_cancel, got ${quote(type)}`);
+    if (type === 'command_redrive') {
+      const deadLetterId = f.get('dead_letter_id') ?? '';
+      if (deadLetterId === '') throw new Invalid('dead_letter_id is required');
+      if (!isEntryId(deadLetterId)) throw new Invalid(`dead_letter_id must be a stream entry id (<ms>-<seq>), got ${quote(deadLetterId)}`);
+      return { kind: 'redrive', deadLetterId, commandId: name(f, 'command_id', false), requestedBy: requester(f) };
+    }
+    if (type !== 'command_issued') throw new Invalid(`type must be command_issued, command_cancel or command_redrive, got ${quote(type)}`);
     const target = f.get('target');
     if (target === undefined || target === '') throw new Invalid('target is required');
     const targetProblem = agentIdProblem(target);

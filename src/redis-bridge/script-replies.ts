@@ -145,3 +145,40 @@ export function decodeSweepReply(reply: unknown): { stale: number; offline: numb
 export function decodeReapReply(reply: unknown): string[] {
   return list('reapReplicas', reply).map(String);
 }
+
+/** What scanDeadLetters answered: how far it read, and what matched. */
+export interface DeadLetterScan {
+  /** The last entry examined ('' when none was, and none before). */
+  last: string;
+  /** Nothing lies past `last` in the scan's direction. */
+  done: boolean;
+  /** Matches among the entries examined (more than returned when `want` was reached); in `count` mode, entries examined. */
+  matched: number;
+  /** Returned matches: id and fields ('entries'), id alone ('ids'). */
+  entries: { id: string; fields: Record<string, string> }[];
+  /** `count` mode: entries examined by reason. */
+  counts: Record<string, number>;
+}
+
+/** scanDeadLetters: { last id, done flag, matched, ...matches or reason counts by mode }. */
+export function decodeScanReply(reply: unknown, mode: 'entries' | 'ids' | 'count'): DeadLetterScan {
+  const script = 'scanDeadLetters';
+  const v = list(script, reply);
+  if (v.length < 3) throw new ScriptReplyError(script, `${v.length} values`);
+  const scan: DeadLetterScan = { last: String(v[0]), done: int(script, v[1], 'done') === 1, matched: int(script, v[2], 'matched'), entries: [], counts: {} };
+  if (mode === 'count') {
+    if ((v.length - 3) % 2 !== 0) throw new ScriptReplyError(script, 'odd reason counts');
+    for (let i = 3; i < v.length; i += 2) scan.counts[String(v[i])] = int(script, v[i + 1], 'reason count');
+  } else if (mode === 'ids') {
+    for (let i = 3; i < v.length; i++) scan.entries.push({ id: String(v[i]), fields: {} });
+  } else {
+    if ((v.length - 3) % 2 !== 0) throw new ScriptReplyError(script, 'entries without fields');
+    for (let i = 3; i < v.length; i += 2) {
+      const flat = list(script, v[i + 1]);
+      const fields: Record<string, string> = {};
+      for (let j = 0; j + 1 < flat.length; j += 2) fields[String(flat[j])] = String(flat[j + 1]);
+      scan.entries.push({ id: String(v[i]), fields });
+    }
+  }
+  return scan;
+}

@@ -88,7 +88,7 @@ describe('command lifecycle', () => {
     ['a negative max_attempts', ['target', 'A1', 'command_id', 'bad-6', 'command_type', 'echo', 'max_attempts', '-1'], /max_attempts must be a whole number/],
     ['ttl_ms 1e99', ['target', 'A1', 'command_id', 'bad-7', 'command_type', 'echo', 'ttl_ms', '1e99'], /ttl_ms must be a whole number/],
     ['duplicate fields', ['target', 'A1', 'target', 'A2', 'command_id', 'bad-8', 'command_type', 'echo'], /field "target" is given more than once/],
-    ['an unknown type', ['type', 'command_exploded', 'target', 'A1', 'command_id', 'bad-9', 'command_type', 'echo'], /type must be command_issued or command_cancel/],
+    ['an unknown type', ['type', 'command_exploded', 'target', 'A1', 'command_id', 'bad-9', 'command_type', 'echo'], /type must be command_issued, command_cancel or command_redrive/],
   ] as [string, (string | Buffer)[], RegExp][])('dead-letters an entry with %s as invalid, naming the field, and keeps serving', async (_name, fields, error) => {
     const client = db();
     const before = await client.xlen(DLQ);

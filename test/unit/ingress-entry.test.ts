@@ -184,8 +184,8 @@ describe('parseIngressEntry: required fields and names', () => {
 
 describe('parseIngressEntry: entry type', () => {
   it('rejects a type other than command_issued or command_cancel, an empty one included', () => {
-    expect(invalid(issue('type', 'command_exploded'))).toBe('type must be command_issued or command_cancel, got "command_exploded"');
-    expect(invalid(issue('type', ''))).toBe('type must be command_issued or command_cancel, got ""');
+    expect(invalid(issue('type', 'command_exploded'))).toBe('type must be command_issued, command_cancel or command_redrive, got "command_exploded"');
+    expect(invalid(issue('type', ''))).toBe('type must be command_issued, command_cancel or command_redrive, got ""');
   });
 
   it('reads command_cancel as a cancel of the named command, ignoring the other fields', () => {
