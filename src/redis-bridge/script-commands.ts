@@ -23,5 +23,6 @@ declare module 'ioredis' {
     completeCommands(...args: Arg[]): Result<unknown, Context>;
     expireCommands(...args: Arg[]): Result<unknown, Context>;
     retireConsumer(...args: Arg[]): Result<unknown, Context>;
+    recordProgress(...args: Arg[]): Result<unknown, Context>;
   }
 }
