@@ -7,8 +7,11 @@ import { cutUtf8 } from '../shared/cut-utf8';
 import type { Logger } from '../shared/logger';
 import type { OrchestratorMetrics } from './metrics';
 
-/** Lines waiting or being written, per replica; beyond, new lines are dropped (and counted). */
-export const MAX_PENDING_LINES = 20_000;
+/**
+ * Lines waiting or being written, per replica (at most about 10 MiB of text); beyond, new lines
+ * are dropped (and counted).
+ */
+export const MAX_PENDING_LINES = 10_000;
 /** Commands with a report waiting or being written, per replica; beyond, new reports are dropped. */
 export const MAX_PENDING_COMMANDS = 5_000;
 /** A line or progress message is cut to this many UTF-8 bytes (agents cut theirs already). */
