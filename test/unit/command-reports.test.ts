@@ -126,6 +126,25 @@ describe('ctx.progress and ctx.log (agent-side coalescing)', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('ignores reports made after the result was sent (a leaked background loop)', async () => {
+    let leaked!: (line: string) => void;
+    const { runner, kinds } = setup({
+      leaky: (ctx) => {
+        leaked = (line) => {
+          ctx.log(line);
+          ctx.progress(99);
+        };
+        return 'done';
+      },
+    });
+    runner.receive(command('c1', 'leaky'));
+    await settle();
+    leaked('after the end');
+    vi.advanceTimersByTime(REPORT_INTERVAL_MS * 4);
+    expect(kinds()).toEqual(['commandResult']);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('is a no-op when the Welcome lacks accepts_progress', async () => {
     const { runner, kinds } = setup({
       chatty: (ctx) => {
