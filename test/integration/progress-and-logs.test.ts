@@ -24,6 +24,8 @@ import { waitFor } from '../helpers/wait-for';
 const CAP = 500;
 /** What 100,000 logged lines may add to the replica's resident memory. */
 const RSS_BOUND_MB = 40;
+/** What 90 MB of lines from an agent that ignores the limits may add (keeping them would take more). */
+const ROGUE_RSS_BOUND_MB = 70;
 
 function issue(target: string, commandId: string, commandType: string, payload = ''): string[] {
   return ['type', 'command_issued', 'target', target, 'command_id', commandId, 'command_type', commandType, 'payload', payload];
@@ -171,10 +173,13 @@ describe('progress and logs from handlers, through a replica process and Redis',
       expect(length).toBeLessThanOrEqual(CAP);
       expect(length).toBeGreaterThan(0);
       expect(dropped).toBeGreaterThan(0);
-      // Decoding 45 MB of messages grows V8's heap once; the backlog kept is bounded
-      // (MAX_PENDING_LINES), so a second flood adds next to nothing: bounded, not leaking.
-      expect(afterFirst).toBeLessThanOrEqual(before + RSS_BOUND_MB + 40);
-      expect(afterSecond).toBeLessThanOrEqual(afterFirst + 15);
+      // 90 MB of lines went through; the replica keeps at most MAX_PENDING_LINES (about 10 MB)
+      // of them, which `dropped > 0` above proves. Decoding the messages grows V8's heap
+      // (+44 to +50 MB over 4 runs; when the GC runs varies). With the backlog bound lifted the
+      // figure was about the same (+42/+47 MB: a 2 s pause holds less than one flood), so this
+      // bound guards against gross growth of the whole process, not the backlog bound itself.
+      expect(afterFirst).toBeLessThanOrEqual(before + ROGUE_RSS_BOUND_MB);
+      expect(afterSecond).toBeLessThanOrEqual(before + ROGUE_RSS_BOUND_MB);
       // Late reports (after the result) are ignored, not written.
       const logsBefore = await logMessages();
       call.write({ kind: { $case: 'commandLog', commandLog: { commandId: 'rogue-1', attempt: command.attempt, lines: ['too late'], dropped: 0 } } });
