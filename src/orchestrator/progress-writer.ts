@@ -38,11 +38,14 @@ interface Pending {
  * one round trip (one script call per command, on one corked socket write). Memory is bounded:
  * at most MAX_PENDING_LINES lines and MAX_PENDING_COMMANDS commands wait or are in flight; when
  * Redis is slower than the agents are chatty, new reports are dropped, counted in
- * `nexus_progress_dropped_total` and logged. Writes go on the connection that applies results,
- * after reports that came first on the stream, so a command's last lines precede its result.
+ * `nexus_progress_dropped_total` and logged. Writes go on the connection that applies results, and
+ * a result whose command has reports waiting writes them first (beforeResult), so a command's
+ * last lines precede its result in Redis as they did on the stream.
  */
 export class ProgressWriter {
   private queued = new Map<string, Pending>();
+  /** `<agent>\0<command>` of what is queued: a result for one of them writes the queue first. */
+  private queuedCommands = new Set<string>();
   private flush: NodeJS.Immediate | undefined;
   private pendingLines = 0;
   private pendingCommands = 0;
@@ -91,6 +94,19 @@ export class ProgressWriter {
     p.dropped += dropped;
   }
 
+  /**
+   * Call before a command's result is queued for Redis: if reports of that command wait,
+   * everything queued is written now, so its last progress and lines go before the result on
+   * the connection (a result batch already waiting for this turn would otherwise run first,
+   * and the script would take the reports for late ones).
+   */
+  beforeResult(agentId: string, commandId: string): void {
+    if (this.queuedCommands.has(`${agentId}\u0000${commandId}`)) {
+      clearImmediate(this.flush);
+      this.write();
+    }
+  }
+
   /** Writes what is queued and waits for every write in flight. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
@@ -119,6 +135,7 @@ export class ProgressWriter {
     }
     p = { agentId, commandId, attempt, progress: undefined, lines: [], dropped: 0 };
     this.queued.set(key, p);
+    this.queuedCommands.add(`${agentId}\u0000${commandId}`);
     this.pendingCommands++;
     this.flush ??= setImmediate(() => this.write());
     return p;
@@ -138,6 +155,7 @@ export class ProgressWriter {
     this.flush = undefined;
     const batch = this.queued;
     this.queued = new Map();
+    this.queuedCommands.clear();
     this.writes.hold();
     for (const p of batch.values()) {
       const args: (string | number)[] = [

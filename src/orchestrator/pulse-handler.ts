@@ -172,6 +172,7 @@ export class PulseHandler {
   /** A result stands for the command's ack: a held one is not recorded on its own. */
   private onResult(session: Session, result: CommandResult): void {
     this.deps.acks.settle(session.agentId, result.commandId);
+    this.deps.progress.beforeResult(session.agentId, result.commandId);
     this.deps.results.add(session, result);
   }
 

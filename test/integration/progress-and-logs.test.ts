@@ -124,6 +124,45 @@ describe('progress and logs from handlers, through a replica process and Redis',
     expect(after).toBeLessThanOrEqual(before + RSS_BOUND_MB);
   });
 
+  it('writes a command\'s last reports before its result even when another result is already waiting in the same turn', async () => {
+    const raw = new NexusPulseServiceClient(`127.0.0.1:${replica.port}`, credentials.createInsecure());
+    const call = raw.pulse();
+    const commands: Command[] = [];
+    let welcomed = false;
+    call.on('data', (m: OrchestratorMessage) => {
+      if (m.kind?.$case === 'welcome') welcomed = true;
+      if (m.kind?.$case === 'command') commands.push(m.kind.command);
+      if (m.kind?.$case === 'commands') commands.push(...m.kind.commands.commands);
+    });
+    call.on('error', () => undefined);
+    try {
+      call.write({ kind: { $case: 'hello', hello: { agentId: 'orderly', agentType: 'test', displayName: '', capabilities: [], labels: {}, version: '0', maxConcurrency: 2, acceptsCommandBatches: true } } });
+      await waitFor('welcome', () => welcomed);
+      await xaddMany(db(), [issue('orderly', 'o-1', 'anything'), issue('orderly', 'o-2', 'anything')]);
+      await waitFor('both delivered', () => commands.length >= 2);
+      const result = (commandId: string): AgentMessage => ({ kind: { $case: 'commandResult', commandResult: { commandId, attempt: 1, outcome: CommandOutcome.COMMAND_OUTCOME_SUCCEEDED, output: 'ok', error: '', durationMs: 1, permanent: false } } });
+      // One burst, o-1's result first: when the replica reads it in one turn, o-1's result
+      // batch is already waiting when o-2's reports and result arrive.
+      call.cork();
+      call.write(result('o-1'));
+      call.write({ kind: { $case: 'commandLog', commandLog: { commandId: 'o-2', attempt: 1, lines: ['last words'], dropped: 0 } } });
+      call.write({ kind: { $case: 'commandProgress', commandProgress: { commandId: 'o-2', attempt: 1, percent: 77, message: 'almost' } } });
+      call.write(result('o-2'));
+      call.uncork();
+      const done = await waitFor('o-2 succeeded', async () => {
+        const c = await getCommand(client, 'o-2');
+        return c.state === CommandState.COMMAND_STATE_SUCCEEDED && c;
+      });
+      expect(done.progress).toMatchObject({ percent: 77, message: 'almost', attempt: 1 });
+      const entries = await db().xrange('nexus:cmdlog:o-2', '-', '+');
+      expect(entries.map(([, f]) => f[f.indexOf('kind') + 1]).sort()).toEqual(['log', 'progress']);
+      expect(entries.flatMap(([, f]) => f)).toContain('last words');
+    } finally {
+      call.end();
+      raw.close();
+    }
+  });
+
   it('an agent that ignores the limits (100,000 lines as fast as it can write) cannot grow the replica: backlog dropped and counted, stream capped', async () => {
     const raw = new NexusPulseServiceClient(`127.0.0.1:${replica.port}`, credentials.createInsecure());
     const call = raw.pulse();
