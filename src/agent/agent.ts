@@ -113,6 +113,7 @@ export class Agent extends EventEmitter {
       });
       const outcome = await this.session.run();
       this.session = undefined;
+      this.runner.setReporting(false);
       client.close();
       this.replicaId = '';
       if (this.stop.signal.aborted || outcome.kind === 'closed') break;
@@ -152,6 +153,7 @@ export class Agent extends EventEmitter {
   private onWelcome(welcome: Welcome): void {
     this.state = 'connected';
     this.replicaId = welcome.replicaId;
+    this.runner.setReporting(welcome.acceptsProgress);
     this.log.info({ replicaId: welcome.replicaId, sessionId: welcome.sessionId, epoch: welcome.epoch }, 'connected');
     this.emit('welcome', welcome);
   }

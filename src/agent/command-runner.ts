@@ -1,6 +1,7 @@
 import { CommandOutcome, type AgentMessage, type Command, type CommandResult } from '../generated/nexus/prime/pulse';
 import type { Logger } from '../shared/logger';
 import { CancelledError, PermanentError } from './command-errors';
+import { CommandReports } from './command-reports';
 import type { CommandHandler } from './handlers';
 import type { ResultCache } from './result-cache';
 
@@ -52,6 +53,9 @@ export class CommandRunner {
   /** Acks not sent yet, by command id and attempt; one timer sends those still due. */
   private readonly heldAcks = new Map<string, Command>();
   private ackTimer: NodeJS.Timeout | undefined;
+  /** True while the current session's Welcome said accepts_progress. */
+  private reporting = false;
+  private readonly reports: CommandReports;
 
   constructor(
     private readonly agentId: string,
@@ -62,7 +66,19 @@ export class CommandRunner {
     private readonly logger: Logger,
     /** Called when a handler starts running a command (not for remembered results). */
     private readonly onStart: (command: Command) => void = () => undefined,
-  ) {}
+  ) {
+    this.reports = new CommandReports(send, () => this.reporting);
+  }
+
+  /**
+   * Whether `ctx.progress()` and `ctx.log()` reach the orchestrator: true while the current
+   * session's Welcome said accepts_progress. Off, they cost a boolean test (an orchestrator
+   * that predates them keeps working); switching off forgets what is pending.
+   */
+  setReporting(enabled: boolean): void {
+    this.reporting = enabled;
+    if (!enabled) this.reports.clear();
+  }
 
   /** Commands running now. */
   get active(): number {
@@ -104,6 +120,7 @@ export class CommandRunner {
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     this.heldAcks.clear();
+    this.reports.clear();
     this.queue.length = 0;
     for (const cancellation of this.running.values()) cancellation.abort(new CancelledError('agent closing'));
   }
@@ -123,6 +140,8 @@ export class CommandRunner {
     this.onStart(command);
     const started = performance.now();
     const handler = this.handlers.get(command.commandType);
+    const { reports, running } = this;
+    const { commandId, attempt } = command;
     const run = handler
       ? Promise.resolve().then(() =>
           handler({
@@ -136,6 +155,13 @@ export class CommandRunner {
             deadlineUnixMs: command.deadlineUnixMs,
             get signal() {
               return cancellation.signal;
+            },
+            // After the result, reports are dropped: the orchestrator would ignore them anyway.
+            progress: (percent: number, message?: string) => {
+              if (running.get(commandId) === cancellation) reports.progress(commandId, attempt, percent, message);
+            },
+            log: (line: string) => {
+              if (running.get(commandId) === cancellation) reports.log(commandId, attempt, line);
             },
           }),
         )
@@ -166,6 +192,8 @@ export class CommandRunner {
     this.running.delete(command.commandId);
     this.heldAcks.delete(`${command.commandId}\u0000${command.attempt}`);
     this.cache.set(full);
+    // Stream order: what the handler reported goes before its result.
+    this.reports.flushCommand(full.commandId);
     this.logger.debug({ commandId: full.commandId, outcome: CommandOutcome[full.outcome], durationMs: full.durationMs }, 'command finished');
     this.send({ kind: { $case: 'commandResult', commandResult: full } });
     const next = this.queue.shift();

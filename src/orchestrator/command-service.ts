@@ -55,7 +55,7 @@ export class CommandService {
           deadReason: r.dead_reason ?? '',
           correlationId: r.correlation_id ?? '',
           timeline: found.timeline.map(parseStep),
-          progress: undefined,
+          progress: progressOf(r),
           redriveOf: r.redrive_of ?? '',
           parentId: r.parent_id ?? '',
           createdAtUnixMs: Number(r.queued_at ?? 0),
@@ -93,6 +93,17 @@ export class CommandService {
         callback({ code: status.UNAVAILABLE, details: 'ingress unavailable (redis unreachable); retry' });
       },
     );
+  };
+}
+
+/** The newest progress an agent reported (ctx.progress), or undefined when none was. */
+function progressOf(r: Record<string, string>): GetCommandResponse['progress'] {
+  if (r.progress_at === undefined) return undefined;
+  return {
+    percent: Number(r.progress_percent ?? 0) || 0,
+    message: r.progress_message ?? '',
+    atUnixMs: Number(r.progress_at) || 0,
+    attempt: Number(r.progress_attempt ?? 0) || 0,
   };
 }
 

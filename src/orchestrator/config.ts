@@ -75,6 +75,8 @@ export interface OrchestratorConfig {
   readonly maxCommandTtlMs: number;
   /** `COMMAND_RETENTION_MS`: Finished command records (and dedupe of their ids) are kept this long. */
   readonly commandRetentionMs: number;
+  /** `COMMAND_LOG_MAX_LINES`: Entries kept in each command's progress and log stream (exact cap). */
+  readonly commandLogMaxLines: number;
   /** `DLQ_MAXLEN`: Approximate cap of the dead-letter stream. */
   readonly dlqMaxLen: number;
   /** `DLQ_PAYLOAD_BYTES`: Bytes of a payload kept in a dead letter. */
@@ -169,6 +171,7 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
     defaultCommandTtlMs: r.int('DEFAULT_COMMAND_TTL_MS', S.DEFAULT_COMMAND_TTL_MS.default, 1, 30 * 86_400_000),
     maxCommandTtlMs: r.int('MAX_COMMAND_TTL_MS', S.MAX_COMMAND_TTL_MS.default, 1, 30 * 86_400_000),
     commandRetentionMs: r.int('COMMAND_RETENTION_MS', S.COMMAND_RETENTION_MS.default, 1000, 30 * 86_400_000),
+    commandLogMaxLines: r.int('COMMAND_LOG_MAX_LINES', S.COMMAND_LOG_MAX_LINES.default, 10, 100_000),
     dlqMaxLen: r.int('DLQ_MAXLEN', S.DLQ_MAXLEN.default, 10, 10_000_000),
     dlqPayloadBytes: r.int('DLQ_PAYLOAD_BYTES', S.DLQ_PAYLOAD_BYTES.default, 0, 1024 * 1024),
     mailboxMax: r.int('MAILBOX_MAX', S.MAILBOX_MAX.default, 1, 10_000_000),

@@ -33,6 +33,9 @@ export class OrchestratorMetrics {
   /** Command results applied by this replica, by outcome. */
   readonly commandsTotal = new Counter({ name: 'nexus_commands_total', help: 'Command results applied by this replica, by outcome', labelNames: ['outcome'], registers: [this.registry] });
 
+  /** Progress reports and log lines agents sent that this replica did not write (Redis too slow, or not delivered there). */
+  readonly progressDropped = new Counter({ name: 'nexus_progress_dropped_total', help: 'Progress reports and log lines from agents not written to Redis, by kind (progress, log) and reason (backlog, error)', labelNames: ['kind', 'reason'], registers: [this.registry] });
+
   private readonly pulseByKind = new Map<string, ReturnType<Counter['labels']>>();
   private readonly sentByKind = new Map<string, ReturnType<Counter['labels']>>();
   private readonly outcomes = new Map<string, ReturnType<Counter['labels']>>();

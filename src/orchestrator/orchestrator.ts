@@ -34,6 +34,7 @@ import { notBuiltYet } from './not-built';
 import { PulseHandler } from './pulse-handler';
 import { Readiness } from './readiness';
 import { ReplicaPresence } from './replica-presence';
+import { ProgressWriter } from './progress-writer';
 import { ResultBatcher } from './result-batcher';
 import { SessionDrain } from './session-drain';
 import { RetryTimers } from './retry-timers';
@@ -68,6 +69,7 @@ export class Orchestrator {
   private readonly retries: RetryTimers;
   private readonly results: ResultBatcher;
   private readonly acks: AckHolder;
+  private readonly progress: ProgressWriter;
   private readonly drain: SessionDrain;
   private readonly consumer: IngressConsumer;
   private readonly keys: NexusKeys;
@@ -131,6 +133,7 @@ export class Orchestrator {
     this.retries = new RetryTimers((agentId, resend) => this.delivery.kick(agentId, resend));
     this.delivery = new DeliveryRuns(this.sessions, store, this.redis, keys, config.replicaId, this.retries, deliveryLog);
     this.results = new ResultBatcher(store, this.delivery, this.retries, this.metrics, deliveryLog);
+    this.progress = new ProgressWriter(this.redis, keys, config.commandLogMaxLines, this.metrics, deliveryLog);
     this.acks = new AckHolder((agentId, ack) => {
       store.ack(ack.commandId, agentId, ack.attempt).catch((err: Error) => deliveryLog.debug({ err: err.message }, 'ack not recorded'));
     });
@@ -181,6 +184,7 @@ export class Orchestrator {
       delivery: this.delivery,
       acks: this.acks,
       results: this.results,
+      progress: this.progress,
       logger,
       // Refuse at once while Redis is known unreachable: registration would only hang and fail.
       accepting: () => this.state === 'running' && this.readiness.redisReachable,
@@ -270,6 +274,8 @@ export class Orchestrator {
       // Results that follow (or a redelivery) record the receipt.
       ['drop held acks', () => this.acks.close()],
       // Agents leaving a draining replica need not run these again.
+      // Reports that came before a result are written before it.
+      ['write last progress', () => this.progress.close()],
       ['apply last results', () => this.results.close()],
       ['stop loops', () => Promise.all(this.tickers.map((t) => t.close()))],
       ['retire replica', () => wasRunning && this.presence.retire(reason)],

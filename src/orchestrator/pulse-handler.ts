@@ -10,6 +10,7 @@ import type { ReplicaBell } from '../redis-bridge/replica-bell';
 import type { OrchestratorConfig } from './config';
 import type { AckHolder } from './ack-holder';
 import type { DeliveryRuns } from './delivery-runs';
+import type { ProgressWriter } from './progress-writer';
 import type { ResultBatcher } from './result-batcher';
 import type { OrchestratorMetrics } from './metrics';
 import { Session } from './session';
@@ -32,6 +33,8 @@ export interface PulseHandlerDeps {
   readonly delivery: DeliveryRuns;
   readonly acks: AckHolder;
   readonly results: ResultBatcher;
+  /** Writes what agents report about running commands (ctx.progress, ctx.log). */
+  readonly progress: ProgressWriter;
   readonly logger: Logger;
   /** False while draining or before start: new sessions are refused with UNAVAILABLE. */
   readonly accepting: () => boolean;
@@ -156,6 +159,10 @@ export class PulseHandler {
         case 'commandResults':
           for (const result of kind.commandResults.results) this.onResult(session, result);
           return;
+        case 'commandProgress':
+          return this.deps.progress.progress(session.agentId, kind.commandProgress);
+        case 'commandLog':
+          return this.deps.progress.log(session.agentId, kind.commandLog);
         default:
           return reject(status.INVALID_ARGUMENT, 'empty AgentMessage');
       }
@@ -165,6 +172,7 @@ export class PulseHandler {
   /** A result stands for the command's ack: a held one is not recorded on its own. */
   private onResult(session: Session, result: CommandResult): void {
     this.deps.acks.settle(session.agentId, result.commandId);
+    this.deps.progress.beforeResult(session.agentId, result.commandId);
     this.deps.results.add(session, result);
   }
 
@@ -190,7 +198,7 @@ export class PulseHandler {
     session.send({
       kind: {
         $case: 'welcome',
-        welcome: { replicaId: config.replicaId, sessionId, heartbeatIntervalMs: this.welcomeHeartbeatMs, epoch: takeover.epoch, acceptsResultBatches: true, acceptsProgress: false },
+        welcome: { replicaId: config.replicaId, sessionId, heartbeatIntervalMs: this.welcomeHeartbeatMs, epoch: takeover.epoch, acceptsResultBatches: true, acceptsProgress: true },
       },
     });
     this.log.info({ agentId: hello.agentId, sessionId, epoch: takeover.epoch, peer: session.peer, replaced: takeover.previousReplica || undefined }, 'agent connected');

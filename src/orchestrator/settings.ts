@@ -58,6 +58,7 @@ export const ORCHESTRATOR_SETTINGS = Object.freeze({
   COMMAND_RETENTION_MS: setting(COMMANDS, 86_400_000, 'finished records (and the dedupe of their ids) are kept this long'),
   RETRY_BASE_MS: setting(COMMANDS, 1000, 'first retry delay after a failure, doubling per attempt'),
   RETRY_MAX_MS: setting(COMMANDS, 60_000, 'longest retry delay'),
+  COMMAND_LOG_MAX_LINES: setting(COMMANDS, 1000, 'entries (log lines and progress reports) kept in each command\'s log stream; lines are cut to 1,024 bytes, so about 1 MiB per stream at most'),
   DLQ_MAXLEN: setting(COMMANDS, 10_000, 'approximate cap of the dead-letter stream'),
   DLQ_PAYLOAD_BYTES: setting(COMMANDS, 4096, 'bytes of a payload kept in a dead letter'),
   MAILBOX_MAX: setting(COMMANDS, 10_000, 'commands waiting per agent; more are dead-lettered `mailbox_full`'),

@@ -24,5 +24,6 @@ declare module 'ioredis' {
     expireCommands(...args: Arg[]): Result<unknown, Context>;
     retireConsumer(...args: Arg[]): Result<unknown, Context>;
     scanDeadLetters(...args: Arg[]): Result<unknown, Context>;
+    recordProgress(...args: Arg[]): Result<unknown, Context>;
   }
 }

@@ -88,7 +88,7 @@ describe('orchestrator configuration', () => {
       replicaBeatIntervalMs: 5000, heartbeatFlushMs: 1000, helloTimeoutMs: 5000, maxMessageBytes: 1_048_576, maxConcurrentStreams: 16,
       keepaliveTimeMs: 20_000, keepaliveTimeoutMs: 10_000, drainWindowMs: 10_000, shutdownGraceMs: 25_000,
       readinessProbeIntervalMs: 1000, readinessProbeTimeoutMs: 1000, redisCommandTimeoutMs: 5000, eventsMaxLen: 100_000, logLevel: 'info',
-      maxPayloadBytes: 262_144, defaultMaxAttempts: 3, defaultCommandTtlMs: 3_600_000, maxCommandTtlMs: 604_800_000, commandRetentionMs: 86_400_000,
+      maxPayloadBytes: 262_144, defaultMaxAttempts: 3, defaultCommandTtlMs: 3_600_000, maxCommandTtlMs: 604_800_000, commandRetentionMs: 86_400_000, commandLogMaxLines: 1000,
       dlqMaxLen: 10_000, dlqPayloadBytes: 4096, mailboxMax: 10_000, deliveryWindowMax: 32, retryBaseMs: 1000, retryMaxMs: 60_000,
       ingressBatch: 100, ingressBlockMs: 2000, ingressTargetLen: 10_000, claimMinIdleMs: 30_000, claimSweepMs: 5000, poisonDeliveries: 5,
       maintenanceIntervalMs: 1000, wakePollMs: 1000, consumerRetireIdleMs: 3_600_000, redisLossDrainMs: 10_000,
