@@ -1,7 +1,6 @@
 import { status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import type Redis from 'ioredis';
 import {
-  CommandState,
   type GetCommandRequest,
   type GetCommandResponse,
   type SubmitCommandRequest,
@@ -11,16 +10,7 @@ import type { Logger } from '../shared/logger';
 import type { CommandStore } from '../redis-bridge/command-store';
 import { parseIngressEntry, type EntryRules } from '../redis-bridge/ingress-entry';
 import type { NexusKeys } from '../redis-bridge/keys';
-
-const STATES: Record<string, CommandState> = {
-  queued: CommandState.COMMAND_STATE_QUEUED,
-  delivered: CommandState.COMMAND_STATE_DELIVERED,
-  retrying: CommandState.COMMAND_STATE_RETRYING,
-  succeeded: CommandState.COMMAND_STATE_SUCCEEDED,
-  failed: CommandState.COMMAND_STATE_FAILED,
-  dead: CommandState.COMMAND_STATE_DEAD,
-  cancelled: CommandState.COMMAND_STATE_CANCELLED,
-};
+import { commandView } from './command-view';
 
 /** GetCommand (record + timeline) and SubmitCommand (an XADD to the ingress, validated first). */
 export class CommandService {
@@ -38,29 +28,7 @@ export class CommandService {
     this.store.get(id).then(
       (found) => {
         if (!found) return callback({ code: status.NOT_FOUND, details: `no command ${id} (never seen, or its record expired)` });
-        const r = found.record;
-        callback(null, {
-          commandId: r.command_id,
-          state: STATES[r.state] ?? CommandState.COMMAND_STATE_UNSPECIFIED,
-          target: r.target ?? '',
-          commandType: r.command_type ?? '',
-          priority: Number(r.priority ?? 0),
-          attempts: Number(r.attempt ?? 0),
-          maxAttempts: Number(r.max_attempts ?? 0),
-          handledBy: r.handled_by ?? '',
-          deliveredBy: r.delivered_by ?? '',
-          output: r.output ?? '',
-          error: r.error ?? '',
-          deadReason: r.dead_reason ?? '',
-          correlationId: r.correlation_id ?? '',
-          timeline: found.timeline.map(parseStep),
-          progress: undefined,
-          redriveOf: r.redrive_of ?? '',
-          parentId: r.parent_id ?? '',
-          createdAtUnixMs: Number(r.queued_at ?? 0),
-          finishedAtUnixMs: Number(r.finished_at ?? 0),
-          submittedBy: r.submitted_by ?? '',
-        });
+        callback(null, commandView({ ...found.record, timeline: found.timeline.join('\n') }));
       },
       (err: Error) => {
         this.logger.warn({ err: err.message }, 'GetCommand failed');
@@ -89,13 +57,4 @@ export class CommandService {
       },
     );
   };
-}
-
-function parseStep(text: string): GetCommandResponse['timeline'][number] {
-  try {
-    const s = JSON.parse(text) as { event?: string; at?: number; replica?: string; attempt?: number; detail?: string };
-    return { event: s.event ?? '', atUnixMs: s.at ?? 0, replicaId: s.replica ?? '', attempt: s.attempt ?? 0, detail: s.detail ?? '' };
-  } catch {
-    return { event: 'unreadable', atUnixMs: 0, replicaId: '', attempt: 0, detail: text.slice(0, 200) };
-  }
 }

@@ -29,6 +29,9 @@ export class OrchestratorMetrics {
   /** Command results applied by this replica, by outcome. */
   readonly commandsTotal = new Counter({ name: 'nexus_commands_total', help: 'Command results applied by this replica, by outcome', labelNames: ['outcome'], registers: [this.registry] });
 
+  /** Open WatchCommand / WatchEvents streams on this replica, by kind. */
+  readonly watchersOpen = new Gauge({ name: 'nexus_watchers_open', help: 'Open WatchCommand and WatchEvents streams on this replica', labelNames: ['kind'], registers: [this.registry] });
+
   private readonly pulseByKind = new Map<string, ReturnType<Counter['labels']>>();
   private readonly sentByKind = new Map<string, ReturnType<Counter['labels']>>();
   private readonly outcomes = new Map<string, ReturnType<Counter['labels']>>();

@@ -34,6 +34,10 @@ import { RetryTimers } from './retry-timers';
 import { SessionRegistry } from './session-registry';
 import { StalenessMonitor } from './staleness-monitor';
 import { StatusService } from './status-service';
+import { EventsTail } from './watch/events-tail';
+import { watchCommandHandler } from './watch/watch-command';
+import { watchEventsHandler } from './watch/watch-events';
+import { WatchRegistry } from './watch/watch-registry';
 
 /** created -> running -> draining -> stopped (see shutdown()). */
 export type OrchestratorState = 'created' | 'running' | 'draining' | 'stopped';
@@ -69,6 +73,8 @@ export class Orchestrator {
   private readonly pulse: PulseHandler;
   private readonly tickers: Ticker[];
   private readonly presence: ReplicaPresence;
+  private readonly watchTail: EventsTail;
+  private readonly watchers: WatchRegistry;
   private readonly server: Server;
   private readonly health: HealthImplementation;
   private metricsServer: HttpServer | undefined;
@@ -136,6 +142,15 @@ export class Orchestrator {
     const commands = new CommandService(this.redis, keys, store, rules, logger.child({ component: 'commands' }));
     const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, { name: config.replicaId, retireIdleMs: config.consumerRetireIdleMs }, this.metrics, logger.child({ component: 'maintenance' }));
 
+    // Watchers share one events reader with a connection of its own (opened with the first watcher).
+    this.watchTail = new EventsTail(
+      () => createRedis(config.redisUrl, 'blocking', { ...redisOptions, name: `nexus:${config.replicaId}:watch` }, logger),
+      keys.events,
+      logger.child({ component: 'watch-tail' }),
+    );
+    this.watchers = new WatchRegistry(config.maxWatchers, this.metrics.watchersOpen);
+    const watchLog = logger.child({ component: 'watch' });
+
     const { server, health } = buildGrpcServer(config, {
       pulse: (call) => this.pulse.handle(call),
       getSystemStatus: new StatusService({
@@ -149,6 +164,8 @@ export class Orchestrator {
       getCommand: commands.getCommand,
       submitCommand: commands.submitCommand,
       ...notBuiltYet,
+      watchCommand: watchCommandHandler({ redis: this.redis, keys, tail: this.watchTail, registry: this.watchers, logger: watchLog, logPollMs: 200 }),
+      watchEvents: watchEventsHandler({ redis: this.redis, eventsKey: keys.events, tail: this.watchTail, registry: this.watchers, logger: watchLog }),
     });
     this.server = server;
     this.health = health;
@@ -245,6 +262,11 @@ export class Orchestrator {
       // Leave no consumer name behind if nothing is pending on it (else the others reclaim it).
       ['retire consumer', () => wasRunning && retireConsumer(this.redis, this.keys, config.replicaId)],
       ['stop listening', () => this.bound && this.server.unbind(this.bound)],
+      // Watchers move to another replica with their position (while Redis and gRPC still work).
+      ['end watchers', () => {
+        this.watchers.closeAll();
+        return this.watchTail.close();
+      }],
       ['drain sessions', () => this.drain.drainAll(deadline)],
       ['stop delivery runs', () => this.delivery.close()],
       ['stop retry timers', () => this.retries.close()],
