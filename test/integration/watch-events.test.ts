@@ -170,7 +170,8 @@ describe('WatchEvents: a watcher that does not read', () => {
     await waitFor('the watcher ended on the replica', async () => (await metric(replica.metricsPort, 'nexus_watchers_open')) === 0, { timeoutMs: 30_000 });
     const rssAfter = rssMb(replica.pid);
     console.log(`slow watcher: replica RSS ${rssBefore.toFixed(0)} MB -> ${rssAfter.toFixed(0)} MB after 60,000 events`);
-    expect(rssAfter - rssBefore).toBeLessThan(60);
+    // Bounded: a few MB here; with an unbounded queue the same flood grew it by ~78 MB.
+    expect(rssAfter - rssBefore).toBeLessThan(40);
     w.call.resume();
     const err = await w.ended;
     expect(err?.code).toBe(status.RESOURCE_EXHAUSTED);
