@@ -91,7 +91,7 @@ export class WatchOutbox<T> {
     this.finish();
     const metadata = new Metadata();
     if (position) metadata.set(RESUME_AFTER_KEY, position);
-    const details = position ? `${reason} with after=${position}` : reason;
+    const details = position ? `${reason} with after=${position}` : `${reason} from the start`;
     this.call.emit('error', { code, details, metadata });
   }
 
