@@ -34,10 +34,7 @@ import { RetryTimers } from './retry-timers';
 import { SessionRegistry } from './session-registry';
 import { StalenessMonitor } from './staleness-monitor';
 import { StatusService } from './status-service';
-import { EventsTail } from './watch/events-tail';
-import { watchCommandHandler } from './watch/watch-command';
-import { watchEventsHandler } from './watch/watch-events';
-import { WatchRegistry } from './watch/watch-registry';
+import { WatchService } from './watch/watch-service';
 
 /** created -> running -> draining -> stopped (see shutdown()). */
 export type OrchestratorState = 'created' | 'running' | 'draining' | 'stopped';
@@ -73,8 +70,7 @@ export class Orchestrator {
   private readonly pulse: PulseHandler;
   private readonly tickers: Ticker[];
   private readonly presence: ReplicaPresence;
-  private readonly watchTail: EventsTail;
-  private readonly watchers: WatchRegistry;
+  private readonly watches: WatchService;
   private readonly server: Server;
   private readonly health: HealthImplementation;
   private metricsServer: HttpServer | undefined;
@@ -143,13 +139,10 @@ export class Orchestrator {
     const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, { name: config.replicaId, retireIdleMs: config.consumerRetireIdleMs }, this.metrics, logger.child({ component: 'maintenance' }));
 
     // Watchers share one events reader with a connection of its own (opened with the first watcher).
-    this.watchTail = new EventsTail(
-      () => createRedis(config.redisUrl, 'blocking', { ...redisOptions, name: `nexus:${config.replicaId}:watch` }, logger),
-      keys.events,
-      logger.child({ component: 'watch-tail' }),
-    );
-    this.watchers = new WatchRegistry(config.maxWatchers, this.metrics.watchersOpen);
-    const watchLog = logger.child({ component: 'watch' });
+    this.watches = new WatchService({
+      connectTail: () => createRedis(config.redisUrl, 'blocking', { ...redisOptions, name: `nexus:${config.replicaId}:watch` }, logger),
+      redis: this.redis, keys, maxWatchers: config.maxWatchers, gauge: this.metrics.watchersOpen, logger: logger.child({ component: 'watch' }),
+    });
 
     const { server, health } = buildGrpcServer(config, {
       pulse: (call) => this.pulse.handle(call),
@@ -164,8 +157,8 @@ export class Orchestrator {
       getCommand: commands.getCommand,
       submitCommand: commands.submitCommand,
       ...notBuiltYet,
-      watchCommand: watchCommandHandler({ redis: this.redis, keys, tail: this.watchTail, registry: this.watchers, logger: watchLog, logPollMs: 200 }),
-      watchEvents: watchEventsHandler({ redis: this.redis, eventsKey: keys.events, tail: this.watchTail, registry: this.watchers, logger: watchLog }),
+      watchCommand: this.watches.watchCommand,
+      watchEvents: this.watches.watchEvents,
     });
     this.server = server;
     this.health = health;
@@ -263,10 +256,7 @@ export class Orchestrator {
       ['retire consumer', () => wasRunning && retireConsumer(this.redis, this.keys, config.replicaId)],
       ['stop listening', () => this.bound && this.server.unbind(this.bound)],
       // Watchers move to another replica with their position (while Redis and gRPC still work).
-      ['end watchers', () => {
-        this.watchers.closeAll();
-        return this.watchTail.close();
-      }],
+      ['end watchers', () => this.watches.close()],
       ['drain sessions', () => this.drain.drainAll(deadline)],
       ['stop delivery runs', () => this.delivery.close()],
       ['stop retry timers', () => this.retries.close()],
