@@ -101,6 +101,21 @@ describe('WatchEvents', () => {
     second.call.cancel();
   });
 
+  it('catching up a long backlog while many live events arrive: every one, in order, once', async () => {
+    const [start] = await emit(db, [{ type: 'replica_up', replica: 'mark-2' }]);
+    const backlog: string[] = [];
+    for (let i = 0; i < 20; i++) backlog.push(...await emit(db, Array.from({ length: 1000 }, (_, j) => ({ type: 'agent_stale', agent_id: `b-${i}-${j}` }))));
+    const w = watchEvents(client, { after: start, types: ['agent_stale'] });
+    await waitFor('catching up', () => w.messages.length > 0);
+    // More live entries than a catching-up watcher keeps aside (1,000) arrive while it reads the backlog.
+    const live: string[] = [];
+    for (let i = 0; i < 5; i++) live.push(...await emit(db, Array.from({ length: 1000 }, (_, j) => ({ type: 'agent_stale', agent_id: `v-${i}-${j}` }))));
+    const expected = [...backlog, ...live];
+    await waitFor('all of them', () => w.messages.length >= expected.length, { timeoutMs: 30_000 });
+    expect(w.messages.map((m) => m.id)).toEqual(expected);
+    w.call.cancel();
+  });
+
   it('refuses bad input naming the field, and a watcher over MAX_WATCHERS', async () => {
     const badType = watchEvents(client, { types: ['command_dead', 'exploded'] });
     expect(await badType.ended).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^types\[1\]: /) });

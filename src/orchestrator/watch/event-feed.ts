@@ -22,7 +22,8 @@ export interface FeedSink {
  * One watcher's view of the events stream: the entries after `from` (read with XRANGE pages
  * on the command connection, as fast as the watcher takes them), then the live entries of
  * the shared tail, with no gap and no repeat at the seam: the tail is joined before catching
- * up, live entries wait meanwhile (bounded), and only ids after the last one delivered pass.
+ * up, live entries wait meanwhile (bounded: the catch-up reads any it drops), and only ids
+ * after the last one delivered pass.
  * Without `from`, it starts at the tail's live end ("from now").
  */
 export class EventFeed {
@@ -78,8 +79,10 @@ export class EventFeed {
       if (this.stopped) return;
       if (!this.sink.accept(e)) continue;
       if (this.waiting) {
-        // Still catching up: keep wanted live entries for the seam, within the same bound.
-        if (this.waiting.length >= this.maxWaiting) return this.overflowed();
+        // Still catching up: keep wanted live entries for the seam. Past the bound, drop those
+        // kept: they are in the stream already, so the catch-up pages (which run until a page
+        // comes back short, later than now) read them anyway.
+        if (this.waiting.length >= this.maxWaiting) this.waiting = [];
         this.waiting.push(e);
       } else if (!this.pass(e)) return;
     }
