@@ -42,6 +42,8 @@ export class EventFeed {
 
   /** Joins the tail and catches up from `from` (exclusive); resolves when the feed is live. */
   async start(from: string | undefined): Promise<void> {
+    // A watch that ended before its feed started (client gone during the first read) never joins.
+    if (this.stopped) return;
     this.last = from;
     this.subscription = this.tail.subscribe((entries) => this.onLive(entries));
     await this.subscription.ready;
