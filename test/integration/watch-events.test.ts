@@ -125,6 +125,9 @@ describe('WatchEvents', () => {
     // Four watchers that each got an event are open; the fifth is refused.
     const open = [1, 2, 3, 4].map(() => watchEvents(client, { after: '0-0' }));
     await waitFor('four watchers open', () => open.every((w) => w.messages.length > 0));
+    // One events reader (one connection) for all of them, not one per watcher.
+    const clients = (await db.client('LIST')) as string;
+    expect(clients.split('\n').filter((l) => /name=nexus:\S+:watch /.test(l))).toHaveLength(1);
     const fifth = watchEvents(client, { after: '0-0' });
     expect(await fifth.ended).toMatchObject({ code: status.RESOURCE_EXHAUSTED, details: expect.stringContaining('MAX_WATCHERS') });
     open[0].call.cancel();
