@@ -4,6 +4,7 @@ import type { Logger } from '../shared/logger';
 import type { CommandIndex, CommandSummaryRecord } from '../redis-bridge/command-index';
 import { commandQuery, decodePageToken, encodePageToken, FieldError, pageSize } from './command-filter';
 import { STATE_OF_RECORD } from './command-states';
+import { progressOf } from './command-view';
 
 /** ListCommands: a page of the command index, newest first (src/redis-bridge/command-index.ts). */
 export class CommandListService {
@@ -50,8 +51,6 @@ export function toSummary(r: CommandSummaryRecord): CommandSummary {
     finishedAtUnixMs: Number(r.finished_at ?? 0),
     deadReason: r.dead_reason ?? '',
     error: (r.error ?? '').slice(0, 200),
-    progress: r.progress_at
-      ? { percent: Number(r.progress_percent ?? 0), message: r.progress_message ?? '', atUnixMs: Number(r.progress_at), attempt: Number(r.progress_attempt ?? 0) }
-      : undefined,
+    progress: progressOf(r),
   };
 }

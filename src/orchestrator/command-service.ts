@@ -1,7 +1,6 @@
 import { status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import type Redis from 'ioredis';
 import {
-  CommandState,
   type GetCommandRequest,
   type GetCommandResponse,
   type SubmitCommandRequest,
@@ -12,16 +11,7 @@ import type { CommandStore } from '../redis-bridge/command-store';
 import { parseIngressEntry, type EntryRules } from '../redis-bridge/ingress-entry';
 import type { NexusKeys } from '../redis-bridge/keys';
 import { callerOf, requestedBy } from './auth/caller';
-
-const STATES: Record<string, CommandState> = {
-  queued: CommandState.COMMAND_STATE_QUEUED,
-  delivered: CommandState.COMMAND_STATE_DELIVERED,
-  retrying: CommandState.COMMAND_STATE_RETRYING,
-  succeeded: CommandState.COMMAND_STATE_SUCCEEDED,
-  failed: CommandState.COMMAND_STATE_FAILED,
-  dead: CommandState.COMMAND_STATE_DEAD,
-  cancelled: CommandState.COMMAND_STATE_CANCELLED,
-};
+import { commandView } from './command-view';
 
 /** GetCommand (record + timeline) and SubmitCommand (an XADD to the ingress, validated first). */
 export class CommandService {
@@ -39,30 +29,7 @@ export class CommandService {
     this.store.get(id).then(
       (found) => {
         if (!found) return callback({ code: status.NOT_FOUND, details: `no command ${id} (never seen, or its record expired)` });
-        const r = found.record;
-        callback(null, {
-          commandId: r.command_id,
-          state: STATES[r.state] ?? CommandState.COMMAND_STATE_UNSPECIFIED,
-          target: r.target ?? '',
-          commandType: r.command_type ?? '',
-          priority: Number(r.priority ?? 0),
-          attempts: Number(r.attempt ?? 0),
-          maxAttempts: Number(r.max_attempts ?? 0),
-          handledBy: r.handled_by ?? '',
-          deliveredBy: r.delivered_by ?? '',
-          output: r.output ?? '',
-          error: r.error ?? '',
-          deadReason: r.dead_reason ?? '',
-          correlationId: r.correlation_id ?? '',
-          timeline: found.timeline.map(parseStep),
-          progress: progressOf(r),
-          redriveOf: r.redrive_of ?? '',
-          parentId: r.parent_id ?? '',
-          createdAtUnixMs: Number(r.queued_at ?? 0),
-          finishedAtUnixMs: Number(r.finished_at ?? 0),
-          // The route script records the ingress field `requested_by` under that name.
-          submittedBy: r.requested_by ?? '',
-        });
+        callback(null, commandView({ ...found.record, timeline: found.timeline.join('\n') }));
       },
       (err: Error) => {
         this.logger.warn({ err: err.message }, 'GetCommand failed');
@@ -94,24 +61,4 @@ export class CommandService {
       },
     );
   };
-}
-
-/** The newest progress an agent reported (ctx.progress), or undefined when none was. */
-function progressOf(r: Record<string, string>): GetCommandResponse['progress'] {
-  if (r.progress_at === undefined) return undefined;
-  return {
-    percent: Number(r.progress_percent ?? 0) || 0,
-    message: r.progress_message ?? '',
-    atUnixMs: Number(r.progress_at) || 0,
-    attempt: Number(r.progress_attempt ?? 0) || 0,
-  };
-}
-
-function parseStep(text: string): GetCommandResponse['timeline'][number] {
-  try {
-    const s = JSON.parse(text) as { event?: string; at?: number; replica?: string; attempt?: number; detail?: string };
-    return { event: s.event ?? '', atUnixMs: s.at ?? 0, replicaId: s.replica ?? '', attempt: s.attempt ?? 0, detail: s.detail ?? '' };
-  } catch {
-    return { event: 'unreadable', atUnixMs: 0, replicaId: '', attempt: 0, detail: text.slice(0, 200) };
-  }
 }

@@ -115,6 +115,8 @@ export interface OrchestratorConfig {
   readonly agentReconnectWindowMs: number;
   /** `SESSION_ADMISSION_RATE`: New sessions this replica admits per second (token bucket, burst = rate). */
   readonly sessionAdmissionRate: number;
+  /** `MAX_WATCHERS`: Open WatchCommand and WatchEvents streams per replica, both kinds together. */
+  readonly maxWatchers: number;
   /**
    * gRPC TLS: certificate chain and key (PEM). With a CA too, clients must present a
    * certificate from it (mTLS) and a hello's agent_id must match the certificate's identity.
@@ -191,6 +193,7 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
     agentReconnectLimit: r.int('AGENT_RECONNECT_LIMIT', S.AGENT_RECONNECT_LIMIT.default, 1, 1_000_000),
     agentReconnectWindowMs: r.int('AGENT_RECONNECT_WINDOW_MS', S.AGENT_RECONNECT_WINDOW_MS.default, 100, 86_400_000),
     sessionAdmissionRate: r.int('SESSION_ADMISSION_RATE', S.SESSION_ADMISSION_RATE.default, 1, 1_000_000),
+    maxWatchers: r.int('MAX_WATCHERS', S.MAX_WATCHERS.default, 1, 100_000),
     tls: readTls(r),
     redisTlsCa: redisTlsCa ? readPem('REDIS_TLS_CA', redisTlsCa) : undefined,
     authTokens: readTokens(r),

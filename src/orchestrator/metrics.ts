@@ -35,6 +35,8 @@ export class OrchestratorMetrics {
 
   /** Progress reports and log lines agents sent that this replica did not write (Redis too slow, or not delivered there). */
   readonly progressDropped = new Counter({ name: 'nexus_progress_dropped_total', help: 'Progress reports and log lines from agents not written to Redis, by kind (progress, log) and reason (backlog, error)', labelNames: ['kind', 'reason'], registers: [this.registry] });
+  /** Open WatchCommand / WatchEvents streams on this replica, by kind. */
+  readonly watchersOpen = new Gauge({ name: 'nexus_watchers_open', help: 'Open WatchCommand and WatchEvents streams on this replica', labelNames: ['kind'], registers: [this.registry] });
 
   private readonly pulseByKind = new Map<string, ReturnType<Counter['labels']>>();
   private readonly sentByKind = new Map<string, ReturnType<Counter['labels']>>();

@@ -30,7 +30,6 @@ import { DeliveryRuns } from './delivery-runs';
 import { bindServer, buildGrpcServer, READINESS_SERVICE, serverCredentials } from './grpc-server';
 import { HeartbeatFlusher } from './heartbeat-flusher';
 import { OrchestratorMetrics, serveMetrics } from './metrics';
-import { notBuiltYet } from './not-built';
 import { PulseHandler } from './pulse-handler';
 import { Readiness } from './readiness';
 import { ReplicaPresence } from './replica-presence';
@@ -41,6 +40,7 @@ import { RetryTimers } from './retry-timers';
 import { SessionRegistry } from './session-registry';
 import { StalenessMonitor } from './staleness-monitor';
 import { StatusService } from './status-service';
+import { WatchService } from './watch/watch-service';
 
 /** created -> running -> draining -> stopped (see shutdown()). */
 export type OrchestratorState = 'created' | 'running' | 'draining' | 'stopped';
@@ -77,6 +77,7 @@ export class Orchestrator {
   private readonly pulse: PulseHandler;
   private readonly tickers: Ticker[];
   private readonly presence: ReplicaPresence;
+  private readonly watches: WatchService;
   private readonly server: Server;
   private readonly health: HealthImplementation;
   private metricsServer: HttpServer | undefined;
@@ -152,6 +153,12 @@ export class Orchestrator {
     const dlq = new DeadLetterService(deadLetters, rules, events, config.replicaId, logger.child({ component: 'dlq' }));
     const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, config.maxCommandTtlMs + config.commandRetentionMs, { name: config.replicaId, retireIdleMs: config.consumerRetireIdleMs }, this.metrics, logger.child({ component: 'maintenance' }));
 
+    // Watchers share one events reader with a connection of its own (opened with the first watcher).
+    this.watches = new WatchService({
+      connectTail: () => createRedis(config.redisUrl, 'blocking', { ...redisOptions, name: `nexus:${config.replicaId}:watch` }, logger),
+      redis: this.redis, keys, maxWatchers: config.maxWatchers, gauge: this.metrics.watchersOpen, logger: logger.child({ component: 'watch' }),
+    });
+
     const { server, health } = buildGrpcServer(config, {
       pulse: (call) => this.pulse.handle(call),
       getSystemStatus: new StatusService({
@@ -164,12 +171,13 @@ export class Orchestrator {
       }).handle,
       getCommand: commands.getCommand,
       submitCommand: commands.submitCommand,
-      ...notBuiltYet,
       listCommands: list.listCommands,
       cancelCommands: cancels.cancelCommands,
       listDeadLetters: dlq.listDeadLetters,
       redriveDeadLetters: dlq.redriveDeadLetters,
       purgeDeadLetters: dlq.purgeDeadLetters,
+      watchCommand: this.watches.watchCommand,
+      watchEvents: this.watches.watchEvents,
     }, logger.child({ component: 'auth' }), (code) => this.metrics.authDenied.labels(status[code]).inc());
     this.server = server;
     this.health = health;
@@ -268,6 +276,8 @@ export class Orchestrator {
       // Leave no consumer name behind if nothing is pending on it (else the others reclaim it).
       ['retire consumer', () => wasRunning && retireConsumer(this.redis, this.keys, config.replicaId)],
       ['stop listening', () => this.bound && this.server.unbind(this.bound)],
+      // Watchers move to another replica with their position (while Redis and gRPC still work).
+      ['end watchers', () => this.watches.close()],
       ['drain sessions', () => this.drain.drainAll(deadline)],
       ['stop delivery runs', () => this.delivery.close()],
       ['stop retry timers', () => this.retries.close()],

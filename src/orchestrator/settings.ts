@@ -47,6 +47,7 @@ export const ORCHESTRATOR_SETTINGS = Object.freeze({
   AGENT_RECONNECT_LIMIT: setting(SESSIONS, 30, 'sessions one agent id may start per `AGENT_RECONNECT_WINDOW_MS`, cluster-wide; more get `RESOURCE_EXHAUSTED` with `retry-after-ms`'),
   AGENT_RECONNECT_WINDOW_MS: setting(SESSIONS, 60_000, 'the window `AGENT_RECONNECT_LIMIT` counts over'),
   SESSION_ADMISSION_RATE: setting(SESSIONS, 1000, 'new sessions this replica admits per second (burst = rate); more get `RESOURCE_EXHAUSTED` with `retry-after-ms`'),
+  MAX_WATCHERS: setting(SESSIONS, 100, 'open `WatchCommand` and `WatchEvents` streams per replica, both kinds together; one more gets `RESOURCE_EXHAUSTED`'),
 
   DRAIN_WINDOW_MS: setting(SHUTDOWN, 10_000, 'on SIGTERM, agents are told to reconnect after a delay drawn from [0, this); must be less than `SHUTDOWN_GRACE_MS`'),
   SHUTDOWN_GRACE_MS: setting(SHUTDOWN, 25_000, 'SIGTERM to exit, at most (keep it below Kubernetes\' `terminationGracePeriodSeconds`)'),
