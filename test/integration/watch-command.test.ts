@@ -51,6 +51,9 @@ function expectPositionsAdvance(messages: readonly WatchCommandResponse[]): void
   }
 }
 
+/** What this test wrote itself: everything but the built-in sleep's own progress ("slept … ms"). */
+const written = (line: string): boolean => !/^progress \S+ slept /.test(line);
+
 describe('WatchCommand', () => {
   const redis = new RedisServer();
   const startAgent = useAgents();
@@ -94,7 +97,8 @@ describe('WatchCommand', () => {
     // Each step once, across the seam between the snapshot's timeline and the steps after it.
     const timeline = snapshot.kind?.$case === 'snapshot' ? snapshot.kind.snapshot.timeline.map((s) => `step ${s.event}`) : [];
     expect([...timeline, ...steps].filter((s) => ['step queued', 'step delivered', 'step succeeded'].includes(s))).toEqual(['step queued', 'step delivered', 'step succeeded']);
-    expect(rest.filter((m) => m.kind?.$case !== 'step').map(what)).toEqual(['log line-1', 'progress 10 warming', 'log line-2', 'progress 60 half', 'log line-3']);
+    // The built-in sleep reports its own progress too ("slept … ms"): compare what this test wrote.
+    expect(rest.filter((m) => m.kind?.$case !== 'step').map(what).filter(written)).toEqual(['log line-1', 'progress 10 warming', 'log line-2', 'progress 60 half', 'log line-3']);
     expectPositionsAdvance(w.messages);
     // Steps carry the events' ids: the command's events after the snapshot's position, exactly.
     const after = parsePosition(snapshot.position)!.events;
@@ -117,8 +121,22 @@ describe('WatchCommand', () => {
     // Finished before the watch: snapshot, the log lines, end.
     const late = watchCommand(client, 'w-1');
     expect(await late.ended).toBeUndefined();
-    expect(late.messages.map(what)).toEqual(['snapshot', 'log line-1', 'progress 10 warming', 'log line-2', 'progress 60 half', 'log line-3']);
+    expect(late.messages.map(what).filter(written)).toEqual(['snapshot', 'log line-1', 'progress 10 warming', 'log line-2', 'progress 60 half', 'log line-3']);
     expect(late.messages[0].kind?.$case === 'snapshot' && late.messages[0].kind.snapshot.state).toBe(3); // SUCCEEDED
+  });
+
+  it('a 5 s sleep watched from a replica that does not hold its agent shows at least 4 progress updates, then the success', async () => {
+    await startAgent('sleeper-5', holder.grpcPort);
+    await submit(db, 'w-5', 'sleeper-5', 'sleep', '5000');
+    await waitFor('the record', async () => (await db.exists('nexus:command:w-5')) === 1);
+    const w = watchCommand(client, 'w-5');
+    expect(await w.ended).toBeUndefined(); // OK, after the terminal step
+    const progress = w.messages.filter((m) => m.kind?.$case === 'progress').map((m) => (m.kind?.$case === 'progress' ? m.kind.progress.percent : -1));
+    expect(progress.length).toBeGreaterThanOrEqual(4);
+    for (let i = 1; i < progress.length; i++) expect(progress[i]).toBeGreaterThanOrEqual(progress[i - 1]);
+    // The last step is the success (the final progress line may come after it: the log stream is read once more at the end).
+    const steps = w.messages.filter((m) => m.kind?.$case === 'step').map(what);
+    expect(steps[steps.length - 1]).toBe('step succeeded');
   });
 
   it('a watch cut mid-stream resumes from its last position: both parts are the whole, once', async () => {
