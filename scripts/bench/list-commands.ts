@@ -40,7 +40,6 @@ async function populate(redis: Redis, keys: NexusKeys, n: number, base: number):
       const at = base + i;
       p.hset(keys.command(id), 'command_id', id, 'state', state, 'target', target, 'command_type', type, 'priority', '5', 'attempt', '1',
         'queued_at', String(at), 'finished_at', String(at + 5), 'output', 'ok', 'timeline', '{"event":"queued"}');
-      add(`${keys.indexPrefix}all`, at, id);
       add(`${keys.indexPrefix}state:${state}`, at, id);
       add(`${keys.indexPrefix}target:${target}`, at, id);
       add(`${keys.indexPrefix}type:${type}`, at, id);

@@ -33,7 +33,7 @@ export const SCAN_LIMIT = 5000;
 /**
  * Reads the command index (scripts/includes/commandIndex.lua) a page at a time. A page reads
  * the smallest index set the query names (parent, correlation id, target, type, the states'
- * sets, or all), newest first within the created-time range, and checks the other
+ * sets, or with no filter all of them), newest first within the created-time range, and checks the other
  * criteria on the records themselves. It examines at most SCAN_LIMIT entries, so its cost
  * does not grow with the number of commands retained; a sparse match returns a short page
  * and a cursor to go on from. Ids whose record has expired are dropped from the set read.
@@ -79,8 +79,8 @@ export class CommandIndex {
 
   /**
    * The index sets to read: of those the query names (parent, correlation id, target, type,
-   * and the states' sets together), the one with the fewest ids (ZCARD is O(1)); `all` when
-   * it names none.
+   * and the states' sets together), the one with the fewest ids (ZCARD is O(1)); every state
+   * set when it names none.
    */
   private async setsFor(q: CommandQuery): Promise<string[]> {
     const p = this.keys.indexPrefix;
@@ -90,7 +90,8 @@ export class CommandIndex {
     if (q.target) options.push([`${p}target:${q.target}`]);
     if (q.commandType) options.push([`${p}type:${q.commandType}`]);
     if (q.states.length > 0) options.push([...new Set(q.states)].map((s) => `${p}state:${s}`));
-    if (options.length === 0) return [`${p}all`];
+    // No filter: every command is in exactly one state set.
+    if (options.length === 0) return fixedIndexSets(this.keys);
     if (options.length === 1) return options[0];
     const pipeline = this.redis.pipeline();
     for (const sets of options) for (const key of sets) pipeline.zcard(key);
@@ -152,18 +153,18 @@ export class CommandIndex {
     });
   }
 
-  /** Drops ids whose record expired from the sets just read (and `all`); best effort. */
+  /** Drops ids whose record expired from the sets just read; best effort. */
   private forget(sets: string[], ids: string[]): void {
     if (ids.length === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const key of new Set([...sets, `${this.keys.indexPrefix}all`])) pipeline.zrem(key, ...ids);
+    for (const key of sets) pipeline.zrem(key, ...ids);
     pipeline.exec().catch(() => undefined);
   }
 }
 
-/** The index sets with no TTL of their own (every command, and by state): trimmed by age. */
+/** The index sets with no TTL of their own (by state; together every command): trimmed by age. */
 export function fixedIndexSets(keys: NexusKeys): string[] {
-  return ['all', 'queued', 'delivered', 'retrying', 'succeeded', 'failed', 'dead', 'cancelled'].map((s) => keys.indexPrefix + (s === 'all' ? s : `state:${s}`));
+  return ['queued', 'delivered', 'retrying', 'succeeded', 'failed', 'dead', 'cancelled'].map((s) => `${keys.indexPrefix}state:${s}`);
 }
 
 /**

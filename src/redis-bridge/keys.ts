@@ -48,7 +48,7 @@ export class NexusKeys {
   /** Commands by state (hash): active states as gauges, finished states as totals. */
   readonly commandCounts: string;
   /**
-   * Prefix of the command index (zsets of command ids scored by creation time): `all`,
+   * Prefix of the command index (zsets of command ids scored by creation time):
    * `state:<state>`, `target:<agent>`, `type:<command type>`, `corr:<correlation id>`,
    * `parent:<parent id>` (scripts/includes/commandIndex.lua writes them).
    */

@@ -112,7 +112,7 @@ describe('ListCommands and CancelCommands across 3 replicas', () => {
 
     // Ids older than any record can live leave the fixed sets; newer ones stay.
     await db.zadd('nexus:idx:state:failed', 1, 'ancient');
-    await db.zadd('nexus:idx:all', 1, 'ancient');
+    await db.zadd('nexus:idx:state:dead', 1, 'ancient');
     expect(await trimIndex(db, new NexusKeys('nexus'), 60_000)).toBe(2);
     expect(await db.zcard('nexus:idx:state:failed')).toBe(10);
   });

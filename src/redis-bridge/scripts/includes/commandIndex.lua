@@ -1,8 +1,9 @@
 -- The command index: sorted sets of command ids scored by creation time (ms, the record's
--- queued_at), under a prefix (`<prefix>:idx:`): `all`, `state:<state>`, and `target:<agent>`,
+-- queued_at), under a prefix (`<prefix>:idx:`): `state:<state>` (together: every command),
+-- and `target:<agent>`,
 -- `type:<command type>`, `corr:<correlation id>`, `parent:<parent id>`. ListCommands reads a
 -- page of the most selective one. What a script changes is collected and written once per
--- key at its end. The fixed sets (all, state:*) are trimmed by the maintenance loop; the
+-- key at its end. The state sets are trimmed by the maintenance loop; the
 -- others expire with the newest record they hold and are trimmed now and then by the route
 -- script (see indexFlushNew).
 
@@ -41,11 +42,22 @@ end
 -- New commands, collected by the route script: key -> { score, id, ... }.
 local indexNew = {}
 
+-- Index keys built once per script call (a chunk routes many commands of few targets and types).
+local indexKeyCache = {}
+local function indexKey(prefix, kind, value)
+  local name = kind .. value
+  local key = indexKeyCache[name]
+  if not key then
+    key = prefix .. name
+    indexKeyCache[name] = key
+  end
+  return key
+end
+
 local function indexNewCommand(prefix, createdText, id, state, target, commandType, correlationId, parentId)
-  indexPush(indexNew, prefix .. 'all', createdText, id)
-  indexPush(indexNew, prefix .. 'state:' .. state, createdText, id)
-  indexPush(indexNew, prefix .. 'target:' .. target, createdText, id)
-  indexPush(indexNew, prefix .. 'type:' .. commandType, createdText, id)
+  indexPush(indexNew, indexKey(prefix, 'state:', state), createdText, id)
+  indexPush(indexNew, indexKey(prefix, 'target:', target), createdText, id)
+  indexPush(indexNew, indexKey(prefix, 'type:', commandType), createdText, id)
   if correlationId ~= '' then indexPush(indexNew, prefix .. 'corr:' .. correlationId, createdText, id) end
   if parentId ~= '' then indexPush(indexNew, prefix .. 'parent:' .. parentId, createdText, id) end
 end
@@ -54,10 +66,10 @@ end
 -- after their newest member (no record outlives that), and with `trimBefore` (a time, ms)
 -- they also lose members created before it (records that are certainly gone).
 local function indexFlushNew(prefix, lifeMs, trimBefore)
-  local all, states = prefix .. 'all', prefix .. 'state:'
+  local states = prefix .. 'state:'
   for key, members in pairs(indexNew) do
     redis.call('ZADD', key, unpack(members))
-    if key ~= all and string.sub(key, 1, #states) ~= states then
+    if string.sub(key, 1, #states) ~= states then
       redis.call('PEXPIRE', key, lifeMs)
       if trimBefore then redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. trimBefore) end
     end
