@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await nexus.stop();
-    await redisServer.stop();
+    await redisServer.destroy();
   }
 }
 

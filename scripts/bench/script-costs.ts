@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     console.log(`  route ${m('route').toFixed(1)}  deliver ${m('deliver').toFixed(1)}  complete ${m('complete').toFixed(1)}  all ${(m('route') + m('deliver') + m('complete')).toFixed(1)}`);
   } finally {
     redis.disconnect();
-    await redisServer.stop();
+    await redisServer.destroy();
   }
 }
 
