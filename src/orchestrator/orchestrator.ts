@@ -6,7 +6,6 @@ import type { Logger } from '../shared/logger';
 import { Ticker } from '../shared/ticker';
 import { NEXUS_VERSION } from '../shared/version';
 import { AgentRegistry } from '../redis-bridge/agent-registry';
-import { CommandIndex } from '../redis-bridge/command-index';
 import { CommandStore } from '../redis-bridge/command-store';
 import { DeadLetters } from '../redis-bridge/dead-letters';
 import { retireConsumer } from '../redis-bridge/consumer-retirement';
@@ -16,13 +15,9 @@ import { NexusKeys } from '../redis-bridge/keys';
 import { closeRedis, createRedis } from '../redis-bridge/redis-connection';
 import { ReplicaBell, type BellMessage } from '../redis-bridge/replica-bell';
 import { ReplicaRegistry } from '../redis-bridge/replica-registry';
-import { readStreamStats } from '../redis-bridge/stream-stats';
-import { CommandCancelService } from './command-cancel-service';
 import { CommandIntake } from './command-intake';
-import { CommandListService } from './command-list-service';
 import { CommandMaintenance } from './command-maintenance';
-import { CommandService } from './command-service';
-import { DeadLetterService } from './dead-letter-service';
+import { commandLimitsOf, entryRulesOf, recordLifeMs } from './command-rules';
 import type { OrchestratorConfig } from './config';
 import { AckHolder } from './ack-holder';
 import { authMode } from './auth/authenticator';
@@ -33,13 +28,13 @@ import { OrchestratorMetrics, serveMetrics } from './metrics';
 import { PulseHandler } from './pulse-handler';
 import { Readiness } from './readiness';
 import { ReplicaPresence } from './replica-presence';
+import { requestHandlers } from './request-handlers';
 import { ProgressWriter } from './progress-writer';
 import { ResultBatcher } from './result-batcher';
 import { SessionDrain } from './session-drain';
 import { RetryTimers } from './retry-timers';
 import { SessionRegistry } from './session-registry';
 import { StalenessMonitor } from './staleness-monitor';
-import { StatusService } from './status-service';
 import { WatchService } from './watch/watch-service';
 
 /** created -> running -> draining -> stopped (see shutdown()). */
@@ -112,24 +107,8 @@ export class Orchestrator {
     const events = new EventLog(this.redis, keys, config.eventsMaxLen);
     this.bell = new ReplicaBell(this.redis, this.subscriber, keys, logger.child({ component: 'bell' }));
 
-    const store = new CommandStore(this.redis, keys, {
-      retentionMs: config.commandRetentionMs,
-      eventsMaxLen: config.eventsMaxLen,
-      dlqMaxLen: config.dlqMaxLen,
-      dlqPayloadBytes: config.dlqPayloadBytes,
-      mailboxMax: config.mailboxMax,
-      poisonDeliveries: config.poisonDeliveries,
-      retryBaseMs: config.retryBaseMs,
-      retryMaxMs: config.retryMaxMs,
-      indexLifeMs: config.maxCommandTtlMs + config.commandRetentionMs,
-    }, config.replicaId);
-    const rules = {
-      maxPayloadBytes: config.maxPayloadBytes,
-      defaultMaxAttempts: config.defaultMaxAttempts,
-      defaultTtlMs: config.defaultCommandTtlMs,
-      maxTtlMs: config.maxCommandTtlMs,
-      dlqPayloadBytes: config.dlqPayloadBytes,
-    };
+    const store = new CommandStore(this.redis, keys, commandLimitsOf(config), config.replicaId);
+    const rules = entryRulesOf(config);
     const deliveryLog = logger.child({ component: 'delivery' });
     this.retries = new RetryTimers((agentId, resend) => this.delivery.kick(agentId, resend));
     this.delivery = new DeliveryRuns(this.sessions, store, this.redis, keys, config.replicaId, this.retries, deliveryLog);
@@ -146,12 +125,7 @@ export class Orchestrator {
       claimMinIdleMs: config.claimMinIdleMs,
       claimSweepMs: config.claimSweepMs,
     }, intake.handleBatch, logger.child({ component: 'ingress' }));
-    const index = new CommandIndex(this.redis, keys);
-    const list = new CommandListService(index, config.replicaId, logger.child({ component: 'list' }));
-    const cancels = new CommandCancelService(this.redis, keys, index, logger.child({ component: 'cancel' }));
-    const commands = new CommandService(this.redis, keys, store, rules, logger.child({ component: 'commands' }));
-    const dlq = new DeadLetterService(deadLetters, rules, events, config.replicaId, logger.child({ component: 'dlq' }));
-    const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, config.maxCommandTtlMs + config.commandRetentionMs, { name: config.replicaId, retireIdleMs: config.consumerRetireIdleMs }, this.metrics, logger.child({ component: 'maintenance' }));
+    const maintenance = new CommandMaintenance(this.redis, keys, store, config.ingressTargetLen, recordLifeMs(config), { name: config.replicaId, retireIdleMs: config.consumerRetireIdleMs }, this.metrics, logger.child({ component: 'maintenance' }));
 
     // Watchers share one events reader with a connection of its own (opened with the first watcher).
     this.watches = new WatchService({
@@ -161,21 +135,7 @@ export class Orchestrator {
 
     const { server, health } = buildGrpcServer(config, {
       pulse: (call) => this.pulse.handle(call),
-      getSystemStatus: new StatusService({
-        agents,
-        replicas,
-        streams: () => readStreamStats(this.redis, keys),
-        commandCounts: () => store.counts(),
-        replicaId: config.replicaId,
-        logger: logger.child({ component: 'status' }),
-      }).handle,
-      getCommand: commands.getCommand,
-      submitCommand: commands.submitCommand,
-      listCommands: list.listCommands,
-      cancelCommands: cancels.cancelCommands,
-      listDeadLetters: dlq.listDeadLetters,
-      redriveDeadLetters: dlq.redriveDeadLetters,
-      purgeDeadLetters: dlq.purgeDeadLetters,
+      ...requestHandlers({ redis: this.redis, keys, store, agents, replicas, events, deadLetters, rules, replicaId: config.replicaId, logger }),
       watchCommand: this.watches.watchCommand,
       watchEvents: this.watches.watchEvents,
     }, logger.child({ component: 'auth' }), (code) => this.metrics.authDenied.labels(status[code]).inc());
