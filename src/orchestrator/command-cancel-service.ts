@@ -5,7 +5,8 @@ import type { Logger } from '../shared/logger';
 import type { CommandIndex, CommandQuery } from '../redis-bridge/command-index';
 import type { NexusKeys } from '../redis-bridge/keys';
 import { callerOf, requestedBy } from './auth/caller';
-import { commandQuery, FieldError } from './command-filter';
+import { commandQuery } from './command-filter';
+import { InvalidArgument } from './invalid-argument';
 import { UNFINISHED_STATES } from './command-states';
 
 /** Most commands one CancelCommands acts on; beyond, `truncated` and the caller repeats. */
@@ -38,7 +39,7 @@ export class CommandCancelService {
     try {
       if (q.filter) query = commandQuery(q.filter);
     } catch (err) {
-      if (err instanceof FieldError) return callback({ code: status.INVALID_ARGUMENT, details: err.message });
+      if (err instanceof InvalidArgument) return callback({ code: status.INVALID_ARGUMENT, details: err.message });
       throw err;
     }
     const by = requestedBy(callerOf(call));

@@ -2,7 +2,8 @@ import { status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js'
 import { CommandState, type CommandSummary, type ListCommandsRequest, type ListCommandsResponse } from '../generated/nexus/prime/pulse';
 import type { Logger } from '../shared/logger';
 import type { CommandIndex, CommandSummaryRecord } from '../redis-bridge/command-index';
-import { commandQuery, decodePageToken, encodePageToken, FieldError, pageSize } from './command-filter';
+import { commandQuery, decodeCursorToken, encodeCursorToken, pageSize } from './command-filter';
+import { InvalidArgument } from './invalid-argument';
 import { STATE_OF_RECORD } from './command-states';
 import { progressOf } from './command-view';
 
@@ -21,13 +22,13 @@ export class CommandListService {
     try {
       query = commandQuery(call.request.filter);
       size = pageSize(call.request.pageSize);
-      cursor = decodePageToken(call.request.pageToken, query);
+      cursor = decodeCursorToken(call.request.pageToken, query);
     } catch (err) {
-      if (err instanceof FieldError) return callback({ code: status.INVALID_ARGUMENT, details: err.message });
+      if (err instanceof InvalidArgument) return callback({ code: status.INVALID_ARGUMENT, details: err.message });
       throw err;
     }
     this.index.page(query, size, cursor).then(
-      ({ rows, next }) => callback(null, { commands: rows.map(toSummary), nextPageToken: next ? encodePageToken(next, query) : '', answeredBy: this.replicaId }),
+      ({ rows, next }) => callback(null, { commands: rows.map(toSummary), nextPageToken: next ? encodeCursorToken(next, query) : '', answeredBy: this.replicaId }),
       (err: Error) => {
         this.logger.warn({ err: err.message }, 'ListCommands failed');
         callback({ code: status.UNAVAILABLE, details: 'command index unavailable (redis unreachable); retry' });

@@ -13,5 +13,8 @@ export const STATE_OF_RECORD: Readonly<Record<string, CommandState>> = Object.fr
 
 export const RECORD_OF_STATE: ReadonlyMap<CommandState, string> = new Map(Object.entries(STATE_OF_RECORD).map(([name, state]) => [state, name]));
 
+/** Record states after which nothing more happens to a command. */
+export const FINISHED_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
+
 /** States a command can still leave (a cancel applies to these). */
 export const UNFINISHED_STATES: readonly string[] = Object.freeze(['queued', 'delivered', 'retrying']);

@@ -1,8 +1,6 @@
 import { CommandState, type CommandEvent, type GetCommandResponse } from '../generated/nexus/prime/pulse';
 import { STATE_OF_RECORD } from './command-states';
 
-/** Record states after which nothing more happens to a command. */
-export const FINISHED_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
 
 /**
  * A command record (its hash, `timeline` as stored: JSON steps, one per line) as GetCommand

@@ -14,7 +14,8 @@ import type { EntryRules } from '../redis-bridge/ingress-entry';
 import { SCAN_CHUNK, type DeadLetters, type DeadLetterSelector } from '../redis-bridge/dead-letters';
 import type { EventLog } from '../redis-bridge/event-log';
 import { callerOf, requestedBy } from './auth/caller';
-import { BadArgument, idsOrFilter, pageStart, pageToken, selectorOf } from './dead-letter-query';
+import { idsOrFilter, pageStart, pageToken, selectorOf } from './dead-letter-query';
+import { InvalidArgument } from './invalid-argument';
 
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
@@ -52,7 +53,7 @@ export class DeadLetterService {
   readonly listDeadLetters = (call: ServerUnaryCall<ListDeadLettersRequest, ListDeadLettersResponse>, callback: sendUnaryData<ListDeadLettersResponse>): void => {
     this.answer('ListDeadLetters', callback, async () => {
       const q = call.request;
-      if (q.pageSize > MAX_PAGE_SIZE) throw new BadArgument(`page_size must be at most ${MAX_PAGE_SIZE}, got ${q.pageSize}`);
+      if (q.pageSize > MAX_PAGE_SIZE) throw new InvalidArgument(`page_size must be at most ${MAX_PAGE_SIZE}, got ${q.pageSize}`);
       const selector = selectorOf(q.filter);
       const start = pageStart(q.pageToken, selector);
       const [page, counts] = await Promise.all([this.page(selector, start, q.pageSize || DEFAULT_PAGE_SIZE), this.currentCounts()]);
@@ -225,7 +226,7 @@ export class DeadLetterService {
     work().then(
       (response) => callback(null, response),
       (err: Error) => {
-        if (err instanceof BadArgument) return callback({ code: status.INVALID_ARGUMENT, details: err.message } as ServiceError);
+        if (err instanceof InvalidArgument) return callback({ code: status.INVALID_ARGUMENT, details: err.message } as ServiceError);
         if (err instanceof Refused) return callback({ code: err.code, details: err.message } as ServiceError);
         this.logger.warn({ rpc, err: err.message }, 'dead-letter request failed');
         callback({ code: status.UNAVAILABLE, details: 'dead-letter queue unavailable (redis unreachable); retry' } as ServiceError);

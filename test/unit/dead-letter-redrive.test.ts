@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { redriveCommandId, redriveRequest } from '../../src/redis-bridge/dead-letter-redrive';
 import { isEntryId, parseIngressEntry, type EntryRules } from '../../src/redis-bridge/ingress-entry';
-import { BadArgument, idsOrFilter, pageStart, pageToken, selectorOf } from '../../src/orchestrator/dead-letter-query';
+import { idsOrFilter, pageStart, pageToken, selectorOf } from '../../src/orchestrator/dead-letter-query';
+import { InvalidArgument } from '../../src/orchestrator/invalid-argument';
 
 const rules: EntryRules = { maxPayloadBytes: 1024, defaultMaxAttempts: 3, defaultTtlMs: 3_600_000, maxTtlMs: 7 * 86_400_000 };
 const expired = {
@@ -66,7 +67,7 @@ describe('dead-letter request checks', () => {
         f();
         return 'ok';
       } catch (err) {
-        expect(err).toBeInstanceOf(BadArgument);
+        expect(err).toBeInstanceOf(InvalidArgument);
         return (err as Error).message;
       }
     };
