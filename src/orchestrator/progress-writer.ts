@@ -101,7 +101,8 @@ export class ProgressWriter {
    * and the script would take the reports for late ones).
    */
   beforeResult(agentId: string, commandId: string): void {
-    if (this.queuedCommands.has(`${agentId}\u0000${commandId}`)) {
+    // Every result passes here: nothing queued (the usual case) costs no key.
+    if (this.queuedCommands.size > 0 && this.queuedCommands.has(`${agentId}\u0000${commandId}`)) {
       clearImmediate(this.flush);
       this.write();
     }

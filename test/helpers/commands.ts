@@ -34,3 +34,8 @@ export async function eventCounts(redis: Redis, type: string): Promise<Map<strin
   for (const e of await readEvents(redis)) if (e.type === type) counts.set(e.command_id, (counts.get(e.command_id) ?? 0) + 1);
   return counts;
 }
+
+/** The fields of a `command_issued` ingress entry, plus any `extra` field, value pairs. */
+export function issue(target: string, commandId: string, commandType: string, extra: string[] = []): string[] {
+  return ['type', 'command_issued', 'target', target, 'command_id', commandId, 'command_type', commandType, ...extra];
+}

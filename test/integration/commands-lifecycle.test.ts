@@ -4,7 +4,7 @@ import { CancelledError } from '../../src/agent/command-errors';
 import { delay } from '../../src/shared/delay';
 import { CommandState, NexusPulseServiceClient, type GetCommandResponse, type SubmitCommandRequest, type SubmitCommandResponse } from '../../src/generated/nexus/prime/pulse';
 import { useAgents } from '../helpers/agents';
-import { DLQ, eventCounts, groupState, readDlq, xaddMany } from '../helpers/commands';
+import { DLQ, eventCounts, groupState, issue, readDlq, xaddMany } from '../helpers/commands';
 import { getStatus } from '../helpers/grpc-clients';
 import { useOrchestrator } from '../helpers/in-process';
 import { waitFor } from '../helpers/wait-for';
@@ -20,10 +20,6 @@ const FAST = {
   CLAIM_MIN_IDLE_MS: '1000',
   CLAIM_SWEEP_MS: '250',
 };
-
-function issue(target: string, commandId: string, commandType: string, extra: string[] = []): string[] {
-  return ['type', 'command_issued', 'target', target, 'command_id', commandId, 'command_type', commandType, ...extra];
-}
 
 describe('command lifecycle', () => {
   const fx = useOrchestrator(FAST);

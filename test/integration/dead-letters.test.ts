@@ -16,7 +16,7 @@ import {
   type RedriveDeadLettersResponse,
 } from '../../src/generated/nexus/prime/pulse';
 import { useAgents } from '../helpers/agents';
-import { DLQ, INGRESS, eventCounts, groupState, readDlq, xaddMany } from '../helpers/commands';
+import { DLQ, eventCounts, groupState, INGRESS, issue, readDlq, xaddMany } from '../helpers/commands';
 import { readEvents } from '../helpers/events';
 import { useOrchestrator } from '../helpers/in-process';
 import { waitFor } from '../helpers/wait-for';
@@ -28,10 +28,6 @@ const FAST = {
   CLAIM_MIN_IDLE_MS: '1000',
   CLAIM_SWEEP_MS: '250',
 };
-
-function issue(target: string, commandId: string, commandType: string, extra: string[] = []): string[] {
-  return ['type', 'command_issued', 'target', target, 'command_id', commandId, 'command_type', commandType, ...extra];
-}
 
 type Unary<Q, R> = (request: Q, callback: (err: ServiceError | null, response: R) => void) => unknown;
 
