@@ -53,6 +53,18 @@ export class NexusKeys {
    * `parent:<parent id>` (scripts/includes/commandIndex.lua writes them).
    */
   readonly indexPrefix: string;
+  /** Prefix of the agent label index: `<prefix>:lbl:<term>` sets of agent ids (src/shared/selector.ts names the terms). */
+  readonly labelPrefix: string;
+  /** Each known agent's indexed terms (hash: agent id -> terms, one per line), so a label change or a forget removes exactly those. */
+  readonly agentTerms: string;
+  /** Fan-out parents with work due (zset scored by when, ms): children to launch or to cancel. */
+  readonly fanoutsDue: string;
+  /** `pick any` commands waiting for a free agent (zset scored like a mailbox: priority, then arrival). */
+  readonly commandsWaiting: string;
+  /** Prefix of a fan-out's matched agents (`<prefix>:fanout-agents:<parent id>`, zset, score 0: launch order by id). */
+  readonly fanoutAgentsPrefix: string;
+  /** Prefix of a fan-out's skipped (offline) agents (`<prefix>:fanout-skipped:<parent id>`, zset, score 0). */
+  readonly fanoutSkippedPrefix: string;
 
   constructor(readonly prefix: string) {
     this.commandsStream = `${prefix}:commands:stream`;
@@ -73,6 +85,12 @@ export class NexusKeys {
     this.commandSeq = `${prefix}:commands:seq`;
     this.commandCounts = `${prefix}:commands:counts`;
     this.indexPrefix = `${prefix}:idx:`;
+    this.labelPrefix = `${prefix}:lbl:`;
+    this.agentTerms = `${prefix}:agents:terms`;
+    this.fanoutsDue = `${prefix}:fanouts:due`;
+    this.commandsWaiting = `${prefix}:commands:waiting`;
+    this.fanoutAgentsPrefix = `${prefix}:fanout-agents:`;
+    this.fanoutSkippedPrefix = `${prefix}:fanout-skipped:`;
   }
 
   /** Agent record (hash): owner replica, session, epoch, state, hello fields, metrics. */
