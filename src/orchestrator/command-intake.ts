@@ -7,7 +7,9 @@ import { firstDelivery } from '../redis-bridge/command-wire';
 import type { IngressEntry } from '../redis-bridge/ingress-consumer';
 import { fieldsForDeadLetter, parseIngressEntry, type EntryRules, type IngressRequest } from '../redis-bridge/ingress-entry';
 import type { ReplicaBell } from '../redis-bridge/replica-bell';
+import type { FanoutStore } from '../redis-bridge/fanout-store';
 import type { DeliveryRuns } from './delivery-runs';
+import type { FanoutDriver } from './fanout-driver';
 
 /**
  * A route script call carries at most this many entries and (past its first) this many
@@ -26,7 +28,8 @@ const NOT_HANDLED = 'ingress entry not handled; it stays pending and will be rec
  * Redis applies them in entry order (a cancel after its command sees it). A redrive
  * (`command_redrive`) becomes the command its dead letter holds: the batch's dead letters are
  * read first, in one round trip before any script call, so that order still holds. An entry
- * whose script failed stays pending and is reclaimed later.
+ * with a `selector` is planned by its own script call (planFanout) and its children launched
+ * by the FanoutDriver. An entry whose script failed stays pending and is reclaimed later.
  */
 export class CommandIntake {
   constructor(
@@ -37,6 +40,8 @@ export class CommandIntake {
     private readonly replicaId: string,
     private readonly logger: Logger,
     private readonly deadLetters: DeadLetters,
+    private readonly fanouts: FanoutStore,
+    private readonly driver: FanoutDriver,
   ) {}
 
   readonly handleBatch = async (entries: IngressEntry[]): Promise<void> => {
@@ -77,6 +82,10 @@ export class CommandIntake {
         return;
       }
       flush();
+      if (request?.kind === 'targeted') {
+        calls.push(this.plan(entry, request).catch((err: Error) => this.logger.warn({ entryId: entry.id, err: err.message }, NOT_HANDLED)));
+        return;
+      }
       calls.push(this.handleOther(entry, request, owners).catch((err: Error) => this.logger.warn({ entryId: entry.id, err: err.message }, NOT_HANDLED)));
     });
     flush();
@@ -129,8 +138,18 @@ export class CommandIntake {
     });
   }
 
+  /** An entry with a `selector`: a fan-out is recorded and then launched; `pick any` is placed or waits. */
+  private async plan(entry: IngressEntry, request: Extract<IngressRequest, { kind: 'targeted' }>): Promise<void> {
+    const { command, spec } = request;
+    const result = await this.fanouts.plan(entry.id, command, spec, fieldsForDeadLetter(entry.fields ?? [], this.rules.dlqPayloadBytes));
+    if (result.outcome === 'planned') this.driver.kick(command.commandId);
+    else if (result.outcome === 'placed') this.driver.dispatch([result.admitted]);
+    else if (result.outcome === 'error') this.logger.warn({ entryId: entry.id, commandId: command.commandId, err: result.error }, NOT_HANDLED);
+    else if (result.outcome !== 'waiting') this.logger.info({ entryId: entry.id, commandId: command.commandId, outcome: result.outcome }, 'targeted entry not planned');
+  }
+
   /** An entry that is not a valid command: deleted, invalid, or a cancel. */
-  private async handleOther(entry: IngressEntry, request: Exclude<IngressRequest, { kind: 'issue' | 'redrive' }> | undefined, owners: Set<string>): Promise<void> {
+  private async handleOther(entry: IngressEntry, request: Exclude<IngressRequest, { kind: 'issue' | 'redrive' | 'targeted' }> | undefined, owners: Set<string>): Promise<void> {
     if (!entry.fields || !request) {
       // Deleted from the stream while pending: nothing left to route.
       await this.store.reject(entry.id, 'invalid', 'entry was deleted from the stream before it was handled', []);

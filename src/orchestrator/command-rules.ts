@@ -1,4 +1,5 @@
 import type { CommandLimits } from '../redis-bridge/command-types';
+import type { FanoutLimits } from '../redis-bridge/fanout-store';
 import type { EntryRules } from '../redis-bridge/ingress-entry';
 import type { OrchestratorConfig } from './config';
 
@@ -15,6 +16,11 @@ export function commandLimitsOf(config: OrchestratorConfig): CommandLimits {
     retryMaxMs: config.retryMaxMs,
     indexLifeMs: recordLifeMs(config),
   };
+}
+
+/** The command path's bounds plus those of targeting by selector. */
+export function fanoutLimitsOf(config: OrchestratorConfig): FanoutLimits {
+  return { ...commandLimitsOf(config), maxFanout: config.maxFanout };
 }
 
 /** What an ingress entry (or a SubmitCommand, or a redrive) must satisfy, from the config. */

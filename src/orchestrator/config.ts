@@ -117,6 +117,10 @@ export interface OrchestratorConfig {
   readonly sessionAdmissionRate: number;
   /** `MAX_WATCHERS`: Open WatchCommand and WatchEvents streams per replica, both kinds together. */
   readonly maxWatchers: number;
+  /** `MAX_FANOUT`: Most agents one `pick all` command may reach. */
+  readonly maxFanout: number;
+  /** `FANOUT_POLL_MS`: How often due fan-out work and waiting `pick any` commands are looked for. */
+  readonly fanoutPollMs: number;
   /**
    * gRPC TLS: certificate chain and key (PEM). With a CA too, clients must present a
    * certificate from it (mTLS) and a hello's agent_id must match the certificate's identity.
@@ -194,6 +198,8 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
     agentReconnectWindowMs: r.int('AGENT_RECONNECT_WINDOW_MS', S.AGENT_RECONNECT_WINDOW_MS.default, 100, 86_400_000),
     sessionAdmissionRate: r.int('SESSION_ADMISSION_RATE', S.SESSION_ADMISSION_RATE.default, 1, 1_000_000),
     maxWatchers: r.int('MAX_WATCHERS', S.MAX_WATCHERS.default, 1, 100_000),
+    maxFanout: r.int('MAX_FANOUT', S.MAX_FANOUT.default, 1, 1_000_000),
+    fanoutPollMs: r.int('FANOUT_POLL_MS', S.FANOUT_POLL_MS.default, 10, 60_000),
     tls: readTls(r),
     redisTlsCa: redisTlsCa ? readPem('REDIS_TLS_CA', redisTlsCa) : undefined,
     authTokens: readTokens(r),

@@ -17,7 +17,9 @@ import { ReplicaBell, type BellMessage } from '../redis-bridge/replica-bell';
 import { ReplicaRegistry } from '../redis-bridge/replica-registry';
 import { CommandIntake } from './command-intake';
 import { CommandMaintenance } from './command-maintenance';
-import { commandLimitsOf, entryRulesOf, recordLifeMs } from './command-rules';
+import { commandLimitsOf, entryRulesOf, fanoutLimitsOf, recordLifeMs } from './command-rules';
+import { FanoutDriver } from './fanout-driver';
+import { FanoutStore } from '../redis-bridge/fanout-store';
 import type { OrchestratorConfig } from './config';
 import { AckHolder } from './ack-holder';
 import { authMode } from './auth/authenticator';
@@ -63,6 +65,7 @@ export class Orchestrator {
   private readonly delivery: DeliveryRuns;
   private readonly retries: RetryTimers;
   private readonly results: ResultBatcher;
+  private readonly fanouts: FanoutDriver;
   private readonly acks: AckHolder;
   private readonly progress: ProgressWriter;
   private readonly drain: SessionDrain;
@@ -118,7 +121,9 @@ export class Orchestrator {
       store.ack(ack.commandId, agentId, ack.attempt).catch((err: Error) => deliveryLog.debug({ err: err.message }, 'ack not recorded'));
     });
     const deadLetters = new DeadLetters(this.redis, keys);
-    const intake = new CommandIntake(store, rules, this.delivery, this.bell, config.replicaId, logger.child({ component: 'intake' }), deadLetters);
+    const fanouts = new FanoutStore(this.redis, keys, fanoutLimitsOf(config), config.replicaId);
+    this.fanouts = new FanoutDriver(fanouts, this.delivery, this.bell, config.replicaId, logger.child({ component: 'fanout' }));
+    const intake = new CommandIntake(store, rules, this.delivery, this.bell, config.replicaId, logger.child({ component: 'intake' }), deadLetters, fanouts, this.fanouts);
     this.consumer = new IngressConsumer(this.blocking, this.redis, keys, config.replicaId, {
       batch: config.ingressBatch,
       blockMs: config.ingressBlockMs,
@@ -175,6 +180,7 @@ export class Orchestrator {
       new Ticker(config.stalenessCheckIntervalMs, () => staleness.check(), warn('staleness check')),
       new Ticker(config.wakePollMs, () => this.delivery.pollWake(), warn('wake poll')),
       new Ticker(config.maintenanceIntervalMs, () => maintenance.run(), warn('command maintenance')),
+      new Ticker(config.fanoutPollMs, this.fanouts.poll, warn('fan-out poll')),
     ];
   }
 
@@ -233,6 +239,7 @@ export class Orchestrator {
     const steps: [string, () => unknown][] = [
       // Stop taking commands first; a batch being routed is finished, unread ones stay for the others.
       ['stop consuming', () => this.consumer.close()],
+      ['stop launching fan-outs', () => this.fanouts.close()],
       // Leave no consumer name behind if nothing is pending on it (else the others reclaim it).
       ['retire consumer', () => wasRunning && retireConsumer(this.redis, this.keys, config.replicaId)],
       ['stop listening', () => this.bound && this.server.unbind(this.bound)],

@@ -55,6 +55,8 @@ export const ORCHESTRATOR_SETTINGS = Object.freeze({
   MAX_PAYLOAD_BYTES: setting(COMMANDS, 256 * 1024, 'larger payloads are dead-lettered `invalid`'),
   DEFAULT_MAX_ATTEMPTS: setting(COMMANDS, 3, 'runs of a failing command before it is dead-lettered `failed`'),
   DEFAULT_COMMAND_TTL_MS: setting(COMMANDS, 3_600_000, 'a command not delivered within its TTL is dead-lettered `expired`; this is the TTL when the command sets none'),
+  MAX_FANOUT: setting(COMMANDS, 10_000, 'most agents one `pick all` command (a `selector`) may reach; a larger match is dead-lettered `invalid` with the count'),
+  FANOUT_POLL_MS: setting(COMMANDS, 100, 'how often each replica looks for fan-out work that is due (the next batch of a rollout, a cancel) and for `pick any` commands waiting for a free agent'),
   MAX_COMMAND_TTL_MS: setting(COMMANDS, 7 * 86_400_000, 'largest `ttl_ms` accepted; at least `DEFAULT_COMMAND_TTL_MS`'),
   COMMAND_RETENTION_MS: setting(COMMANDS, 86_400_000, 'finished records (and the dedupe of their ids) are kept this long'),
   RETRY_BASE_MS: setting(COMMANDS, 1000, 'first retry delay after a failure, doubling per attempt'),

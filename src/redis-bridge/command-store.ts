@@ -55,7 +55,7 @@ export class CommandStore {
     const k = this.keys;
     const l = this.limits;
     return decodeCancelReply(await this.redis.cancelCommand(
-      k.commandsStream, k.command(commandId), k.events, k.commandDeadlines, k.commandCounts, k.dlq,
+      k.commandsStream, k.command(commandId), k.events, k.commandDeadlines, k.commandCounts, k.dlq, k.fanoutsDue, k.commandsWaiting,
       CONSUMER_GROUP, this.replicaId, entryId, commandId, k.mailboxPrefix, k.agentPrefix, l.eventsMaxLen, l.dlqMaxLen,
       k.replicaPrefix, k.cancelsPrefix, WAKE_SUFFIX, WAKE_TTL_MS, CANCELS_TTL_MS, l.dlqPayloadBytes, requestedBy, reason, k.indexPrefix, ...original,
     ));
@@ -89,7 +89,7 @@ export class CommandStore {
     const k = this.keys;
     const l = this.limits;
     const args: (string | number)[] = [
-      k.events, k.dlq, k.commandDeadlines, k.commandCounts,
+      k.events, k.dlq, k.commandDeadlines, k.commandCounts, k.fanoutsDue,
       k.commandPrefix, k.mailboxPrefix, k.agentPrefix, this.replicaId, l.retryBaseMs, l.retryMaxMs, l.retentionMs,
       l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes, k.indexPrefix, results.length,
     ];
@@ -105,7 +105,7 @@ export class CommandStore {
     const k = this.keys;
     const l = this.limits;
     return decodeCount('expireCommands', await this.redis.expireCommands(
-      k.commandDeadlines, k.events, k.dlq, k.commandCounts,
+      k.commandDeadlines, k.events, k.dlq, k.commandCounts, k.fanoutsDue, k.commandsWaiting,
       k.commandPrefix, k.mailboxPrefix, k.agentPrefix, batch, l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes,
       this.replicaId, l.retentionMs, recheckMs, k.indexPrefix,
     ));

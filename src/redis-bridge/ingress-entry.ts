@@ -1,4 +1,5 @@
 import { agentIdProblem } from '../shared/agent-id';
+import { parseTargetSpec, TargetSpecError, type TargetSpec } from './target-spec';
 
 /** A command as accepted from the ingress. */
 export interface NewCommand {
@@ -21,6 +22,8 @@ export interface NewCommand {
 /** What an ingress entry asks for, or why it cannot be done. */
 export type IngressRequest =
   | { kind: 'issue'; command: NewCommand }
+  /** By `selector`: the command's `target` is '' and `spec` says how it picks its agents. */
+  | { kind: 'targeted'; command: NewCommand; spec: TargetSpec }
   | { kind: 'cancel'; commandId: string; requestedBy: string; reason: string }
   /** Run a dead letter again; `commandId` '' = `<original command id>:redrive:<deadLetterId>`. */
   | { kind: 'redrive'; deadLetterId: string; commandId: string; requestedBy: string }
@@ -74,31 +77,31 @@ export function parseIngressEntry(entryId: string, raw: RawFields, rules: EntryR
       return { kind: 'redrive', deadLetterId, commandId: name(f, 'command_id', false), requestedBy: requester(f) };
     }
     if (type !== 'command_issued') throw new Invalid(`type must be command_issued, command_cancel or command_redrive, got ${quote(type)}`);
-    const target = f.get('target');
-    if (target === undefined || target === '') throw new Invalid('target is required');
-    const targetProblem = agentIdProblem(target);
+    const target = f.get('target') ?? '';
+    const bySelector = (f.get('selector') ?? '') !== '';
+    if (target === '' && !bySelector) throw new Invalid('target is required (or a selector)');
+    if (target !== '' && bySelector) throw new Invalid('give target or selector, not both');
+    const targetProblem = bySelector ? undefined : agentIdProblem(target);
     if (targetProblem) throw new Invalid(`target: ${targetProblem.replace('agent_id ', '')}`);
     const payload = f.get('payload') ?? '';
     const correlationId = f.get('correlation_id') ?? '';
     if (correlationId.length > MAX_CORRELATION) throw new Invalid(`correlation_id is longer than ${MAX_CORRELATION} characters`);
-    return {
-      kind: 'issue',
-      command: {
-        commandId: name(f, 'command_id', false) || entryId,
-        target,
-        commandType: name(f, 'command_type', true),
-        payload,
-        priority: priority(f.get('priority')),
-        correlationId,
-        maxAttempts: integer(f, 'max_attempts', rules.defaultMaxAttempts, 1, 100),
-        ttlMs: integer(f, 'ttl_ms', rules.defaultTtlMs, 1, rules.maxTtlMs),
-        requestedBy: requester(f),
-        redriveOf: '',
-        parentId: '',
-      },
+    const command: NewCommand = {
+      commandId: name(f, 'command_id', false) || entryId,
+      target,
+      commandType: name(f, 'command_type', true),
+      payload,
+      priority: priority(f.get('priority')),
+      correlationId,
+      maxAttempts: integer(f, 'max_attempts', rules.defaultMaxAttempts, 1, 100),
+      ttlMs: integer(f, 'ttl_ms', rules.defaultTtlMs, 1, rules.maxTtlMs),
+      requestedBy: requester(f),
+      redriveOf: '',
+      parentId: '',
     };
+    return bySelector ? { kind: 'targeted', command, spec: parseTargetSpec(f) } : { kind: 'issue', command };
   } catch (err) {
-    if (err instanceof Invalid) return { kind: 'invalid', error: err.message };
+    if (err instanceof Invalid || err instanceof TargetSpecError) return { kind: 'invalid', error: err.message };
     throw err;
   }
 }

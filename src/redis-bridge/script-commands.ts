@@ -25,5 +25,8 @@ declare module 'ioredis' {
     retireConsumer(...args: Arg[]): Result<unknown, Context>;
     scanDeadLetters(...args: Arg[]): Result<unknown, Context>;
     recordProgress(...args: Arg[]): Result<unknown, Context>;
+    planFanout(...args: Arg[]): Result<unknown, Context>;
+    launchChildren(...args: Arg[]): Result<unknown, Context>;
+    placeWaiting(...args: Arg[]): Result<unknown, Context>;
   }
 }

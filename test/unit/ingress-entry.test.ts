@@ -141,8 +141,8 @@ describe('parseIngressEntry: max_attempts and ttl_ms', () => {
 
 describe('parseIngressEntry: required fields and names', () => {
   it('rejects a command without target or with an empty one', () => {
-    expect(invalid(parse('command_type', 'run'))).toBe('target is required');
-    expect(invalid(parse('target', '', 'command_type', 'run'))).toBe('target is required');
+    expect(invalid(parse('command_type', 'run'))).toBe('target is required (or a selector)');
+    expect(invalid(parse('target', '', 'command_type', 'run'))).toBe('target is required (or a selector)');
   });
 
   it('rejects a command without command_type or with an empty one', () => {

@@ -2,6 +2,8 @@
   Dead-letters commands past their TTL (`expired`): queued, retrying, or delivered to a
   session that no longer exists. A command in flight on a live session is looked at again
   later: the agent is working on it. Any replica may run this; Redis time decides.
+  A `pick any` command still waiting for a free agent leaves the waiting list; a fan-out
+  child's end moves its parent along (includes/fanoutParent.lua).
   Record, mailbox and agent keys are built from prefixes (same hash tag on Redis Cluster).
 
   Input:
@@ -9,6 +11,8 @@
     KEYS[2] events stream
     KEYS[3] dead-letter stream
     KEYS[4] command counts by state (hash)
+    KEYS[5] fan-outs due (zset)
+    KEYS[6] `pick any` commands waiting for an agent (zset)
 
     ARGV[1] command record key prefix   ARGV[6] dlq cap
     ARGV[2] mailbox key prefix          ARGV[7] dlq payload cap (bytes)
@@ -24,12 +28,13 @@
 --- @include "includes/stateTally.lua"
 --- @include "includes/deadLetter.lua"
 --- @include "includes/timeline.lua"
+--- @include "includes/fanoutParent.lua"
 
 local now, nowText = nowMs()
 local expired = 0
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))) do
   local key = ARGV[1] .. id
-  local r = redis.call('HMGET', key, 'state', 'target', 'delivered_epoch', 'attempt', 'timeline', 'queued_at')
+  local r = redis.call('HMGET', key, 'state', 'target', 'delivered_epoch', 'attempt', 'timeline', 'queued_at', 'parent_id')
   local state, target = r[1], r[2]
   local live = false
   if state == 'delivered' then
@@ -43,16 +48,20 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0
   else
     moveState(key, id, r[6], state, 'dead', 'dead_reason', 'expired', 'finished_at', nowText,
       'timeline', withStep(r[5], step('expired', nowText, ARGV[8])))
-    redis.call('ZREM', ARGV[2] .. target, id)
+    if target == '' then redis.call('ZREM', KEYS[6], id) else redis.call('ZREM', ARGV[2] .. target, id) end
     redis.call('ZREM', KEYS[1], id)
+    if r[7] then childFinished(r[7], 'dead') end
     redis.call('PEXPIRE', key, tonumber(ARGV[9]))
     local c = redis.call('HMGET', key, 'command_type', 'payload', 'priority', 'correlation_id', 'max_attempts', 'source_id', 'ttl_ms')
     local original = { 'type', 'command_issued', 'target', target, 'command_id', id, 'command_type', c[1],
       'payload', c[2], 'priority', c[3], 'correlation_id', c[4], 'max_attempts', c[5], 'ttl_ms', c[7] }
+    if r[7] then original[#original + 1] = 'parent_id'; original[#original + 1] = r[7] end
     deadLetter(KEYS[3], ARGV[6], KEYS[2], ARGV[5], original, 'expired',
-      'not delivered within ttl_ms=' .. c[7], tonumber(r[4]) - 1, c[6] or '', ARGV[8], now, tonumber(ARGV[7]))
+      (target == '' and 'no agent matching the selector had a free slot within ttl_ms=' or 'not delivered within ttl_ms=') .. c[7], tonumber(r[4]) - 1, c[6] or '', ARGV[8], now, tonumber(ARGV[7]))
     expired = expired + 1
   end
 end
+flushParents({ commandPrefix = ARGV[1], due = KEYS[5], events = KEYS[2], eventsCap = ARGV[5], replica = ARGV[8],
+  now = now, nowText = nowText, retention = tonumber(ARGV[9]) })
 countStates(KEYS[4], ARGV[11])
 return expired

@@ -12,6 +12,7 @@
   Input:
     KEYS[1] events stream            KEYS[3] command deadlines (zset)
     KEYS[2] dead-letter stream       KEYS[4] command counts by state (hash)
+                                     KEYS[5] fan-outs due (zset)
 
     ARGV[1] command record key prefix   ARGV[6] retry delay cap (ms)
     ARGV[2] mailbox key prefix          ARGV[7] record retention after finishing (ms)
@@ -23,6 +24,9 @@
     ARGV[13..] n x 10: command id, agent id, session epoch, outcome (succeeded | failed |
       cancelled), output, error, duration (ms), permanent (1/0), attempt, refill window
       (the session's window, or 0 when it should get nothing new now)
+
+  A fan-out child's end moves its parent along (includes/fanoutParent.lua); its events carry
+  `parent_id`.
 
   A result stands for the agent's ack: an attempt whose ack was not recorded on its own
   (agents send none for commands that finish quickly) gets its `acked` step here.
@@ -43,6 +47,7 @@
 --- @include "includes/stateTally.lua"
 --- @include "includes/timeline.lua"
 --- @include "includes/pickReady.lua"
+--- @include "includes/fanoutParent.lua"
 
 local commandPrefix, mailboxPrefix, agentPrefix, replica = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local retryBase, retryMax, retention = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
@@ -68,10 +73,13 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
   if a.epoch ~= epoch then return REPLY.FENCED, 0 end
   a.window = tonumber(window)
   local key, mailbox = commandPrefix .. id, mailboxPrefix .. agentId
-  local r = redis.call('HMGET', key, 'state', 'target', 'attempt', 'max_attempts', 'delivered_epoch', 'acked_attempt', 'timeline', 'queued_at')
+  local r = redis.call('HMGET', key, 'state', 'target', 'attempt', 'max_attempts', 'delivered_epoch', 'acked_attempt', 'timeline', 'queued_at', 'parent_id')
   local state = r[1]
   if state ~= 'delivered' or r[2] ~= agentId or r[3] ~= attemptText then return REPLY.IGNORED, 0 end
   local attempt = tonumber(attemptText)
+  local parentId = r[9]
+  -- Event fields after the common ones: a child's carry its parent.
+  local tail = parentId and { 'parent_id', parentId, 'ts', nowText } or { 'ts', nowText }
   -- It leaves this session's window (a command delivered to an earlier session never counted).
   if r[5] == epoch then a.left = a.left + 1 end
   -- The result's fields, written with the new state in one HSET below.
@@ -93,9 +101,10 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
     ids[#ids + 1] = id
     finished[#finished + 1] = id
     redis.call('PEXPIRE', key, retention)
+    if parentId then childFinished(parentId, newState) end
     if eventType then
       redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', eventType, 'command_id', id,
-        'agent_id', agentId, 'replica', replica, 'attempt', attemptText, 'ts', nowText)
+        'agent_id', agentId, 'replica', replica, 'attempt', attemptText, unpack(tail))
     end
   end
 
@@ -105,13 +114,14 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
   end
 
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_failed', 'command_id', id,
-    'agent_id', agentId, 'replica', replica, 'attempt', attemptText, 'error', string.sub(err, 1, 200), 'ts', nowText)
+    'agent_id', agentId, 'replica', replica, 'attempt', attemptText, 'error', string.sub(err, 1, 200), unpack(tail))
   if permanent == '1' or attempt >= tonumber(r[4]) then
     fields[#fields + 1] = 'dead_reason'; fields[#fields + 1] = 'failed'
     finish('failed', nil)
     local c = redis.call('HMGET', key, 'command_type', 'payload', 'priority', 'correlation_id', 'max_attempts', 'source_id')
     local original = { 'type', 'command_issued', 'target', agentId, 'command_id', id, 'command_type', c[1],
       'payload', c[2], 'priority', c[3], 'correlation_id', c[4], 'max_attempts', c[5] }
+    if parentId then original[#original + 1] = 'parent_id'; original[#original + 1] = parentId end
     deadLetter(KEYS[2], dlqCap, KEYS[1], eventsCap, original, 'failed', err, attempt, c[6] or '', replica, now, dlqPayloadCap)
     return REPLY.FINISHED, 0
   end
@@ -121,7 +131,7 @@ local function apply(id, agentId, epoch, outcome, output, err, duration, permane
   moveState(key, id, r[8], state, 'retrying', 'attempt', attempt + 1, 'not_before', retryAt, unpack(fields))
   backToReady(mailbox, id)
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', eventsCap, '*', 'type', 'command_retrying', 'command_id', id,
-    'agent_id', agentId, 'replica', replica, 'attempt', attempt + 1, 'retry_at', retryAt, 'ts', nowText)
+    'agent_id', agentId, 'replica', replica, 'attempt', attempt + 1, 'retry_at', retryAt, unpack(tail))
   return REPLY.RETRYING, delay
 end
 
@@ -154,6 +164,8 @@ for _, agentId in ipairs(order) do
     end
   end
 end
+flushParents({ commandPrefix = commandPrefix, due = KEYS[5], events = KEYS[1], eventsCap = eventsCap, replica = replica,
+  now = now, nowText = nowText, retention = tonumber(retention) })
 countStates(KEYS[4], indexPrefix)
 
 out[#out + 1] = refilled
