@@ -60,35 +60,42 @@ export class CommandService {
   }
 
   readonly submitCommand = (call: ServerUnaryCall<SubmitCommandRequest, SubmitCommandResponse>, callback: sendUnaryData<SubmitCommandResponse>): void => {
-    const q = call.request;
-    const fields: string[] = ['type', 'command_issued'];
-    // `target` or `selector`: an empty target goes in only without a selector, so the ingress names what is missing.
-    if (q.target || !q.selector) fields.push('target', q.target);
-    fields.push('command_type', q.commandType);
-    if (q.selector) fields.push('selector', q.selector);
-    if (q.pick) fields.push('pick', q.pick);
-    if (q.batch) fields.push('batch', q.batch);
-    if (q.batchWaitMs) fields.push('batch_wait_ms', String(q.batchWaitMs));
-    if (q.maxFailures) fields.push('max_failures', String(q.maxFailures));
-    if (q.includeOffline) fields.push('include_offline', 'true');
-    if (q.commandId) fields.push('command_id', q.commandId);
-    if (q.priority) fields.push('priority', q.priority);
-    if (q.payload) fields.push('payload', q.payload);
-    if (q.correlationId) fields.push('correlation_id', q.correlationId);
-    if (q.maxAttempts) fields.push('max_attempts', String(q.maxAttempts));
-    if (q.ttlMs) fields.push('ttl_ms', String(q.ttlMs));
     // Who asked (the role guard set the caller): the timeline shows `by operator/alice`, command_queued carries `by`.
-    const by = requestedBy(callerOf(call));
-    if (by) fields.push('requested_by', by);
+    const fields = ingressFields(call.request, requestedBy(callerOf(call)));
     // The same validation the consumer applies, so a bad request fails here and not in the DLQ.
     const checked = parseIngressEntry('pending', fields.map((f) => Buffer.from(f, 'utf8')), this.rules);
     if (checked.kind === 'invalid') return callback({ code: status.INVALID_ARGUMENT, details: checked.error });
     this.redis.xadd(this.keys.commandsStream, '*', ...fields).then(
-      (entryId) => callback(null, { entryId: entryId ?? '', commandId: q.commandId || (entryId ?? '') }),
+      (entryId) => callback(null, { entryId: entryId ?? '', commandId: call.request.commandId || (entryId ?? '') }),
       (err: Error) => {
         this.logger.warn({ err: err.message }, 'SubmitCommand failed');
         callback({ code: status.UNAVAILABLE, details: 'ingress unavailable (redis unreachable); retry' });
       },
     );
   };
+}
+
+/**
+ * The ingress entry (XADD field/value list) for a SubmitCommandRequest: the optional fields only
+ * when set. `target` or `selector`: an empty target goes in only without a selector, so the
+ * ingress validation names what is missing.
+ */
+export function ingressFields(q: SubmitCommandRequest, by: string | undefined): string[] {
+  const fields: string[] = ['type', 'command_issued'];
+  if (q.target || !q.selector) fields.push('target', q.target);
+  fields.push('command_type', q.commandType);
+  if (q.selector) fields.push('selector', q.selector);
+  if (q.pick) fields.push('pick', q.pick);
+  if (q.batch) fields.push('batch', q.batch);
+  if (q.batchWaitMs) fields.push('batch_wait_ms', String(q.batchWaitMs));
+  if (q.maxFailures) fields.push('max_failures', String(q.maxFailures));
+  if (q.includeOffline) fields.push('include_offline', 'true');
+  if (q.commandId) fields.push('command_id', q.commandId);
+  if (q.priority) fields.push('priority', q.priority);
+  if (q.payload) fields.push('payload', q.payload);
+  if (q.correlationId) fields.push('correlation_id', q.correlationId);
+  if (q.maxAttempts) fields.push('max_attempts', String(q.maxAttempts));
+  if (q.ttlMs) fields.push('ttl_ms', String(q.ttlMs));
+  if (by) fields.push('requested_by', by);
+  return fields;
 }

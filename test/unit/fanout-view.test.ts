@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CommandState } from '../../src/generated/nexus/prime/pulse';
+import { CommandState, SubmitCommandRequest } from '../../src/generated/nexus/prime/pulse';
+import { ingressFields } from '../../src/orchestrator/command-service';
 import { childrenPage, encodeChildrenToken, fanoutSummary, isFanoutParent } from '../../src/orchestrator/fanout-view';
 import { InvalidArgument } from '../../src/orchestrator/invalid-argument';
 import { childOutcomeOf, stepOf } from '../../src/orchestrator/watch/event-entries';
@@ -74,5 +75,20 @@ describe('child outcomes', () => {
   it("shows a parent's plan and summary as step details", () => {
     expect(stepOf(ev({ type: 'command_queued', command_id: 'p', agent_id: '', selector: 'env=prod', matched: '3', skipped: '1' })).detail).toBe('selector env=prod: 3 matched, 1 skipped');
     expect(stepOf(ev({ type: 'command_failed', command_id: 'p', agent_id: '', summary: '2 succeeded, 1 failed' })).detail).toBe('2 succeeded, 1 failed');
+  });
+});
+
+describe('SubmitCommand ingress fields', () => {
+  const pairs = (fields: string[]) => Object.fromEntries(fields.flatMap((f, i) => (i % 2 === 0 ? [[f, fields[i + 1]]] : [])));
+
+  it('passes the selector and rollout fields only when set, and no empty target beside a selector', () => {
+    const fanout = ingressFields(SubmitCommandRequest.fromPartial({ selector: 'env=prod', commandType: 'echo', pick: 'all', batch: '10%', batchWaitMs: 500, maxFailures: 2, includeOffline: true }), 'operator/alice');
+    expect(pairs(fanout)).toEqual({
+      type: 'command_issued', command_type: 'echo', selector: 'env=prod', pick: 'all', batch: '10%', batch_wait_ms: '500', max_failures: '2', include_offline: 'true', requested_by: 'operator/alice',
+    });
+    const plain = ingressFields(SubmitCommandRequest.fromPartial({ target: 'a1', commandType: 'echo' }), '');
+    expect(plain).toEqual(['type', 'command_issued', 'target', 'a1', 'command_type', 'echo']);
+    // Neither: the empty target goes in, and the ingress validation says it is required.
+    expect(pairs(ingressFields(SubmitCommandRequest.fromPartial({ commandType: 'echo' }), ''))).toMatchObject({ target: '' });
   });
 });
