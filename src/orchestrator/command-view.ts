@@ -30,6 +30,10 @@ export function commandView(record: Readonly<Record<string, string>>): GetComman
     finishedAtUnixMs: Number(r.finished_at ?? 0),
     // The route script records the ingress field `requested_by` under that name.
     submittedBy: r.requested_by ?? '',
+    selector: r.selector ?? '',
+    pick: r.pick ?? '',
+    // A fan-out parent's summary needs more than the record (skipped agents, children): see fanout-view.ts.
+    fanout: undefined,
   };
 }
 

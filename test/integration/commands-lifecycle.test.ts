@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
 import { CancelledError } from '../../src/agent/command-errors';
 import { delay } from '../../src/shared/delay';
-import { CommandState, NexusPulseServiceClient, type GetCommandResponse, type SubmitCommandRequest, type SubmitCommandResponse } from '../../src/generated/nexus/prime/pulse';
+import { CommandState, GetCommandRequest, NexusPulseServiceClient, SubmitCommandRequest, type GetCommandResponse, type SubmitCommandResponse } from '../../src/generated/nexus/prime/pulse';
 import { useAgents } from '../helpers/agents';
 import { DLQ, eventCounts, groupState, issue, readDlq, xaddMany } from '../helpers/commands';
 import { getStatus } from '../helpers/grpc-clients';
@@ -202,9 +202,9 @@ describe('command lifecycle', () => {
     const client = new NexusPulseServiceClient(`127.0.0.1:${fx.port}`, credentials.createInsecure());
     const submit = (r: Partial<SubmitCommandRequest>) =>
       new Promise<SubmitCommandResponse>((resolve, reject) =>
-        client.submitCommand({ target: '', commandType: '', commandId: '', priority: '', payload: '', correlationId: '', maxAttempts: 0, ttlMs: 0, ...r }, (e, res) => (e ? reject(e) : resolve(res))),
+        client.submitCommand(SubmitCommandRequest.fromPartial(r), (e, res) => (e ? reject(e) : resolve(res))),
       );
-    const get = (commandId: string) => new Promise<GetCommandResponse>((resolve, reject) => client.getCommand({ commandId }, new Metadata(), (e, res) => (e ? reject(e) : resolve(res))));
+    const get = (commandId: string) => new Promise<GetCommandResponse>((resolve, reject) => client.getCommand(GetCommandRequest.fromPartial({ commandId }), new Metadata(), (e, res) => (e ? reject(e) : resolve(res))));
 
     const submitted = await submit({ target: 'grpc-user', commandType: 'echo', commandId: 'via-grpc', payload: 'hi', priority: 'high', correlationId: 'corr-7' });
     expect(submitted.commandId).toBe('via-grpc');

@@ -5,6 +5,7 @@ import { LOG_LINES_PER_MESSAGE, MAX_BUFFERED_LINES } from '../../src/agent/comma
 import {
   CommandOutcome,
   CommandState,
+  GetCommandRequest,
   NexusPulseServiceClient,
   NexusPulseServiceService,
   type AgentMessage,
@@ -33,7 +34,7 @@ function issue(target: string, commandId: string, commandType: string, payload =
 
 function getCommand(client: NexusPulseServiceClient, commandId: string): Promise<GetCommandResponse> {
   return new Promise((resolve, reject) => {
-    client.getCommand({ commandId }, new Metadata(), { deadline: Date.now() + 3000 }, (err, res) => (err ? reject(err) : resolve(res)));
+    client.getCommand(GetCommandRequest.fromPartial({ commandId }), new Metadata(), { deadline: Date.now() + 3000 }, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
 import Redis from 'ioredis';
 import { ServerReflectionClient, type ServerReflectionResponse } from '../../src/generated/grpc/reflection/v1/reflection';
-import { NexusPulseServiceClient, SubmitCommandRequest, type GetCommandResponse } from '../../src/generated/nexus/prime/pulse';
+import { GetCommandRequest, NexusPulseServiceClient, SubmitCommandRequest, type GetCommandResponse } from '../../src/generated/nexus/prime/pulse';
 import { mayCall, rpcName, RPC_ROLES, type RpcKey } from '../../src/orchestrator/auth/rpc-roles';
 import { checkHealth, healthClient } from '../helpers/grpc-clients';
 import { readEvents } from '../helpers/events';
@@ -136,7 +136,7 @@ describe('roles over bearer tokens (AUTH_TOKENS_FILE, plaintext gRPC)', () => {
     const submitted = await new Promise<string>((resolve, reject) =>
       client.submitCommand(SubmitCommandRequest.fromPartial({ target: 'agent-1', commandType: 'echo', commandId: 'by-alice-1', payload: 'hi' }), bearer(TOKENS.operator), (err, r) => (err ? reject(err) : resolve(r.commandId))));
     expect(submitted).toBe('by-alice-1');
-    const getCommand = () => new Promise<GetCommandResponse>((resolve, reject) => client.getCommand({ commandId: 'by-alice-1' }, bearer(TOKENS.viewer), (err, r) => (err ? reject(err) : resolve(r))));
+    const getCommand = () => new Promise<GetCommandResponse>((resolve, reject) => client.getCommand(GetCommandRequest.fromPartial({ commandId: 'by-alice-1' }), bearer(TOKENS.viewer), (err, r) => (err ? reject(err) : resolve(r))));
     const record = await waitFor('by-alice-1 queued', async () => {
       try {
         const r = await getCommand();

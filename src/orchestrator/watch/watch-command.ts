@@ -5,7 +5,18 @@ import type { NexusKeys } from '../../redis-bridge/keys';
 import type { Logger } from '../../shared/logger';
 import { FINISHED_STATES } from '../command-states';
 import { commandView } from '../command-view';
-import { isCommandStep, logEntryOf, rawEvent, stepOf, TERMINAL_EVENTS, type RawEvent } from './event-entries';
+import { fanoutSummary, isFanoutParent, SKIPPED_SHOWN } from '../fanout-view';
+import {
+  CHILD_OUTCOME_EVENTS,
+  childOutcomeOf,
+  isCommandStep,
+  logEntryOf,
+  PARENT_TERMINAL_EVENTS,
+  rawEvent,
+  stepOf,
+  TERMINAL_EVENTS,
+  type RawEvent,
+} from './event-entries';
 import { EventFeed } from './event-feed';
 import type { EventsTail } from './events-tail';
 import { formatPosition, parsePosition, type CommandPosition } from './stream-ids';
@@ -42,7 +53,9 @@ export function checkWatchCommand(q: WatchCommandRequest): { id: string; after: 
 /**
  * WatchCommand: a snapshot (unless resuming), then each step of the command (its events on
  * the events stream), progress update and log line (its log stream), ending after the
- * terminal step. Everything comes from Redis, so any replica serves any command.
+ * terminal step. For a fan-out parent: its own steps and, instead of the children's steps,
+ * each child's outcome (a `child` message), ending after the parent's own terminal event.
+ * Everything comes from Redis, so any replica serves any command.
  */
 export function watchCommandHandler(deps: WatchCommandDeps): (call: ServerWritableStream<WatchCommandRequest, WatchCommandResponse>) => void {
   return (call) => {
@@ -65,6 +78,8 @@ class CommandWatch {
   private polls = 0;
   private finishedChecks = 0;
   private finishing = false;
+  /** A fan-out parent (known once its record is read, before the feed starts). */
+  private parent = false;
 
   constructor(private readonly deps: WatchCommandDeps, call: ServerWritableStream<unknown, WatchCommandResponse>, private readonly id: string) {
     this.outbox = new WatchOutbox(call, '', () => {
@@ -73,7 +88,8 @@ class CommandWatch {
       deps.registry.remove(this);
     });
     this.feed = new EventFeed(deps.tail, deps.redis, deps.keys.events, {
-      accept: (e) => e.fields.command_id === id && isCommandStep(e),
+      // Runs for every entry of the shared tail: two field compares for most of them.
+      accept: (e) => (e.fields.command_id === id ? isCommandStep(e) : this.parent && e.fields.parent_id === id && CHILD_OUTCOME_EVENTS.has(e.fields.type ?? '')),
       deliver: (e) => this.onStep(e),
       whenRoom: (n) => this.outbox.whenRoom(n),
       overflow: () => this.tooSlow(),
@@ -90,8 +106,9 @@ class CommandWatch {
     try {
       let finishedAtStart: boolean;
       if (after) {
-        const [commandId, state] = await redis.hmget(keys.command(this.id), 'command_id', 'state');
+        const [commandId, state, fanout] = await redis.hmget(keys.command(this.id), 'command_id', 'state', 'fanout');
         if (!commandId) return this.outbox.reject(status.NOT_FOUND, `no command ${this.id} (never seen, or its record expired)`);
+        this.parent = fanout === '1';
         this.position = after;
         this.outbox.startAt(formatPosition(after));
         finishedAtStart = FINISHED_STATES.has(state ?? '');
@@ -99,14 +116,23 @@ class CommandWatch {
         // The record and the events stream's end in one MULTI: every step in the snapshot's
         // timeline has an event at or before that end, every later one after it (a step and its
         // event are written by the same script), so the seam has no gap and no repeat.
-        const replies = await redis.multi().hgetall(keys.command(this.id)).xrevrange(keys.events, '+', '-', 'COUNT', 1).exec();
+        const replies = await redis
+          .multi()
+          .hgetall(keys.command(this.id))
+          .xrevrange(keys.events, '+', '-', 'COUNT', 1)
+          .zrange(keys.fanoutSkippedPrefix + this.id, '0', String(SKIPPED_SHOWN - 1))
+          .exec();
         if (!replies) throw new Error('MULTI aborted');
         for (const [err] of replies) if (err) throw err;
         const record = replies[0][1] as Record<string, string>;
         const last = replies[1][1] as [string, string[]][];
         if (!record.command_id) return this.outbox.reject(status.NOT_FOUND, `no command ${this.id} (never seen, or its record expired)`);
         this.position = { events: last[0]?.[0] ?? '0-0', log: '0-0' };
-        this.send({ $case: 'snapshot', snapshot: commandView(record) });
+        this.parent = isFanoutParent(record);
+        const snapshot = commandView(record);
+        // The counts now; children come as they finish (their pages are GetCommand's).
+        if (this.parent) snapshot.fanout = fanoutSummary(record, replies[2][1] as string[]);
+        this.send({ $case: 'snapshot', snapshot });
         finishedAtStart = FINISHED_STATES.has(record.state ?? '');
       }
       await this.feed.start(this.position.events);
@@ -127,8 +153,9 @@ class CommandWatch {
 
   private onStep(e: RawEvent): boolean {
     this.position = { ...this.position, events: e.id };
+    if (e.fields.command_id !== this.id) return this.send({ $case: 'child', child: childOutcomeOf(e, this.id) });
     const ok = this.send({ $case: 'step', step: stepOf(e) });
-    if (ok && TERMINAL_EVENTS.has(e.fields.type ?? '')) {
+    if (ok && (this.parent ? PARENT_TERMINAL_EVENTS : TERMINAL_EVENTS).has(e.fields.type ?? '')) {
       this.feed.stop();
       void this.finish();
     }

@@ -474,6 +474,13 @@ export interface GetSystemStatusResponse {
 /** Look up one command. */
 export interface GetCommandRequest {
   commandId: string;
+  /** Fan-out parents only: children per page (oldest first); default 100, at most 1000; 0 = the default. */
+  childrenPageSize: number;
+  /**
+   * Fan-out parents only: a `fanout.children_next_page_token` from an earlier response for the
+   * same command; empty = the first page.
+   */
+  childrenPageToken: string;
 }
 
 /** One step in a command's life. */
@@ -521,6 +528,56 @@ export interface GetCommandResponse {
   finishedAtUnixMs: number;
   /** Who submitted it: `<role>/<name>` of the caller, or empty for a plain XADD. */
   submittedBy: string;
+  /** The label selector it was submitted with (fan-out parents and `pick any` commands), or empty. */
+  selector: string;
+  /** `all` (a fan-out parent) or `any` (one agent picked), or empty for a command with a target. */
+  pick: string;
+  /**
+   * Set on a fan-out parent only: its children counted by state, the rollout settings and a
+   * page of children.
+   */
+  fanout: FanoutSummary | undefined;
+}
+
+/** A fan-out parent: one child command per matching agent (child id `<parent id>/<agent id>`). */
+export interface FanoutSummary {
+  /** Children to launch (matching agents, without the skipped ones). */
+  matched: number;
+  /** Matching agents that were offline and not commanded (include_offline false). */
+  skipped: number;
+  /** Children launched so far. */
+  launched: number;
+  /** Launched and not finished yet. */
+  running: number;
+  /** Still to launch: matched - launched - not_started. */
+  pending: number;
+  succeeded: number;
+  failed: number;
+  dead: number;
+  /** Children cancelled, plus those never launched (not_started). */
+  cancelled: number;
+  /** Children never launched because the rollout stopped (max_failures) or the parent was cancelled. */
+  notStarted: number;
+  /** Children running at a time (resolved from batch_spec); 0 = no limit. */
+  batch: number;
+  /** The batch as given (`N` or `N%`), or empty. */
+  batchSpec: string;
+  /** Stop launching after this many failed or dead children; 0 = no limit. */
+  maxFailures: number;
+  /** Pause between batches (ms). */
+  batchWaitMs: number;
+  /** Offline agents were commanded too (their children wait in their mailboxes). */
+  includeOffline: boolean;
+  /** Why the rollout stopped launching, or empty. */
+  stopReason: string;
+  /** The first 100 skipped agents (by id). */
+  skippedAgents: string[];
+  /** One page of children, oldest first (GetCommand only; empty in a WatchCommand snapshot). */
+  children: CommandSummary[];
+  /** Send as `children_page_token` for the next page; empty at the end. */
+  childrenNextPageToken: string;
+  /** Children finished (succeeded + failed + dead + cancelled, without not_started). */
+  finished: number;
 }
 
 /** Which commands: every field given must match (states: any of them). */
@@ -603,7 +660,22 @@ export interface WatchCommandResponse {
     { $case: "step"; step: CommandEvent }
     | { $case: "progress"; progress: Progress }
     | { $case: "log"; log: LogLine }
+    | //
+    /** A fan-out parent's watch: one child finished (instead of the children's own steps). */
+    { $case: "child"; child: ChildOutcome }
     | undefined;
+}
+
+/** How one child of a watched fan-out parent ended. */
+export interface ChildOutcome {
+  commandId: string;
+  agentId: string;
+  /** SUCCEEDED, FAILED (dead-lettered with reason `failed`), DEAD or CANCELLED. */
+  state: CommandState;
+  /** The error (or the dead reason and error), empty on success. */
+  error: string;
+  atUnixMs: number;
+  replicaId: string;
 }
 
 /** Follow the events stream. */
@@ -743,8 +815,9 @@ export interface CancelCommandsResponse {
   truncated: boolean;
 }
 
-/** The fields of an ingress entry, for clients without Redis. */
+/** The fields of an ingress entry, for clients without Redis. `target` or `selector`, not both. */
 export interface SubmitCommandRequest {
+  /** The agent to run it; empty when `selector` is given. */
   target: string;
   commandType: string;
   commandId: string;
@@ -754,6 +827,24 @@ export interface SubmitCommandRequest {
   correlationId: string;
   maxAttempts: number;
   ttlMs: number;
+  /**
+   * A Kubernetes-style label selector over the agents' labels (`env=prod,region in (eu,us),!canary`;
+   * built-in keys `agent_type` and `capability`; `*` = every agent), instead of `target`.
+   */
+  selector: string;
+  /**
+   * With `selector`: `all` (default: one child command per matching agent, id
+   * `<command_id>/<agent_id>`) or `any` (one online agent with a free slot, least loaded).
+   */
+  pick: string;
+  /** Rollout (pick all): children running at a time, `N` or `N%` of the matched agents (1..100%); empty = all at once. */
+  batch: string;
+  /** Rollout: pause between batches (ms, at most 3600000); 0 = none. */
+  batchWaitMs: number;
+  /** Rollout: stop launching after this many failed or dead children (the rest end cancelled); 0 = no limit. */
+  maxFailures: number;
+  /** Pick all: command offline matching agents too (they run it when they connect); default: skip them. */
+  includeOffline: boolean;
 }
 
 /** Where the command went. */
@@ -4566,13 +4657,19 @@ export const GetSystemStatusResponse: MessageFns<GetSystemStatusResponse> = {
 };
 
 function createBaseGetCommandRequest(): GetCommandRequest {
-  return { commandId: "" };
+  return { commandId: "", childrenPageSize: 0, childrenPageToken: "" };
 }
 
 export const GetCommandRequest: MessageFns<GetCommandRequest> = {
   encode(message: GetCommandRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.commandId !== "") {
       writer.uint32(10).string(message.commandId);
+    }
+    if (message.childrenPageSize !== 0) {
+      writer.uint32(16).uint32(message.childrenPageSize);
+    }
+    if (message.childrenPageToken !== "") {
+      writer.uint32(26).string(message.childrenPageToken);
     }
     return writer;
   },
@@ -4598,6 +4695,22 @@ export const GetCommandRequest: MessageFns<GetCommandRequest> = {
             message.commandId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.childrenPageSize = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.childrenPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4617,6 +4730,16 @@ export const GetCommandRequest: MessageFns<GetCommandRequest> = {
         : isSet(object.command_id)
         ? globalThis.String(object.command_id)
         : "",
+      childrenPageSize: isSet(object.childrenPageSize)
+        ? globalThis.Number(object.childrenPageSize)
+        : isSet(object.children_page_size)
+        ? globalThis.Number(object.children_page_size)
+        : 0,
+      childrenPageToken: isSet(object.childrenPageToken)
+        ? globalThis.String(object.childrenPageToken)
+        : isSet(object.children_page_token)
+        ? globalThis.String(object.children_page_token)
+        : "",
     };
   },
 
@@ -4624,6 +4747,12 @@ export const GetCommandRequest: MessageFns<GetCommandRequest> = {
     const obj: any = {};
     if (message.commandId !== "") {
       obj.commandId = message.commandId;
+    }
+    if (message.childrenPageSize !== 0) {
+      obj.childrenPageSize = Math.round(message.childrenPageSize);
+    }
+    if (message.childrenPageToken !== "") {
+      obj.childrenPageToken = message.childrenPageToken;
     }
     return obj;
   },
@@ -4634,6 +4763,8 @@ export const GetCommandRequest: MessageFns<GetCommandRequest> = {
   fromPartial<I extends Exact<DeepPartial<GetCommandRequest>, I>>(object: I): GetCommandRequest {
     const message = createBaseGetCommandRequest();
     message.commandId = object.commandId ?? "";
+    message.childrenPageSize = object.childrenPageSize ?? 0;
+    message.childrenPageToken = object.childrenPageToken ?? "";
     return message;
   },
 };
@@ -4922,6 +5053,9 @@ function createBaseGetCommandResponse(): GetCommandResponse {
     createdAtUnixMs: 0,
     finishedAtUnixMs: 0,
     submittedBy: "",
+    selector: "",
+    pick: "",
+    fanout: undefined,
   };
 }
 
@@ -4986,6 +5120,15 @@ export const GetCommandResponse: MessageFns<GetCommandResponse> = {
     }
     if (message.submittedBy !== "") {
       writer.uint32(162).string(message.submittedBy);
+    }
+    if (message.selector !== "") {
+      writer.uint32(170).string(message.selector);
+    }
+    if (message.pick !== "") {
+      writer.uint32(178).string(message.pick);
+    }
+    if (message.fanout !== undefined) {
+      FanoutSummary.encode(message.fanout, writer.uint32(186).fork()).join();
     }
     return writer;
   },
@@ -5163,6 +5306,30 @@ export const GetCommandResponse: MessageFns<GetCommandResponse> = {
             message.submittedBy = reader.string();
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.selector = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.pick = reader.string();
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.fanout = FanoutSummary.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5247,6 +5414,9 @@ export const GetCommandResponse: MessageFns<GetCommandResponse> = {
         : isSet(object.submitted_by)
         ? globalThis.String(object.submitted_by)
         : "",
+      selector: isSet(object.selector) ? globalThis.String(object.selector) : "",
+      pick: isSet(object.pick) ? globalThis.String(object.pick) : "",
+      fanout: isSet(object.fanout) ? FanoutSummary.fromJSON(object.fanout) : undefined,
     };
   },
 
@@ -5312,6 +5482,15 @@ export const GetCommandResponse: MessageFns<GetCommandResponse> = {
     if (message.submittedBy !== "") {
       obj.submittedBy = message.submittedBy;
     }
+    if (message.selector !== "") {
+      obj.selector = message.selector;
+    }
+    if (message.pick !== "") {
+      obj.pick = message.pick;
+    }
+    if (message.fanout !== undefined) {
+      obj.fanout = FanoutSummary.toJSON(message.fanout);
+    }
     return obj;
   },
 
@@ -5342,6 +5521,439 @@ export const GetCommandResponse: MessageFns<GetCommandResponse> = {
     message.createdAtUnixMs = object.createdAtUnixMs ?? 0;
     message.finishedAtUnixMs = object.finishedAtUnixMs ?? 0;
     message.submittedBy = object.submittedBy ?? "";
+    message.selector = object.selector ?? "";
+    message.pick = object.pick ?? "";
+    message.fanout = (object.fanout !== undefined && object.fanout !== null)
+      ? FanoutSummary.fromPartial(object.fanout)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseFanoutSummary(): FanoutSummary {
+  return {
+    matched: 0,
+    skipped: 0,
+    launched: 0,
+    running: 0,
+    pending: 0,
+    succeeded: 0,
+    failed: 0,
+    dead: 0,
+    cancelled: 0,
+    notStarted: 0,
+    batch: 0,
+    batchSpec: "",
+    maxFailures: 0,
+    batchWaitMs: 0,
+    includeOffline: false,
+    stopReason: "",
+    skippedAgents: [],
+    children: [],
+    childrenNextPageToken: "",
+    finished: 0,
+  };
+}
+
+export const FanoutSummary: MessageFns<FanoutSummary> = {
+  encode(message: FanoutSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.matched !== 0) {
+      writer.uint32(8).uint32(message.matched);
+    }
+    if (message.skipped !== 0) {
+      writer.uint32(16).uint32(message.skipped);
+    }
+    if (message.launched !== 0) {
+      writer.uint32(24).uint32(message.launched);
+    }
+    if (message.running !== 0) {
+      writer.uint32(32).uint32(message.running);
+    }
+    if (message.pending !== 0) {
+      writer.uint32(40).uint32(message.pending);
+    }
+    if (message.succeeded !== 0) {
+      writer.uint32(48).uint32(message.succeeded);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(56).uint32(message.failed);
+    }
+    if (message.dead !== 0) {
+      writer.uint32(64).uint32(message.dead);
+    }
+    if (message.cancelled !== 0) {
+      writer.uint32(72).uint32(message.cancelled);
+    }
+    if (message.notStarted !== 0) {
+      writer.uint32(80).uint32(message.notStarted);
+    }
+    if (message.batch !== 0) {
+      writer.uint32(88).uint32(message.batch);
+    }
+    if (message.batchSpec !== "") {
+      writer.uint32(98).string(message.batchSpec);
+    }
+    if (message.maxFailures !== 0) {
+      writer.uint32(104).uint32(message.maxFailures);
+    }
+    if (message.batchWaitMs !== 0) {
+      writer.uint32(112).uint64(message.batchWaitMs);
+    }
+    if (message.includeOffline !== false) {
+      writer.uint32(120).bool(message.includeOffline);
+    }
+    if (message.stopReason !== "") {
+      writer.uint32(130).string(message.stopReason);
+    }
+    for (const v of message.skippedAgents) {
+      writer.uint32(138).string(v!);
+    }
+    for (const v of message.children) {
+      CommandSummary.encode(v!, writer.uint32(146).fork()).join();
+    }
+    if (message.childrenNextPageToken !== "") {
+      writer.uint32(154).string(message.childrenNextPageToken);
+    }
+    if (message.finished !== 0) {
+      writer.uint32(160).uint32(message.finished);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FanoutSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFanoutSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.matched = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.skipped = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.launched = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.running = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pending = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.succeeded = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.failed = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.dead = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.cancelled = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.notStarted = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.batch = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.batchSpec = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.maxFailures = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.batchWaitMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.includeOffline = reader.bool();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.stopReason = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.skippedAgents.push(reader.string());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.children.push(CommandSummary.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.childrenNextPageToken = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.finished = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FanoutSummary {
+    return {
+      matched: isSet(object.matched) ? globalThis.Number(object.matched) : 0,
+      skipped: isSet(object.skipped) ? globalThis.Number(object.skipped) : 0,
+      launched: isSet(object.launched) ? globalThis.Number(object.launched) : 0,
+      running: isSet(object.running) ? globalThis.Number(object.running) : 0,
+      pending: isSet(object.pending) ? globalThis.Number(object.pending) : 0,
+      succeeded: isSet(object.succeeded) ? globalThis.Number(object.succeeded) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      dead: isSet(object.dead) ? globalThis.Number(object.dead) : 0,
+      cancelled: isSet(object.cancelled) ? globalThis.Number(object.cancelled) : 0,
+      notStarted: isSet(object.notStarted)
+        ? globalThis.Number(object.notStarted)
+        : isSet(object.not_started)
+        ? globalThis.Number(object.not_started)
+        : 0,
+      batch: isSet(object.batch) ? globalThis.Number(object.batch) : 0,
+      batchSpec: isSet(object.batchSpec)
+        ? globalThis.String(object.batchSpec)
+        : isSet(object.batch_spec)
+        ? globalThis.String(object.batch_spec)
+        : "",
+      maxFailures: isSet(object.maxFailures)
+        ? globalThis.Number(object.maxFailures)
+        : isSet(object.max_failures)
+        ? globalThis.Number(object.max_failures)
+        : 0,
+      batchWaitMs: isSet(object.batchWaitMs)
+        ? globalThis.Number(object.batchWaitMs)
+        : isSet(object.batch_wait_ms)
+        ? globalThis.Number(object.batch_wait_ms)
+        : 0,
+      includeOffline: isSet(object.includeOffline)
+        ? globalThis.Boolean(object.includeOffline)
+        : isSet(object.include_offline)
+        ? globalThis.Boolean(object.include_offline)
+        : false,
+      stopReason: isSet(object.stopReason)
+        ? globalThis.String(object.stopReason)
+        : isSet(object.stop_reason)
+        ? globalThis.String(object.stop_reason)
+        : "",
+      skippedAgents: globalThis.Array.isArray(object?.skippedAgents)
+        ? object.skippedAgents.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.skipped_agents)
+        ? object.skipped_agents.map((e: any) => globalThis.String(e))
+        : [],
+      children: globalThis.Array.isArray(object?.children)
+        ? object.children.map((e: any) => CommandSummary.fromJSON(e))
+        : [],
+      childrenNextPageToken: isSet(object.childrenNextPageToken)
+        ? globalThis.String(object.childrenNextPageToken)
+        : isSet(object.children_next_page_token)
+        ? globalThis.String(object.children_next_page_token)
+        : "",
+      finished: isSet(object.finished) ? globalThis.Number(object.finished) : 0,
+    };
+  },
+
+  toJSON(message: FanoutSummary): unknown {
+    const obj: any = {};
+    if (message.matched !== 0) {
+      obj.matched = Math.round(message.matched);
+    }
+    if (message.skipped !== 0) {
+      obj.skipped = Math.round(message.skipped);
+    }
+    if (message.launched !== 0) {
+      obj.launched = Math.round(message.launched);
+    }
+    if (message.running !== 0) {
+      obj.running = Math.round(message.running);
+    }
+    if (message.pending !== 0) {
+      obj.pending = Math.round(message.pending);
+    }
+    if (message.succeeded !== 0) {
+      obj.succeeded = Math.round(message.succeeded);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    if (message.dead !== 0) {
+      obj.dead = Math.round(message.dead);
+    }
+    if (message.cancelled !== 0) {
+      obj.cancelled = Math.round(message.cancelled);
+    }
+    if (message.notStarted !== 0) {
+      obj.notStarted = Math.round(message.notStarted);
+    }
+    if (message.batch !== 0) {
+      obj.batch = Math.round(message.batch);
+    }
+    if (message.batchSpec !== "") {
+      obj.batchSpec = message.batchSpec;
+    }
+    if (message.maxFailures !== 0) {
+      obj.maxFailures = Math.round(message.maxFailures);
+    }
+    if (message.batchWaitMs !== 0) {
+      obj.batchWaitMs = Math.round(message.batchWaitMs);
+    }
+    if (message.includeOffline !== false) {
+      obj.includeOffline = message.includeOffline;
+    }
+    if (message.stopReason !== "") {
+      obj.stopReason = message.stopReason;
+    }
+    if (message.skippedAgents?.length) {
+      obj.skippedAgents = message.skippedAgents;
+    }
+    if (message.children?.length) {
+      obj.children = message.children.map((e) => CommandSummary.toJSON(e));
+    }
+    if (message.childrenNextPageToken !== "") {
+      obj.childrenNextPageToken = message.childrenNextPageToken;
+    }
+    if (message.finished !== 0) {
+      obj.finished = Math.round(message.finished);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FanoutSummary>, I>>(base?: I): FanoutSummary {
+    return FanoutSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FanoutSummary>, I>>(object: I): FanoutSummary {
+    const message = createBaseFanoutSummary();
+    message.matched = object.matched ?? 0;
+    message.skipped = object.skipped ?? 0;
+    message.launched = object.launched ?? 0;
+    message.running = object.running ?? 0;
+    message.pending = object.pending ?? 0;
+    message.succeeded = object.succeeded ?? 0;
+    message.failed = object.failed ?? 0;
+    message.dead = object.dead ?? 0;
+    message.cancelled = object.cancelled ?? 0;
+    message.notStarted = object.notStarted ?? 0;
+    message.batch = object.batch ?? 0;
+    message.batchSpec = object.batchSpec ?? "";
+    message.maxFailures = object.maxFailures ?? 0;
+    message.batchWaitMs = object.batchWaitMs ?? 0;
+    message.includeOffline = object.includeOffline ?? false;
+    message.stopReason = object.stopReason ?? "";
+    message.skippedAgents = object.skippedAgents?.map((e) => e) || [];
+    message.children = object.children?.map((e) => CommandSummary.fromPartial(e)) || [];
+    message.childrenNextPageToken = object.childrenNextPageToken ?? "";
+    message.finished = object.finished ?? 0;
     return message;
   },
 };
@@ -6296,6 +6908,9 @@ export const WatchCommandResponse: MessageFns<WatchCommandResponse> = {
       case "log":
         LogLine.encode(message.kind.log, writer.uint32(42).fork()).join();
         break;
+      case "child":
+        ChildOutcome.encode(message.kind.child, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -6353,6 +6968,14 @@ export const WatchCommandResponse: MessageFns<WatchCommandResponse> = {
             message.kind = { $case: "log", log: LogLine.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.kind = { $case: "child", child: ChildOutcome.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6376,6 +6999,8 @@ export const WatchCommandResponse: MessageFns<WatchCommandResponse> = {
         ? { $case: "progress", progress: Progress.fromJSON(object.progress) }
         : isSet(object.log)
         ? { $case: "log", log: LogLine.fromJSON(object.log) }
+        : isSet(object.child)
+        ? { $case: "child", child: ChildOutcome.fromJSON(object.child) }
         : undefined,
     };
   },
@@ -6393,6 +7018,8 @@ export const WatchCommandResponse: MessageFns<WatchCommandResponse> = {
       obj.progress = Progress.toJSON(message.kind.progress);
     } else if (message.kind?.$case === "log") {
       obj.log = LogLine.toJSON(message.kind.log);
+    } else if (message.kind?.$case === "child") {
+      obj.child = ChildOutcome.toJSON(message.kind.child);
     }
     return obj;
   },
@@ -6428,7 +7055,178 @@ export const WatchCommandResponse: MessageFns<WatchCommandResponse> = {
         }
         break;
       }
+      case "child": {
+        if (object.kind?.child !== undefined && object.kind?.child !== null) {
+          message.kind = { $case: "child", child: ChildOutcome.fromPartial(object.kind.child) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseChildOutcome(): ChildOutcome {
+  return { commandId: "", agentId: "", state: 0, error: "", atUnixMs: 0, replicaId: "" };
+}
+
+export const ChildOutcome: MessageFns<ChildOutcome> = {
+  encode(message: ChildOutcome, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.commandId !== "") {
+      writer.uint32(10).string(message.commandId);
+    }
+    if (message.agentId !== "") {
+      writer.uint32(18).string(message.agentId);
+    }
+    if (message.state !== 0) {
+      writer.uint32(24).int32(message.state);
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    if (message.atUnixMs !== 0) {
+      writer.uint32(40).uint64(message.atUnixMs);
+    }
+    if (message.replicaId !== "") {
+      writer.uint32(50).string(message.replicaId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChildOutcome {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChildOutcome();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.atUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.replicaId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChildOutcome {
+    return {
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+      state: isSet(object.state) ? commandStateFromJSON(object.state) : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      atUnixMs: isSet(object.atUnixMs)
+        ? globalThis.Number(object.atUnixMs)
+        : isSet(object.at_unix_ms)
+        ? globalThis.Number(object.at_unix_ms)
+        : 0,
+      replicaId: isSet(object.replicaId)
+        ? globalThis.String(object.replicaId)
+        : isSet(object.replica_id)
+        ? globalThis.String(object.replica_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ChildOutcome): unknown {
+    const obj: any = {};
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    if (message.state !== 0) {
+      obj.state = commandStateToJSON(message.state);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.atUnixMs !== 0) {
+      obj.atUnixMs = Math.round(message.atUnixMs);
+    }
+    if (message.replicaId !== "") {
+      obj.replicaId = message.replicaId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChildOutcome>, I>>(base?: I): ChildOutcome {
+    return ChildOutcome.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChildOutcome>, I>>(object: I): ChildOutcome {
+    const message = createBaseChildOutcome();
+    message.commandId = object.commandId ?? "";
+    message.agentId = object.agentId ?? "";
+    message.state = object.state ?? 0;
+    message.error = object.error ?? "";
+    message.atUnixMs = object.atUnixMs ?? 0;
+    message.replicaId = object.replicaId ?? "";
     return message;
   },
 };
@@ -8380,6 +9178,12 @@ function createBaseSubmitCommandRequest(): SubmitCommandRequest {
     correlationId: "",
     maxAttempts: 0,
     ttlMs: 0,
+    selector: "",
+    pick: "",
+    batch: "",
+    batchWaitMs: 0,
+    maxFailures: 0,
+    includeOffline: false,
   };
 }
 
@@ -8408,6 +9212,24 @@ export const SubmitCommandRequest: MessageFns<SubmitCommandRequest> = {
     }
     if (message.ttlMs !== 0) {
       writer.uint32(64).uint64(message.ttlMs);
+    }
+    if (message.selector !== "") {
+      writer.uint32(74).string(message.selector);
+    }
+    if (message.pick !== "") {
+      writer.uint32(82).string(message.pick);
+    }
+    if (message.batch !== "") {
+      writer.uint32(90).string(message.batch);
+    }
+    if (message.batchWaitMs !== 0) {
+      writer.uint32(96).uint32(message.batchWaitMs);
+    }
+    if (message.maxFailures !== 0) {
+      writer.uint32(104).uint32(message.maxFailures);
+    }
+    if (message.includeOffline !== false) {
+      writer.uint32(112).bool(message.includeOffline);
     }
     return writer;
   },
@@ -8489,6 +9311,54 @@ export const SubmitCommandRequest: MessageFns<SubmitCommandRequest> = {
             message.ttlMs = longToNumber(reader.uint64());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.selector = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.pick = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.batch = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.batchWaitMs = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.maxFailures = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.includeOffline = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8531,6 +9401,24 @@ export const SubmitCommandRequest: MessageFns<SubmitCommandRequest> = {
         : isSet(object.ttl_ms)
         ? globalThis.Number(object.ttl_ms)
         : 0,
+      selector: isSet(object.selector) ? globalThis.String(object.selector) : "",
+      pick: isSet(object.pick) ? globalThis.String(object.pick) : "",
+      batch: isSet(object.batch) ? globalThis.String(object.batch) : "",
+      batchWaitMs: isSet(object.batchWaitMs)
+        ? globalThis.Number(object.batchWaitMs)
+        : isSet(object.batch_wait_ms)
+        ? globalThis.Number(object.batch_wait_ms)
+        : 0,
+      maxFailures: isSet(object.maxFailures)
+        ? globalThis.Number(object.maxFailures)
+        : isSet(object.max_failures)
+        ? globalThis.Number(object.max_failures)
+        : 0,
+      includeOffline: isSet(object.includeOffline)
+        ? globalThis.Boolean(object.includeOffline)
+        : isSet(object.include_offline)
+        ? globalThis.Boolean(object.include_offline)
+        : false,
     };
   },
 
@@ -8560,6 +9448,24 @@ export const SubmitCommandRequest: MessageFns<SubmitCommandRequest> = {
     if (message.ttlMs !== 0) {
       obj.ttlMs = Math.round(message.ttlMs);
     }
+    if (message.selector !== "") {
+      obj.selector = message.selector;
+    }
+    if (message.pick !== "") {
+      obj.pick = message.pick;
+    }
+    if (message.batch !== "") {
+      obj.batch = message.batch;
+    }
+    if (message.batchWaitMs !== 0) {
+      obj.batchWaitMs = Math.round(message.batchWaitMs);
+    }
+    if (message.maxFailures !== 0) {
+      obj.maxFailures = Math.round(message.maxFailures);
+    }
+    if (message.includeOffline !== false) {
+      obj.includeOffline = message.includeOffline;
+    }
     return obj;
   },
 
@@ -8576,6 +9482,12 @@ export const SubmitCommandRequest: MessageFns<SubmitCommandRequest> = {
     message.correlationId = object.correlationId ?? "";
     message.maxAttempts = object.maxAttempts ?? 0;
     message.ttlMs = object.ttlMs ?? 0;
+    message.selector = object.selector ?? "";
+    message.pick = object.pick ?? "";
+    message.batch = object.batch ?? "";
+    message.batchWaitMs = object.batchWaitMs ?? 0;
+    message.maxFailures = object.maxFailures ?? 0;
+    message.includeOffline = object.includeOffline ?? false;
     return message;
   },
 };
