@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { agentTerms, matchesSelector, type Selector } from '../shared/selector';
 import { parseAgentRecord, profileFields, type AgentProfile, type AgentRecord, type AgentStateName } from './agent-record';
 import type { NexusKeys } from './keys';
 import { decodeConnectReply, decodeFlag, decodeHeartbeatReply, decodeSweepReply } from './script-replies';
@@ -49,6 +50,8 @@ export interface AgentFilter {
   readonly replicaId?: string;
   readonly agentType?: string;
   readonly idPrefix?: string;
+  /** Agents this selector matches (same semantics as the label index). */
+  readonly selector?: Selector;
 }
 
 /** Hard cap on records examined by one page request, so a selective filter stays cheap. */
@@ -67,14 +70,16 @@ export class AgentRegistry {
 
   /**
    * Makes a new session the owner of `agentId` and reports who owned it before. `window`: the
-   * session's in-flight window, kept in the record so routing can deliver to it at once.
+   * session's in-flight window, kept in the record so routing can deliver to it at once. The
+   * agent's label index terms follow the profile (selector.ts: agentTerms).
    */
   async connect(agentId: string, replicaId: string, sessionId: string, profile: AgentProfile, window: number): Promise<Takeover> {
     const k = this.keys;
     const l = this.limits;
     const reply = decodeConnectReply(await this.redis.connectAgent(
-      k.agent(agentId), k.agentIndex, k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentEpoch, k.events, k.agentConnects(agentId), k.mailbox(agentId),
-      agentId, replicaId, sessionId, l.recordTtlMs, l.eventsMaxLen, l.reconnectLimit, l.reconnectWindowMs, ...profileFields(profile), 'window', window,
+      k.agent(agentId), k.agentIndex, k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentEpoch, k.events, k.agentConnects(agentId), k.mailbox(agentId), k.agentTerms,
+      agentId, replicaId, sessionId, l.recordTtlMs, l.eventsMaxLen, l.reconnectLimit, l.reconnectWindowMs, k.labelPrefix, agentTerms(profile).join('\n'),
+      ...profileFields(profile), 'window', window,
     ));
     if (reply.overLimit) throw new ReconnectLimitError(reply.retryAfterMs);
     const { epoch, previousReplica, previousSession, previousState, nowMs } = reply;
@@ -108,12 +113,12 @@ export class AgentRegistry {
     ));
   }
 
-  /** Runs one staleness sweep; returns how many agents changed state. */
+  /** Runs one staleness sweep; returns how many agents changed state (forgotten ones leave the label index). */
   async sweep(staleAfterMs: number, offlineAfterMs: number, replicaId: string): Promise<{ stale: number; offline: number; forgotten: number }> {
     const k = this.keys;
     return decodeSweepReply(await this.redis.sweepAgents(
-      k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentIndex, k.events,
-      k.agentPrefix, staleAfterMs, offlineAfterMs, this.limits.recordTtlMs, 1000, this.limits.eventsMaxLen, replicaId,
+      k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentIndex, k.events, k.agentTerms,
+      k.agentPrefix, staleAfterMs, offlineAfterMs, this.limits.recordTtlMs, 1000, this.limits.eventsMaxLen, replicaId, k.labelPrefix,
     ));
   }
 
@@ -177,6 +182,7 @@ function matches(record: AgentRecord, filter: AgentFilter): boolean {
   return (
     (!filter.state || record.state === filter.state) &&
     (!filter.replicaId || record.replicaId === filter.replicaId) &&
-    (!filter.agentType || record.agentType === filter.agentType)
+    (!filter.agentType || record.agentType === filter.agentType) &&
+    (!filter.selector || matchesSelector(filter.selector, record))
   );
 }

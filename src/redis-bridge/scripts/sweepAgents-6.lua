@@ -1,9 +1,10 @@
 --[[
   Moves agents that stopped pulsing along online -> stale -> offline, and forgets agents
-  offline for longer than the retention. Every replica runs it; the state sets make each
-  transition (and its event) happen once. Ages use the Redis clock.
-  Agent record keys are built from ARGV[1]; with a `{hash tag}` prefix they share the slot of
-  KEYS, so the script stays valid on Redis Cluster.
+  offline for longer than the retention (a forgotten agent leaves the label index too). Every
+  replica runs it; the state sets make each transition (and its event) happen once. Ages use
+  the Redis clock.
+  Agent record and label set keys are built from ARGV[1] and ARGV[8]; with a `{hash tag}`
+  prefix they share the slot of KEYS, so the script stays valid on Redis Cluster.
 
   Input:
     KEYS[1] agents online (zset, scored by last pulse)
@@ -11,6 +12,7 @@
     KEYS[3] agents offline (zset, scored by time offline)
     KEYS[4] agent index (zset, lex)
     KEYS[5] events stream
+    KEYS[6] agents' indexed terms (hash: agent id -> terms joined by "\n")
 
     ARGV[1] agent record key prefix
     ARGV[2] stale after (ms without a pulse)
@@ -19,6 +21,7 @@
     ARGV[5] most agents moved per transition per call
     ARGV[6] events stream cap (approximate MAXLEN)
     ARGV[7] replica id running the sweep
+    ARGV[8] label index key prefix (`<prefix><term>` is the set of agent ids with that term)
 
   Output:
     { became stale, became offline, forgotten }
@@ -65,6 +68,11 @@ for _, id in ipairs(old) do
   redis.call('ZREM', KEYS[3], id)
   redis.call('ZREM', KEYS[4], id)
   redis.call('DEL', ARGV[1] .. id)
+  -- Bounded: hello validation allows 64 labels and 64 capabilities.
+  for term in string.gmatch(redis.call('HGET', KEYS[6], id) or '', '[^\n]+') do
+    redis.call('SREM', ARGV[8] .. term, id)
+  end
+  redis.call('HDEL', KEYS[6], id)
   forgotten = forgotten + 1
 end
 
