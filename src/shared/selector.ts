@@ -37,10 +37,15 @@ export interface SelectorProfile {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/** Longest selector text; with the two limits below, they bound what one fan-out asks of Redis. */
 export const MAX_SELECTOR_LENGTH = 4096;
+/** Most requirements in one selector. */
 export const MAX_REQUIREMENTS = 32;
+/** Most values in one `in` / `notin` set. */
 export const MAX_SET_VALUES = 64;
+/** Longest key a selector names (and a label key that is indexed). */
 export const MAX_KEY_LENGTH = 128;
+/** Longest value a selector names (and a label value, agent type or capability that is indexed). */
 export const MAX_VALUE_LENGTH = 128;
 /** Keys whose terms come from the hello, not from its labels. */
 export const BUILT_IN_KEYS: readonly string[] = ['agent_type', 'capability'];
