@@ -10,6 +10,8 @@ const assets = [
   ['src/generated/descriptors.binpb', 'dist/src/generated/descriptors.binpb'],
 ];
 for (const [from, to] of assets) {
+  // Replaced, not merged: a renamed script (its key count is in the name) must not linger.
+  fs.rmSync(path.join(root, to), { recursive: true, force: true });
   fs.cpSync(path.join(root, from), path.join(root, to), { recursive: true });
 }
 

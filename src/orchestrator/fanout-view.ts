@@ -8,7 +8,7 @@ import { InvalidArgument } from './invalid-argument';
 import { decodePageToken, encodePageToken } from './page-token';
 
 /*
- * A fan-out parent as GetCommand and WatchCommand show it (contract: /work/notes/fanout-contract.md):
+ * A fan-out parent as GetCommand and WatchCommand show it (docs/targeting.md):
  * its counters turned into counts by state, and pages of its children read from the command
  * index `<indexPrefix>parent:<id>` (scored by creation ms), oldest first.
  */

@@ -20,7 +20,7 @@ export function redriveProblem(dead: DeadLetterEntry): string {
   const f = dead.fields;
   const type = f.type ?? 'command_issued';
   if (type !== 'command_issued') return `dead letter ${dead.id} is a ${type} entry, not a command`;
-  if (!f.target) return `dead letter ${dead.id} has no target`;
+  if (!f.target && !f.selector) return `dead letter ${dead.id} has no target`;
   if (!f.command_type) return `dead letter ${dead.id} has no command_type`;
   if (f.payload_size !== undefined) return `dead letter ${dead.id} kept only part of its payload (${f.payload_size} bytes): submit it again in full`;
   return '';
@@ -32,14 +32,21 @@ export function redriveProblem(dead: DeadLetterEntry): string {
  * old one may be what killed it), `redriveOf` and `requestedBy` set; `invalid` with the
  * reason when the dead letter cannot be run again.
  */
-export function redriveRequest(dead: DeadLetterEntry, commandId: string, requestedBy: string, rules: EntryRules): Extract<IngressRequest, { kind: 'issue' | 'invalid' }> {
+export function redriveRequest(dead: DeadLetterEntry, commandId: string, requestedBy: string, rules: EntryRules): Extract<IngressRequest, { kind: 'issue' | 'targeted' | 'invalid' }> {
   const problem = redriveProblem(dead);
   if (problem) return { kind: 'invalid', error: problem };
   const f = dead.fields;
-  const raw: string[] = ['type', 'command_issued', 'target', f.target, 'command_type', f.command_type, 'command_id', commandId || redriveCommandId(dead)];
-  for (const name of ['payload', 'priority', 'correlation_id', 'max_attempts']) if (f[name] !== undefined && f[name] !== '') raw.push(name, f[name]);
+  const raw: string[] = ['type', 'command_issued', 'command_type', f.command_type, 'command_id', commandId || redriveCommandId(dead)];
+  // A dead letter of a whole fan-out (`no_match`, too many) or of a waiting `pick any` runs by its selector again.
+  const fields = f.target ? ['target', ...REDRIVEN] : ['selector', ...REDRIVEN, ...TARGETING];
+  for (const name of fields) if (f[name] !== undefined && f[name] !== '') raw.push(name, f[name]);
   const request = parseIngressEntry(dead.id, raw.map((v) => Buffer.from(v, 'utf8')), rules);
   if (request.kind === 'invalid') return { kind: 'invalid', error: `dead letter ${dead.id}: ${request.error}` };
+  if (request.kind === 'targeted') return { ...request, command: { ...request.command, redriveOf: dead.id, requestedBy } };
   if (request.kind !== 'issue') return { kind: 'invalid', error: `dead letter ${dead.id} is not a command` };
   return { kind: 'issue', command: { ...request.command, redriveOf: dead.id, requestedBy } };
 }
+
+/** What a redrive keeps of the dead command (its TTL is the default again: the old one may be what killed it). */
+const REDRIVEN = ['payload', 'priority', 'correlation_id', 'max_attempts'];
+const TARGETING = ['pick', 'batch', 'batch_wait_ms', 'max_failures', 'include_offline'];

@@ -31,10 +31,18 @@ export function resolveIncludes(source: string, dir = SCRIPTS_DIR, seen = new Se
 
 /** Every script of SCRIPTS_DIR: its command name, key count and Lua text with includes resolved. */
 export function loadScripts(dir = SCRIPTS_DIR): { name: string; numberOfKeys: number; file: string; lua: string }[] {
-  return readdirSync(dir)
+  const scripts = readdirSync(dir)
     .filter((file) => file.endsWith('.lua'))
     .sort()
     .map((file) => ({ ...splitFilename(file), file, lua: resolveIncludes(readFileSync(join(dir, file), 'utf8'), dir, new Set(), file) }));
+  // Two files of one name (a rename left the old one behind) would define the command twice.
+  const seen = new Map<string, string>();
+  for (const { name, file } of scripts) {
+    const other = seen.get(name);
+    if (other) throw new Error(`Lua scripts ${other} and ${file} in ${dir} define the same command ${name}; remove the stale one`);
+    seen.set(name, file);
+  }
+  return scripts;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Kubernetes-style label selectors over agents (`env=prod,region in (eu,us),!canary`, or `*`),
  * the terms an agent is indexed under in Redis, and the plan the Lua include
- * `scripts/includes/selectorMatch.lua` runs. The contract is /work/notes/fanout-contract.md.
+ * `scripts/includes/selectorMatch.lua` runs. Users: docs/targeting.md.
  *
  * The tokenizer is written by hand: no maintained TypeScript library parses Kubernetes
  * selectors (the official client only formats them), and the grammar is a dozen rules whose

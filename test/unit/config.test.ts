@@ -92,7 +92,7 @@ describe('orchestrator configuration', () => {
       dlqMaxLen: 10_000, dlqPayloadBytes: 4096, mailboxMax: 10_000, deliveryWindowMax: 32, retryBaseMs: 1000, retryMaxMs: 60_000,
       ingressBatch: 100, ingressBlockMs: 2000, ingressTargetLen: 10_000, claimMinIdleMs: 30_000, claimSweepMs: 5000, poisonDeliveries: 5,
       maintenanceIntervalMs: 1000, wakePollMs: 1000, consumerRetireIdleMs: 3_600_000, redisLossDrainMs: 10_000,
-      agentReconnectLimit: 30, agentReconnectWindowMs: 60_000, sessionAdmissionRate: 1000, maxWatchers: 100,
+      agentReconnectLimit: 30, agentReconnectWindowMs: 60_000, sessionAdmissionRate: 1000, maxWatchers: 100, maxFanout: 10_000, fanoutPollMs: 100,
       tls: undefined, redisTlsCa: undefined,
     });
   });

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { replyCodesLua } from '../../src/redis-bridge/reply-codes';
@@ -98,6 +99,19 @@ describe('every script', () => {
       const text = code(s.lua);
       expect(text, s.file).not.toMatch(/\.\. '(:[a-z]+)'/);
       expect(text, s.file).not.toMatch(/PEXPIRE',[^)]*\b\d{3,}\b/);
+    }
+  });
+});
+
+describe('loadScripts', () => {
+  it('refuses two files that define the same command (a rename that left the old file behind)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nexus-scripts-'));
+    try {
+      writeFileSync(join(dir, 'doThing-1.lua'), 'return 1\n');
+      writeFileSync(join(dir, 'doThing-2.lua'), 'return 2\n');
+      expect(() => loadScripts(dir)).toThrow('Lua scripts doThing-1.lua and doThing-2.lua');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -56,6 +56,11 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0
     local original = { 'type', 'command_issued', 'target', target, 'command_id', id, 'command_type', c[1],
       'payload', c[2], 'priority', c[3], 'correlation_id', c[4], 'max_attempts', c[5], 'ttl_ms', c[7] }
     if r[7] then original[#original + 1] = 'parent_id'; original[#original + 1] = r[7] end
+    -- A `pick any` command that never found an agent can be redriven by its selector.
+    if target == '' then
+      original[#original + 1] = 'selector'; original[#original + 1] = redis.call('HGET', key, 'selector') or ''
+      original[#original + 1] = 'pick'; original[#original + 1] = 'any'
+    end
     deadLetter(KEYS[3], ARGV[6], KEYS[2], ARGV[5], original, 'expired',
       (target == '' and 'no agent matching the selector had a free slot within ttl_ms=' or 'not delivered within ttl_ms=') .. c[7], tonumber(r[4]) - 1, c[6] or '', ARGV[8], now, tonumber(ARGV[7]))
     expired = expired + 1
