@@ -52,7 +52,7 @@ async function resolveRedis(): Promise<string> {
 
 function status(port: number): Promise<GetSystemStatusResponse> {
   const client = new NexusPulseServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
-  const request = { state: 0, replicaId: '', agentType: '', agentIdPrefix: '', pageSize: 0, pageToken: '', summaryOnly: false };
+  const request = { state: 0, replicaId: '', agentType: '', agentIdPrefix: '', pageSize: 0, pageToken: '', summaryOnly: false, selector: '' };
   return new Promise<GetSystemStatusResponse>((resolve, reject) => {
     client.getSystemStatus(request, (err, res) => (err ? reject(err) : resolve(res)));
   }).finally(() => client.close());

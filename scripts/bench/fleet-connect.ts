@@ -18,7 +18,7 @@ const AGENTS = Number(process.argv[2] ?? 300);
 const DIST = join(__dirname, '..', '..', 'src');
 
 function online(client: NexusPulseServiceClient): Promise<number> {
-  const request = { state: 0, replicaId: '', agentType: '', agentIdPrefix: '', pageSize: 0, pageToken: '', summaryOnly: true };
+  const request = { state: 0, replicaId: '', agentType: '', agentIdPrefix: '', pageSize: 0, pageToken: '', summaryOnly: true, selector: '' };
   return new Promise((resolve, reject) =>
     client.getSystemStatus(request, (err, res: GetSystemStatusResponse) => (err ? reject(err) : resolve(res.agentCounts?.online ?? 0))),
   );

@@ -6,6 +6,7 @@ import {
   type GetSystemStatusResponse,
 } from '../generated/nexus/prime/pulse';
 import type { Logger } from '../shared/logger';
+import { parseSelector, SelectorError, type Selector } from '../shared/selector';
 import type { AgentRecord, AgentStateName } from '../redis-bridge/agent-record';
 import type { AgentRegistry } from '../redis-bridge/agent-registry';
 import type { ReplicaRegistry } from '../redis-bridge/replica-registry';
@@ -49,7 +50,14 @@ export class StatusService {
     }
     const state = protoToState(req.state);
     if (state === null) return callback({ code: grpcStatus.INVALID_ARGUMENT, details: `unknown agent state ${req.state}` });
-    this.build(req, afterId, state).then(
+    let selector: Selector | undefined;
+    try {
+      selector = req.selector ? parseSelector(req.selector) : undefined;
+    } catch (err) {
+      if (err instanceof SelectorError) return callback({ code: grpcStatus.INVALID_ARGUMENT, details: err.message });
+      throw err;
+    }
+    this.build(req, afterId, state, selector).then(
       (response) => callback(null, response),
       (err: Error) => {
         this.sources.logger.warn({ err: err.message }, 'GetSystemStatus failed');
@@ -58,7 +66,7 @@ export class StatusService {
     );
   };
 
-  private async build(req: GetSystemStatusRequest, afterId: string, state: AgentStateName | undefined): Promise<GetSystemStatusResponse> {
+  private async build(req: GetSystemStatusRequest, afterId: string, state: AgentStateName | undefined, selector: Selector | undefined): Promise<GetSystemStatusResponse> {
     const { agents, replicas, streams, commandCounts } = this.sources;
     const pageSize = req.pageSize || DEFAULT_PAGE_SIZE;
     const [replicaList, counts, page, streamStats, commands] = await Promise.all([
@@ -66,7 +74,7 @@ export class StatusService {
       agents.counts(),
       req.summaryOnly
         ? Promise.resolve({ agents: [], nextAfterId: '' })
-        : agents.page({ state, replicaId: req.replicaId || undefined, agentType: req.agentType || undefined, idPrefix: req.agentIdPrefix || undefined }, pageSize, afterId),
+        : agents.page({ state, replicaId: req.replicaId || undefined, agentType: req.agentType || undefined, idPrefix: req.agentIdPrefix || undefined, selector }, pageSize, afterId),
       streams(),
       commandCounts(),
     ]);

@@ -127,7 +127,7 @@ describe('roles over bearer tokens (AUTH_TOKENS_FILE, plaintext gRPC)', () => {
     agent = spawnAgent(`127.0.0.1:${replica.port}`, { AGENT_ID: 'agent-1', AUTH_TOKEN_FILE: join(dir, 'agent-token'), LOG_LEVEL: 'debug' });
     await waitFor('agent-1 online', async () => {
       const res = await new Promise<number | undefined>((resolve, reject) =>
-        client.getSystemStatus({ state: 0, replicaId: '', agentType: '', agentIdPrefix: 'agent-1', pageSize: 0, pageToken: '', summaryOnly: false }, bearer(TOKENS.viewer), (err, r) => (err ? reject(err) : resolve(r.agents[0]?.state))));
+        client.getSystemStatus({ state: 0, replicaId: '', agentType: '', agentIdPrefix: 'agent-1', pageSize: 0, pageToken: '', summaryOnly: false, selector: '' }, bearer(TOKENS.viewer), (err, r) => (err ? reject(err) : resolve(r.agents[0]?.state))));
       return res === 1;
     });
   });

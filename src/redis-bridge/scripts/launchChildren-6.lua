@@ -16,7 +16,7 @@
     KEYS[1] events stream    KEYS[3] command sequence     KEYS[5] command counts by state (hash)
     KEYS[2] dlq stream       KEYS[4] command deadlines    KEYS[6] fan-outs due (zset)
 
-    ARGV[1..4] key prefixes: command record, mailbox, agent record, replica
+    ARGV[1] command record prefix  ARGV[2] mailbox prefix  ARGV[3] agent record prefix  ARGV[4] replica prefix
     ARGV[5] bell suffix  ARGV[6] wake suffix  ARGV[7] wake set TTL (ms)
     ARGV[8] command index prefix  ARGV[9] index life (ms)  ARGV[10] record retention after the TTL (ms)
     ARGV[11] mailbox cap  ARGV[12] events cap  ARGV[13] dlq cap  ARGV[14] dlq payload cap (bytes)

@@ -10,7 +10,7 @@
     KEYS[2] dlq stream       KEYS[5] commands waiting (zset)
     KEYS[3] command deadlines  KEYS[6] every known agent (zset)
 
-    ARGV[1..4] key prefixes: command record, mailbox, agent record, replica
+    ARGV[1] command record prefix  ARGV[2] mailbox prefix  ARGV[3] agent record prefix  ARGV[4] replica prefix
     ARGV[5] bell suffix  ARGV[6] wake suffix  ARGV[7] wake set TTL (ms)
     ARGV[8] command index prefix  ARGV[9] index life (ms)  ARGV[10] record retention after the TTL (ms)
     ARGV[11] mailbox cap  ARGV[12] events cap  ARGV[13] dlq cap  ARGV[14] dlq payload cap (bytes)

@@ -24,7 +24,7 @@
 
     ARGV[1] group  ARGV[2] consumer  ARGV[3] poison threshold  ARGV[4] record retention after the TTL (ms)
     ARGV[5] mailbox cap  ARGV[6] events cap  ARGV[7] dlq cap  ARGV[8] dlq payload cap (bytes)
-    ARGV[9..12] key prefixes: command record, mailbox, agent record, replica
+    ARGV[9] command record prefix  ARGV[10] mailbox prefix  ARGV[11] agent record prefix  ARGV[12] replica prefix
     ARGV[13] bell suffix  ARGV[14] wake suffix  ARGV[15] wake set TTL (ms)
     ARGV[16] command index prefix  ARGV[17] index life (ms)  ARGV[18] label index prefix
     ARGV[19] fan-out agents prefix  ARGV[20] fan-out skipped prefix  ARGV[21] MAX_FANOUT

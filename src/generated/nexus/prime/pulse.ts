@@ -386,6 +386,11 @@ export interface GetSystemStatusRequest {
   pageToken: string;
   /** Omit the agent list; counts only. */
   summaryOnly: boolean;
+  /**
+   * Only agents matching this label selector (`env=prod,region in (eu,us),!canary`; the
+   * syntax of a command's `selector`, docs/targeting.md).
+   */
+  selector: string;
 }
 
 /** One orchestrator replica. */
@@ -3179,7 +3184,16 @@ export const Ping: MessageFns<Ping> = {
 };
 
 function createBaseGetSystemStatusRequest(): GetSystemStatusRequest {
-  return { state: 0, replicaId: "", agentType: "", agentIdPrefix: "", pageSize: 0, pageToken: "", summaryOnly: false };
+  return {
+    state: 0,
+    replicaId: "",
+    agentType: "",
+    agentIdPrefix: "",
+    pageSize: 0,
+    pageToken: "",
+    summaryOnly: false,
+    selector: "",
+  };
 }
 
 export const GetSystemStatusRequest: MessageFns<GetSystemStatusRequest> = {
@@ -3204,6 +3218,9 @@ export const GetSystemStatusRequest: MessageFns<GetSystemStatusRequest> = {
     }
     if (message.summaryOnly !== false) {
       writer.uint32(56).bool(message.summaryOnly);
+    }
+    if (message.selector !== "") {
+      writer.uint32(66).string(message.selector);
     }
     return writer;
   },
@@ -3277,6 +3294,14 @@ export const GetSystemStatusRequest: MessageFns<GetSystemStatusRequest> = {
             message.summaryOnly = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.selector = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3322,6 +3347,7 @@ export const GetSystemStatusRequest: MessageFns<GetSystemStatusRequest> = {
         : isSet(object.summary_only)
         ? globalThis.Boolean(object.summary_only)
         : false,
+      selector: isSet(object.selector) ? globalThis.String(object.selector) : "",
     };
   },
 
@@ -3348,6 +3374,9 @@ export const GetSystemStatusRequest: MessageFns<GetSystemStatusRequest> = {
     if (message.summaryOnly !== false) {
       obj.summaryOnly = message.summaryOnly;
     }
+    if (message.selector !== "") {
+      obj.selector = message.selector;
+    }
     return obj;
   },
 
@@ -3363,6 +3392,7 @@ export const GetSystemStatusRequest: MessageFns<GetSystemStatusRequest> = {
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
     message.summaryOnly = object.summaryOnly ?? false;
+    message.selector = object.selector ?? "";
     return message;
   },
 };
