@@ -14,7 +14,7 @@ export function statusClient(port: number): NexusPulseServiceClient {
 
 /** GetSystemStatus with a 3 s deadline. */
 export function getStatus(client: NexusPulseServiceClient, request: Partial<GetSystemStatusRequest> = {}): Promise<GetSystemStatusResponse> {
-  const full: GetSystemStatusRequest = { state: 0, replicaId: '', agentType: '', agentIdPrefix: '', pageSize: 0, pageToken: '', summaryOnly: false, ...request };
+  const full: GetSystemStatusRequest = { state: 0, replicaId: '', agentType: '', agentIdPrefix: '', pageSize: 0, pageToken: '', summaryOnly: false, selector: '', ...request };
   return new Promise((resolve, reject) => {
     client.getSystemStatus(full, new Metadata(), { deadline: Date.now() + 3000 }, (err, res) => (err ? reject(err) : resolve(res)));
   });
