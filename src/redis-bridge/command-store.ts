@@ -69,7 +69,7 @@ export class CommandStore {
     const k = this.keys;
     this.writes.hold();
     return decodeDeliverReply(await this.redis.deliverCommands(
-      k.agent(agentId), k.mailbox(agentId), k.events, k.commandCounts, k.cancelsPrefix + agentId,
+      k.agent(agentId), k.mailbox(agentId), k.events, k.commandCounts, k.cancelsPrefix + agentId, k.fanoutsDue,
       agentId, epoch, this.replicaId, window, window * 4 + 16, k.commandPrefix, this.limits.eventsMaxLen, resend ? 1 : 0, k.indexPrefix,
     ));
   }

@@ -2,13 +2,15 @@
 -- priority-then-arrival order, until `free` commands are picked (never the whole backlog).
 -- Picked: queued commands, due retries, and commands delivered to an earlier session
 -- (connectAgent moved them back; redelivered with the same attempt; one whose cancel was
--- requested meanwhile is finished as cancelled instead). Each pick moves to the in-flight
+-- requested meanwhile is finished as cancelled instead; a fan-out child's end is noted for
+-- its parent: the caller runs flushParents). Each pick moves to the in-flight
 -- band, is recorded as delivered to `epoch` and emits `command_delivered`; its 7 values
 -- (id, type, payload, priority, attempt, correlation id, expire at) are appended to `out`.
 -- Returns the number picked and the ms until the earliest retry seen on the way (0 = none).
 --- @include "includes/mailboxBands.lua"
 --- @include "includes/stateTally.lua"
 --- @include "includes/timeline.lua"
+--- @include "includes/fanoutParent.lua"
 
 -- Appends one command to send, as the replica reads it: 7 values.
 local function appendCommand(out, id, commandType, payload, priority, attempt, correlationId, expireAt)
@@ -34,7 +36,7 @@ local function pickReady(mailbox, agentId, epoch, free, scanMax, prefix, events,
       if picked >= free then break end
       local key = prefix .. id
       local r = redis.call('HMGET', key, 'state', 'delivered_epoch', 'not_before', 'expire_at', 'cancel_requested',
-        'command_type', 'payload', 'priority', 'correlation_id', 'attempt', 'deliveries', 'timeline', 'queued_at')
+        'command_type', 'payload', 'priority', 'correlation_id', 'attempt', 'deliveries', 'timeline', 'queued_at', 'parent_id')
       local state = r[1]
       if not state then
         redis.call('ZREM', mailbox, id) -- the record expired: nothing left to deliver
@@ -43,8 +45,14 @@ local function pickReady(mailbox, agentId, epoch, free, scanMax, prefix, events,
         moveState(key, id, r[13], state, 'cancelled', 'finished_at', nowText, 'error', 'cancelled',
           'timeline', withStep(r[12], step('cancelled', nowText, replica)))
         redis.call('ZREM', mailbox, id)
-        redis.call('XADD', events, 'MAXLEN', '~', eventsCap, '*', 'type', 'command_cancelled', 'command_id', id,
-          'agent_id', agentId, 'replica', replica, 'ts', nowText)
+        if r[14] then
+          redis.call('XADD', events, 'MAXLEN', '~', eventsCap, '*', 'type', 'command_cancelled', 'command_id', id,
+            'agent_id', agentId, 'replica', replica, 'parent_id', r[14], 'ts', nowText)
+          childFinished(r[14], 'cancelled')
+        else
+          redis.call('XADD', events, 'MAXLEN', '~', eventsCap, '*', 'type', 'command_cancelled', 'command_id', id,
+            'agent_id', agentId, 'replica', replica, 'ts', nowText)
+        end
       elseif state == 'delivered' and r[2] == epoch then
         -- Already sent on this session (a mailbox written before the bands): file it as in flight.
         redis.call('ZINCRBY', mailbox, IN_FLIGHT, id)
@@ -60,8 +68,13 @@ local function pickReady(mailbox, agentId, epoch, free, scanMax, prefix, events,
             'deliveries', tostring((tonumber(r[11]) or 0) + 1),
             'timeline', withStep(r[12], step('delivered', nowText, replica, r[10])))
           redis.call('ZINCRBY', mailbox, IN_FLIGHT, id)
-          redis.call('XADD', events, 'MAXLEN', '~', eventsCap, '*', 'type', 'command_delivered', 'command_id', id,
-            'agent_id', agentId, 'replica', replica, 'attempt', r[10], 'ts', nowText)
+          if r[14] then
+            redis.call('XADD', events, 'MAXLEN', '~', eventsCap, '*', 'type', 'command_delivered', 'command_id', id,
+              'agent_id', agentId, 'replica', replica, 'attempt', r[10], 'parent_id', r[14], 'ts', nowText)
+          else
+            redis.call('XADD', events, 'MAXLEN', '~', eventsCap, '*', 'type', 'command_delivered', 'command_id', id,
+              'agent_id', agentId, 'replica', replica, 'attempt', r[10], 'ts', nowText)
+          end
           picked = picked + 1
           appendCommand(out, id, r[6], r[7], r[8], r[10], r[9], r[4])
         else

@@ -13,6 +13,7 @@
     KEYS[3] events stream
     KEYS[4] command counts by state (hash)
     KEYS[5] agent's requested cancels (set)
+    KEYS[6] fan-outs due (zset)
 
     ARGV[1] agent id
     ARGV[2] session epoch
@@ -55,6 +56,8 @@ if ARGV[8] == '1' then resent = inFlightFor(KEYS[2], epoch, scanMax, prefix, com
 local picked, nextDue = pickReady(KEYS[2], ARGV[1], epoch, tonumber(ARGV[4]) - tonumber(agent[2] or '0'), scanMax,
   prefix, KEYS[3], ARGV[7], ARGV[3], now, nowText, commands)
 if picked > 0 then redis.call('HINCRBY', KEYS[1], 'inflight', picked) end
+flushParents({ commandPrefix = prefix, due = KEYS[6], events = KEYS[3], eventsCap = ARGV[7], replica = ARGV[3],
+  now = now, nowText = nowText })
 countStates(KEYS[4], ARGV[9])
 
 local out = { REPLY.DONE, nextDue, resent + picked }
