@@ -54,7 +54,7 @@ export async function parentTerminal(db: Redis, id: string, timeoutMs = 15_000):
 
 /** Child command ids of a parent (the idx:parent zset). */
 export async function childIds(db: Redis, parentId: string): Promise<string[]> {
-  return (await db.zrange(`nexus:idx:parent:${parentId}`, 0, -1)).sort();
+  return (await db.zrange(`nexus:idx:parent:${parentId}`, '0', '-1')).sort();
 }
 
 /** Child records of a parent. */
