@@ -83,4 +83,38 @@ describe('pick any', () => {
     expect(other.runs).toEqual([]);
     db.disconnect();
   });
+
+  it('waiting commands are placed highest priority first, in arrival order within a priority, also on an agent that connects later', async () => {
+    const db = fx.redis.client();
+    const held = new Map<string, () => void>();
+    const order: string[] = [];
+    const hold = (ctx: CommandContext): Promise<string> => new Promise((resolve) => {
+      order.push(ctx.commandId);
+      held.set(ctx.commandId, () => resolve('ok'));
+    });
+    const anyCmd = (id: string, priority: string) => db.xadd(INGRESS, '*', 'selector', 'pool=prio', 'pick', 'any', 'command_id', id, 'command_type', 'hold', 'payload', '', 'priority', priority);
+    await start(fx.port, { agentId: 'pr1', labels: { pool: 'prio' }, maxConcurrency: 1 }, { hold });
+    await anyCmd('pr-first', '5');
+    await waitFor('pr-first running', () => held.has('pr-first'));
+    await anyCmd('pr-low-1', '2');
+    await anyCmd('pr-low-2', '2');
+    await anyCmd('pr-high', '8');
+    await waitFor('3 waiting', async () => (await db.zcard(WAITING)) === 3);
+
+    // A second matching agent connects: it gets the most urgent waiting command.
+    await start(fx.port, { agentId: 'pr2', labels: { pool: 'prio' }, maxConcurrency: 1 }, { hold });
+    await waitFor('pr-high placed', () => held.has('pr-high'), { timeoutMs: 5000 });
+    expect(await db.hget('nexus:command:pr-high', 'target')).toBe('pr2');
+    // Then slots free one at a time: low-1 before low-2.
+    held.get('pr-first')!();
+    await waitFor('pr-low-1 placed', () => held.has('pr-low-1'), { timeoutMs: 5000 });
+    expect(held.has('pr-low-2')).toBe(false);
+    held.get('pr-high')!();
+    await waitFor('pr-low-2 placed', () => held.has('pr-low-2'), { timeoutMs: 5000 });
+    expect(order).toEqual(['pr-first', 'pr-high', 'pr-low-1', 'pr-low-2']);
+    for (const release of held.values()) release();
+    for (const id of order) await waitFor(`${id} succeeded`, async () => (await db.hget(`nexus:command:${id}`, 'state')) === 'succeeded');
+    expect(await db.zcard(WAITING)).toBe(0);
+    db.disconnect();
+  });
 });
