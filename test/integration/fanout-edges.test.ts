@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { CancelledError } from '../../src/agent/command-errors';
 import type { CommandContext } from '../../src/agent/handlers';
 import { INGRESS, eventCounts, readDlq } from '../helpers/commands';
 import { readEvents } from '../helpers/events';
-import { childRecords, parentTerminal, TERMINAL, useLabelledAgents } from '../helpers/fanout';
+import { childRecords, parentTerminal, TERMINAL, useLabelledAgents, type LabelledAgent } from '../helpers/fanout';
 import { useOrchestrator } from '../helpers/in-process';
 import { waitFor } from '../helpers/wait-for';
 
@@ -151,6 +152,37 @@ describe('fan-out edges', () => {
     const cancelled = (await readEvents(db)).filter((e) => e.type === 'command_cancelled' && e.command_id === 'away-1/away');
     expect(cancelled).toHaveLength(1);
     expect(cancelled[0].parent_id).toBe('away-1');
+    db.disconnect();
+  });
+
+  it('cancelling a parent whose children all run cancels each on its agent; a child for an absent agent expires', async () => {
+    const db = fx.redis.client();
+    let aborted = 0;
+    const hold = (ctx: CommandContext): Promise<string> => new Promise((_resolve, reject) => {
+      ctx.signal.addEventListener('abort', () => {
+        aborted++;
+        reject(new CancelledError('cancelled'));
+      }, { once: true });
+    });
+    const agents: LabelledAgent[] = [];
+    for (const id of ['k1', 'k2', 'k3', 'k4']) agents.push(await start(fx.port, { agentId: id, labels: { kill: 'y' } }, { hold }));
+    await db.xadd(INGRESS, '*', 'selector', 'kill=y', 'command_id', 'kc-1', 'command_type', 'hold', 'payload', '');
+    await waitFor('4 running', () => agents.every((a) => a.runs.length === 1));
+    await db.xadd(INGRESS, '*', 'type', 'command_cancel', 'command_id', 'kc-1');
+    const parent = await parentTerminal(db, 'kc-1');
+    expect(parent).toMatchObject({ state: 'cancelled', launched: '4', finished: '4', n_cancelled: '4', n_succeeded: '0' });
+    expect(aborted).toBe(4);
+    for (const c of await childRecords(db, 'kc-1')) expect(c.state).toBe('cancelled');
+
+    // include_offline: the child of an agent that never returns dies at its TTL, failing the parent.
+    const gone = await start(fx.port, { agentId: 'k-gone', labels: { gone: 'y' } });
+    await gone.agent.close();
+    await waitFor('k-gone offline', async () => (await db.hget('nexus:agent:k-gone', 'state')) !== 'online');
+    await db.xadd(INGRESS, '*', 'selector', 'gone=y', 'command_id', 'kc-ttl', 'command_type', 'echo', 'payload', '', 'include_offline', '1', 'ttl_ms', '500');
+    const expired = await parentTerminal(db, 'kc-ttl', 10_000);
+    expect(expired).toMatchObject({ matched: '1', launched: '1', finished: '1', n_dead: '1' });
+    expect(expired.state).toBe('failed'); // contract: failed when any child failed or is dead
+    expect(await db.hgetall('nexus:command:kc-ttl/k-gone')).toMatchObject({ state: 'dead', dead_reason: 'expired' });
     db.disconnect();
   });
 
