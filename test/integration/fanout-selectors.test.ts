@@ -22,6 +22,7 @@ const FLEET: Row[] = [
   { id: 'a08', type: 'collector', caps: ['analyze', 'report'], labels: { env: 'prod', region: 'eu' } },
   { id: 'a09', type: 'generic', caps: ['report'], labels: { region: 'us' } },
   { id: 'a10', type: 'generic', caps: ['execute'], labels: { env: 'prod', region: 'eu', canary: '1' } },
+  { id: 'a11', type: 'scanner', caps: ['analyze'], labels: { env: '', region: 'us' } },
 ];
 
 /** Selector -> the agent ids it names, as hand-written predicates over the table. */
@@ -36,6 +37,13 @@ const CASES: [string, (r: Row) => boolean][] = [
   ['capability=analyze', (r) => r.caps.includes('analyze')],
   ['env=prod,!canary', (r) => r.labels.env === 'prod' && !('canary' in r.labels)],
   ['*', () => true],
+  // Spellings: `==`, spaces around tokens, an empty value, exists on the built-in keys, sets on them.
+  ['env==prod', (r) => r.labels.env === 'prod'],
+  [' region notin ( eu , us ) ', (r) => r.labels.region !== 'eu' && r.labels.region !== 'us'],
+  ['env=', (r) => r.labels.env === ''],
+  ['env,env!=prod', (r) => 'env' in r.labels && r.labels.env !== 'prod'],
+  ['agent_type in (scanner,collector),capability=analyze', (r) => (r.type === 'scanner' || r.type === 'collector') && r.caps.includes('analyze')],
+  ['capability notin (scan,report),agent_type!=generic', (r) => !r.caps.includes('scan') && !r.caps.includes('report') && r.type !== 'generic'],
 ];
 
 describe('fan-out selectors over a labelled fleet', () => {
