@@ -80,10 +80,18 @@ describe('broadcast to 300 agents over 3 replicas', () => {
     const handledBy = await waitFor('bc-2 planned', async () => (await db.hget('nexus:command:bc-2', 'handled_by')) ?? undefined, { intervalMs: 5, timeoutMs: 10_000 });
     const victim = replicas.find((r) => r.replicaId === handledBy);
     expect(victim, `handled_by ${handledBy}`).toBeDefined();
+    // Kill once the first batch runs, some of it on the victim's agents.
+    await waitFor('first batch running', async () => Number(await db.hget('nexus:command:bc-2', 'launched')) > 0, { intervalMs: 5, timeoutMs: 5000 });
     victim!.signal('SIGKILL');
     await victim!.exited;
-    const atKill = await db.hmget('nexus:command:bc-2', 'matched', 'launched');
+    const atKill = await db.hmget('nexus:command:bc-2', 'matched', 'launched', 'finished');
     expect(Number(atKill[1])).toBeLessThan(Number(atKill[0])); // really mid-fan-out
+    const inFlight = (await childRecords(db, 'bc-2')).filter((c) => c.state === 'delivered');
+    const p = db.pipeline();
+    for (const c of inFlight) p.hget(`nexus:agent:${c.target}`, 'replica');
+    const onVictim = ((await p.exec()) ?? []).filter(([, r]) => r === handledBy).length;
+    console.log(`bc-2 at the kill of ${handledBy}: matched ${atKill[0]}, launched ${atKill[1]}, finished ${atKill[2]}, ${inFlight.length} in flight, ${onVictim} of them on the victim's agents`);
+    expect(onVictim).toBeGreaterThan(0); // the kill strands children, not only the launcher
 
     const parent = await parentTerminal(db, 'bc-2', 60_000);
     expect(TERMINAL.has(parent.state)).toBe(true);
