@@ -211,3 +211,29 @@ describe('fan-out edges', () => {
     db.disconnect();
   });
 });
+
+describe('forgotten agents leave the label index', () => {
+  const fx = useOrchestrator({ AGENT_RETENTION_SEC: '1' });
+  const start = useLabelledAgents();
+
+  it('an agent forgotten after AGENT_RETENTION_SEC is matched no more, even with include_offline', async () => {
+    const db = fx.redis.client();
+    const keep = await start(fx.port, { agentId: 'f-keep', labels: { forget: 'y' } });
+    const gone = await start(fx.port, { agentId: 'f-gone', labels: { forget: 'y', only: 'gone' } });
+    expect(await db.sismember('nexus:lbl:forget=y', 'f-gone')).toBe(1);
+    expect(await db.hexists('nexus:agents:terms', 'f-gone')).toBe(1);
+    await gone.agent.close();
+    await waitFor('f-gone forgotten', async () => (await db.exists('nexus:agent:f-gone')) === 0 && (await db.zscore('nexus:agents:index', 'f-gone')) === null, { timeoutMs: 10_000, intervalMs: 100 });
+    expect(await db.sismember('nexus:lbl:forget=y', 'f-gone')).toBe(0);
+    expect(await db.hexists('nexus:agents:terms', 'f-gone')).toBe(0);
+
+    await db.xadd(INGRESS, '*', 'selector', 'forget=y', 'command_id', 'fg-1', 'command_type', 'echo', 'payload', '', 'include_offline', 'true');
+    const parent = await parentTerminal(db, 'fg-1');
+    expect(parent).toMatchObject({ state: 'succeeded', matched: '1', skipped: '0', n_succeeded: '1' });
+    expect(keep.runs).toEqual(['fg-1/f-keep']);
+    await db.xadd(INGRESS, '*', 'selector', 'only=gone', 'command_id', 'fg-2', 'command_type', 'echo', 'payload', '', 'include_offline', 'true');
+    const dead = await waitFor('fg-2 dead-lettered', async () => (await readDlq(db)).find((d) => d.command_id === 'fg-2'));
+    expect(dead.reason).toBe('no_match');
+    db.disconnect();
+  });
+});
