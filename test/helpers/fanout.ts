@@ -1,9 +1,8 @@
 import type Redis from 'ioredis';
-import { afterEach } from 'vitest';
-import { Agent } from '../../src/agent/agent';
+import type { Agent } from '../../src/agent/agent';
 import type { AgentOptions } from '../../src/agent/agent-options';
 import type { CommandHandler } from '../../src/agent/handlers';
-import { createLogger } from '../../src/shared/logger';
+import { useAgents } from './agents';
 import { readEvents } from './events';
 import { waitFor } from './wait-for';
 
@@ -12,29 +11,20 @@ export const TERMINAL = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
 /** An in-process agent with labels/type/capabilities, and the command ids its handlers started. */
 export interface LabelledAgent {
   agent: Agent;
-  runs: string[];
+  readonly runs: string[];
 }
 
-/** Starter for in-process agents with any AgentOptions; all are closed after each test. */
+/** useAgents with the options first (labels, type, capabilities, ...); all are closed after each test. */
 export function useLabelledAgents(): (port: number, options: AgentOptions & { agentId: string }, handlers?: Record<string, CommandHandler>) => Promise<LabelledAgent> {
-  const started: Agent[] = [];
-  afterEach(async () => {
-    await Promise.all(started.splice(0).map((a) => a.close()));
-  });
-  return async (port, options, handlers = {}) => {
-    const agent = new Agent(
-      { orchestrator: `127.0.0.1:${port}`, heartbeatIntervalMs: 300, initialBackoffMs: 20, maxBackoffMs: 100, ...options },
-      { logger: createLogger('silent') },
-    );
-    for (const [type, handler] of Object.entries(handlers)) agent.handle(type, handler);
-    const runs: string[] = [];
-    agent.on('execute', (c: { commandId: string }) => runs.push(c.commandId));
-    let welcomed = false;
-    agent.once('welcome', () => (welcomed = true));
-    started.push(agent);
-    agent.start();
-    await waitFor(`${options.agentId} welcomed`, () => welcomed);
-    return { agent, runs };
+  const start = useAgents();
+  return async (port, { agentId, maxConcurrency, ...options }, handlers = {}) => {
+    const { agent, runs } = await start(agentId, port, handlers, maxConcurrency, options);
+    return {
+      agent,
+      get runs() {
+        return runs.map((c) => c.commandId);
+      },
+    };
   };
 }
 
