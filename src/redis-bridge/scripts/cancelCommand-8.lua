@@ -73,7 +73,7 @@ if rec[5] == '1' then
   p.notStarted = p.matched - p.launched
   p.timeline = withStep(rec[3], step('cancel_requested', nowText, ARGV[2], nil, by))
   redis.call('HSET', KEYS[2], 'cancel_requested', p.cancelRequested, 'not_started', p.notStarted,
-    'stop_reason', 'cancelled' .. (by and (' ' .. by) or ''), 'timeline', p.timeline)
+    'stop_reason', 'cancelled' .. (by and (' (' .. by .. ')') or ''), 'timeline', p.timeline)
   if p.finished >= p.launched then
     finishParent(F, id, KEYS[2], p)
     countStates(KEYS[5], ARGV[17])
