@@ -138,7 +138,7 @@ export class FanoutStore {
       k.events, k.dlq, k.commandDeadlines, k.commandCounts, k.commandsWaiting, k.agentIndex, k.agentsOnline,
       k.commandPrefix, k.mailboxPrefix, k.agentPrefix, k.replicaPrefix, BELL_SUFFIX, WAKE_SUFFIX, WAKE_TTL_MS,
       k.indexPrefix, l.indexLifeMs, l.retentionMs, l.mailboxMax, l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes,
-      this.replicaId, k.labelPrefix, `${k.fanoutAgentsPrefix}pick:${this.replicaId}`, max,
+      this.replicaId, k.labelPrefix, `${k.fanoutAgentsPrefix}#pick:${this.replicaId}`, max,
     ));
     const n = int(PLACE_SCRIPT, v[1]);
     if (v.length !== 2 + n * 10) throw new ScriptReplyError(PLACE_SCRIPT, `${v.length} values for ${n} commands`);

@@ -14,7 +14,7 @@
     ARGV[5] bell suffix  ARGV[6] wake suffix  ARGV[7] wake set TTL (ms)
     ARGV[8] command index prefix  ARGV[9] index life (ms)  ARGV[10] record retention after the TTL (ms)
     ARGV[11] mailbox cap  ARGV[12] events cap  ARGV[13] dlq cap  ARGV[14] dlq payload cap (bytes)
-    ARGV[15] replica id  ARGV[16] label index prefix  ARGV[17] scratch key (same slot)
+    ARGV[15] replica id  ARGV[16] label index prefix  ARGV[17] scratch key (same slot; holds a `#`, which no command id does)
     ARGV[18] most waiting commands looked at
 
   Output: { still waiting, k, k x (command id, agent, outcome, owner, epoch, expire at, command
