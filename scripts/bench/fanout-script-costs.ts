@@ -48,6 +48,8 @@ interface Calls {
   calls: number;
   maxUs: number;
   totalUs: number;
+  /** Each logged call's µs, in call order. */
+  seq: number[];
 }
 
 interface Round {
@@ -90,7 +92,7 @@ async function slowlogCalls(redis: Redis): Promise<{ byName: Map<string, Calls>;
   const byName = new Map<string, Calls>();
   let allUs = 0;
   let inner = 0;
-  for (const [, , us, args] of entries) {
+  for (const [, , us, args] of [...entries].reverse()) {
     const cmd = String(args[0]).toLowerCase();
     if (cmd === 'slowlog' || cmd === 'config') continue;
     if (cmd !== 'evalsha' && cmd !== 'eval') {
@@ -98,8 +100,9 @@ async function slowlogCalls(redis: Redis): Promise<{ byName: Map<string, Calls>;
       continue;
     }
     const name = scriptName(cmd, String(args[1])) ?? `${cmd} (unknown script)`;
-    const c = byName.get(name) ?? { calls: 0, maxUs: 0, totalUs: 0 };
+    const c = byName.get(name) ?? { calls: 0, maxUs: 0, totalUs: 0, seq: [] };
     c.calls++;
+    c.seq.push(us);
     c.maxUs = Math.max(c.maxUs, us);
     c.totalUs += us;
     byName.set(name, c);
@@ -176,11 +179,15 @@ async function main(): Promise<void> {
       const round = await oneRound(redis, r);
       rounds.push(round);
       const longest = [...round.byName].sort((a, b) => b[1].maxUs - a[1].maxUs)[0];
+      // Does a chunk cost more the further the launch is? First and last calls, in ms.
+      const seq = round.byName.get('launchChildren')?.seq ?? [];
+      const ms = (xs: number[]) => xs.map((us) => (us / 1000).toFixed(1)).join(' ');
+      if (seq.length > 10) console.log(`round ${r}: launchChildren calls in order, first 5: ${ms(seq.slice(0, 5))} … last 5: ${ms(seq.slice(-5))}; median ${(median(seq) / 1000).toFixed(1)}`);
       console.log(`round ${r}: Redis busy ${(round.allUs / 1000).toFixed(1)} ms in ${(round.wallMs / 1000).toFixed(2)} s; longest call ${longest[0]} ${(longest[1].maxUs / 1000).toFixed(2)} ms; children ${JSON.stringify(round.outcomes)}`);
     }
     const names = [...new Set(rounds.flatMap((r) => [...Object.keys(r.made), ...r.byName.keys()]))];
     const m = (f: (r: Round) => number) => median(rounds.map(f));
-    const get = (r: Round, name: string) => r.byName.get(name) ?? { calls: 0, maxUs: 0, totalUs: 0 };
+    const get = (r: Round, name: string) => r.byName.get(name) ?? { calls: 0, maxUs: 0, totalUs: 0, seq: [] };
     console.log(`\nBroadcast (selector '*') to ${N.toLocaleString('en-US')} agents, launched ${FANOUT_CHUNK} children per launchChildren call, results applied ${RESULT_CHUNK} per completeCommands call; longest calls from SLOWLOG (slowlog-log-slower-than ${SLOWLOG_US} µs), median of ${ROUNDS} round(s)`);
     console.log(`| Script | calls | calls over ${SLOWLOG_US} µs | longest call ms | their mean ms | their total ms |`);
     console.log('|---|---|---|---|---|---|');
