@@ -183,7 +183,8 @@ async function main(): Promise<void> {
       const seq = round.byName.get('launchChildren')?.seq ?? [];
       const ms = (xs: number[]) => xs.map((us) => (us / 1000).toFixed(1)).join(' ');
       if (seq.length > 10) console.log(`round ${r}: launchChildren calls in order, first 5: ${ms(seq.slice(0, 5))} … last 5: ${ms(seq.slice(-5))}; median ${(median(seq) / 1000).toFixed(1)}`);
-      console.log(`round ${r}: Redis busy ${(round.allUs / 1000).toFixed(1)} ms in ${(round.wallMs / 1000).toFixed(2)} s; longest call ${longest[0]} ${(longest[1].maxUs / 1000).toFixed(2)} ms; children ${JSON.stringify(round.outcomes)}`);
+      const at = longest[1].seq.indexOf(longest[1].maxUs) + 1;
+      console.log(`round ${r}: Redis busy ${(round.allUs / 1000).toFixed(1)} ms in ${(round.wallMs / 1000).toFixed(2)} s; longest call ${longest[0]} ${(longest[1].maxUs / 1000).toFixed(2)} ms (its call ${at} of ${longest[1].seq.length}); children ${JSON.stringify(round.outcomes)}`);
     }
     const names = [...new Set(rounds.flatMap((r) => [...Object.keys(r.made), ...r.byName.keys()]))];
     const m = (f: (r: Round) => number) => median(rounds.map(f));
