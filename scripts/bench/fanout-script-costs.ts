@@ -32,8 +32,8 @@ const N = Number(process.argv[2] ?? 10_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 /**
  * slowlog-log-slower-than (µs), `SLOWLOG_US` (200): 0 logs every call, but also each command
- * the scripts run, which costs Redis time per command (+40 % at 1,000 agents); at 200 only
- * calls over 200 µs are logged (no inner command was that slow here), so the longest calls
+ * the scripts run, which adds Redis time to every script call; at 200 only
+ * calls over 200 µs are logged (the inner commands are far shorter), so the longest calls
  * are measured without that cost. Calls made are counted here, the total Redis time comes
  * from INFO commandstats (eval + evalsha) either way.
  */
