@@ -10,11 +10,10 @@
  * child's success applied through CommandStore.completeBatch in chunks of 100 (the result
  * batcher's; completeCommands, which also finishes the parent). The configuration is the
  * orchestrator's defaults (MAX_FANOUT 10,000).
- * Every command Redis runs meanwhile is taken from SLOWLOG (slowlog-log-slower-than 0);
- * EVALSHA calls are named by the sha1 of each script (loadScripts), a first EVAL by its text. Printed per script: calls,
- * longest call, total; and the Redis time of the whole broadcast. Median over `rounds` (3).
+ * Every script call Redis runs meanwhile is taken from SLOWLOG (see SLOWLOG_US), named by
+ * the sha1 of each script (./script-slowlog). Printed per script: calls, longest call, total;
+ * and the Redis time of the whole broadcast. Median over `rounds` (3).
  */
-import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { RedisProcess } from '../lib/redis-process';
 import { FANOUT_CHUNK } from '../../src/orchestrator/fanout-driver';
@@ -25,7 +24,8 @@ import { CommandStore } from '../../src/redis-bridge/command-store';
 import { FanoutStore, type Admitted } from '../../src/redis-bridge/fanout-store';
 import { parseIngressEntry } from '../../src/redis-bridge/ingress-entry';
 import { CONSUMER_GROUP, NexusKeys } from '../../src/redis-bridge/keys';
-import { defineScripts, loadScripts } from '../../src/redis-bridge/script-loader';
+import { defineScripts } from '../../src/redis-bridge/script-loader';
+import { scriptUsec, slowlogCalls, startSlowlog, type Calls } from './script-slowlog';
 import { median } from './stats';
 
 const N = Number(process.argv[2] ?? 10_000);
@@ -43,15 +43,6 @@ const WINDOW = 16;
 const RESULT_CHUNK = 100;
 const PROFILE = { agentType: 'generic', displayName: '', capabilities: ['scan', 'report', 'analyze', 'execute'], labels: {}, version: '1', maxConcurrency: WINDOW };
 
-/** One script's calls in a phase: how many, the longest and the sum, in µs. */
-interface Calls {
-  calls: number;
-  maxUs: number;
-  totalUs: number;
-  /** Each logged call's µs, in call order. */
-  seq: number[];
-}
-
 interface Round {
   /** Keyed by script name (or the command's name when not a script). */
   byName: Map<string, Calls>;
@@ -64,51 +55,6 @@ interface Round {
   inner: number;
   wallMs: number;
   outcomes: Record<string, number>;
-}
-
-const SCRIPTS = loadScripts();
-const SHA_TO_NAME = new Map(SCRIPTS.map((s) => [createHash('sha1').update(s.lua).digest('hex'), s.name]));
-
-/**
- * The script an entry ran. EVALSHA: by sha1. EVAL (ioredis sends the source on a
- * connection's first call of a script): SLOWLOG keeps 128 characters of an argument and says
- * how many more bytes it had, which together tell the script.
- */
-function scriptName(cmd: string, arg: string): string | undefined {
-  if (cmd === 'evalsha') return SHA_TO_NAME.get(arg);
-  const cut = /^([\s\S]*)\.\.\. \((\d+) more bytes\)$/.exec(arg);
-  const [head, bytes] = cut ? [cut[1], Buffer.byteLength(cut[1]) + Number(cut[2])] : [arg, Buffer.byteLength(arg)];
-  return SCRIPTS.find((s) => s.lua.startsWith(head) && Buffer.byteLength(s.lua) === bytes)?.name;
-}
-
-/**
- * SLOWLOG since the last reset, grouped by script. Redis 7 logs the commands a script runs
- * too (before the script's own entry); their time is part of the script's, so they are
- * counted apart (`inner`) and left out of the total. Nothing else runs in the window: every
- * store call is one script.
- */
-async function slowlogCalls(redis: Redis): Promise<{ byName: Map<string, Calls>; allUs: number; inner: number }> {
-  const entries = (await redis.call('SLOWLOG', 'GET', '-1')) as [number, number, number, Buffer[] | string[]][];
-  const byName = new Map<string, Calls>();
-  let allUs = 0;
-  let inner = 0;
-  for (const [, , us, args] of [...entries].reverse()) {
-    const cmd = String(args[0]).toLowerCase();
-    if (cmd === 'slowlog' || cmd === 'config') continue;
-    if (cmd !== 'evalsha' && cmd !== 'eval') {
-      inner++;
-      continue;
-    }
-    const name = scriptName(cmd, String(args[1])) ?? `${cmd} (unknown script)`;
-    const c = byName.get(name) ?? { calls: 0, maxUs: 0, totalUs: 0, seq: [] };
-    c.calls++;
-    c.seq.push(us);
-    c.maxUs = Math.max(c.maxUs, us);
-    c.totalUs += us;
-    byName.set(name, c);
-    allUs += us;
-  }
-  return { byName, allUs, inner };
 }
 
 async function oneRound(redis: Redis, round: number, n = N): Promise<Round> {
@@ -132,10 +78,7 @@ async function oneRound(redis: Redis, round: number, n = N): Promise<Round> {
   const request = parseIngressEntry(entryId, fields, entryRulesOf(config));
   if (request.kind !== 'targeted') throw new Error(`the broadcast entry parsed as ${request.kind}`);
 
-  await redis.config('SET', 'slowlog-log-slower-than', String(SLOWLOG_US));
-  await redis.config('SET', 'slowlog-max-len', '1000000');
-  await redis.call('SLOWLOG', 'RESET');
-  await redis.config('RESETSTAT');
+  await startSlowlog(redis, SLOWLOG_US);
   const started = performance.now();
   const plan = await fanouts.plan(entryId, request.command, request.spec, []);
   if (plan.outcome !== 'planned' || plan.matched !== n) throw new Error(`planFanout: ${JSON.stringify(plan)}`);
@@ -159,8 +102,7 @@ async function oneRound(redis: Redis, round: number, n = N): Promise<Round> {
   }
   const wallMs = performance.now() - started;
   await redis.config('SET', 'slowlog-log-slower-than', '10000');
-  const stats = await redis.info('commandstats');
-  const statsUs = ['eval', 'evalsha'].reduce((a, c) => a + Number(new RegExp(`cmdstat_${c}:calls=\\d+,usec=(\\d+)`).exec(stats)?.[1] ?? 0), 0);
+  const statsUs = await scriptUsec(redis);
   const parent = await redis.hgetall(keys.commandPrefix + parentId);
   if (parent.state !== 'succeeded' || Number(parent.n_succeeded) !== n) throw new Error(`the parent ended ${parent.state} with ${parent.n_succeeded} of ${n} succeeded`);
   return { ...(await slowlogCalls(redis)), statsUs, made, wallMs, outcomes };
