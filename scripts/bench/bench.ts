@@ -7,7 +7,8 @@
  * subset (figures then go to bench/results-fleet-storm.json, never over the full results);
  * `--agents N` sets the fleet/storm and fan-out sizes (tests use tiny ones), `--fanout-agents
  * 1000,5000` the fan-out sizes alone (each: N commands and one broadcast on one Nexus fleet,
- * then the bare grpc-js fan-out), `--heartbeat S`
+ * then the bare grpc-js fan-out), `--slowlog-us 200` the script calls over 200 µs during each
+ * broadcast (from SLOWLOG, by script), `--heartbeat S`
  * the fleet's heartbeat interval (1 s), `--per-swarm N` the agents per swarm process,
  * `--rates 1000,5000` and `--latency-ms 5000` the fixed-rate latency runs.
  */
@@ -40,6 +41,7 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     agents: { type: 'string' },
     'fanout-agents': { type: 'string' },
+    'slowlog-us': { type: 'string' },
     'per-swarm': { type: 'string' },
     heartbeat: { type: 'string' },
     'latency-ms': { type: 'string' },
@@ -70,6 +72,7 @@ const FLEET: FleetShape = {
   initialBackoffS: 1, // the agents' default: reconnects jittered over [0, 1 s)
 };
 const FANOUT_AGENTS = (opts['fanout-agents'] ?? opts.agents ?? (quick ? '200' : '1000,5000')).split(',').map(Number);
+const SLOWLOG_US = opts['slowlog-us'] === undefined ? undefined : Number(opts['slowlog-us']);
 const FLEET_TIMING: FleetTiming = quick ? { startMs: 500, idleMs: 1000, settleMs: 1000, windowMs: 2000 } : { startMs: 2000, idleMs: 3000, settleMs: 5000, windowMs: 10_000 };
 /** The storm fails (with how many are back) if the agents are not all back by then. */
 const STORM_TIMEOUT_MS = 120_000;
@@ -143,7 +146,7 @@ async function main(): Promise<void> {
       }
       for (const size of selected('fanout') ? fanout : []) {
         await admin.flushall();
-        const run = await nexusFanout(redisServer.port, size.agents, FLEET.perSwarm, round);
+        const run = await nexusFanout(redisServer.port, size.agents, FLEET.perSwarm, round, SLOWLOG_US);
         size.nexus.push(run);
         console.log(`round ${round}  fan-out Nexus         ${run.agents} agents: ${run.agents} commands last result after ${run.lastResultMs} ms; broadcast last child ${run.broadcast.lastResultMs} ms, parent finished ${run.broadcast.parentFinishedMs} ms`);
         const bare = await bareGrpcFanout(size.agents, FLEET.replicas);

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { NexusCluster } from './nexus-cluster';
+import { scriptUsec, slowlogCalls, startSlowlog } from './script-slowlog';
 import { sleep, waitUntil } from './wait-until';
 
 /** ms from the first XADD to the first, the median and the last result. */
@@ -19,7 +20,18 @@ export interface FanoutTimes {
  */
 export interface FanoutRun extends FanoutTimes {
   agents: number;
-  broadcast: FanoutTimes & { parentFinishedMs: number };
+  broadcast: FanoutTimes & { parentFinishedMs: number; scripts?: BroadcastScripts };
+}
+
+/**
+ * With `slowlogUs`: every script call over that many µs in Redis from the broadcast's XADD to
+ * its parent's finished_at (the fleet's own calls, heartbeats and the rest, included), by
+ * script, and the µs of all script calls in that window (INFO commandstats).
+ */
+export interface BroadcastScripts {
+  slowlogUs: number;
+  byName: Record<string, { calls: number; maxUs: number; totalUs: number }>;
+  scriptUs: number;
 }
 
 /** Sorted offsets of `finished_at` of `ids` from `since`; throws if any has none. */
@@ -39,7 +51,7 @@ async function finishedTimes(redis: Redis, ids: string[], since: number): Promis
 
 const entryMs = (id: unknown) => Number(String(id).split('-')[0]);
 
-export async function nexusFanout(redisPort: number, agents: number, perSwarm: number, round = 1): Promise<FanoutRun> {
+export async function nexusFanout(redisPort: number, agents: number, perSwarm: number, round = 1, slowlogUs?: number): Promise<FanoutRun> {
   const cluster = await NexusCluster.start(redisPort, 3);
   const { redis } = cluster;
   try {
@@ -59,6 +71,7 @@ export async function nexusFanout(redisPort: number, agents: number, perSwarm: n
 
     // One broadcast to the same N agents.
     const parentId = `bcast-${round}`;
+    if (slowlogUs !== undefined) await startSlowlog(redis, slowlogUs);
     const added = entryMs(await redis.xadd('nexus:commands:stream', '*', 'selector', '*', 'command_id', parentId, 'command_type', 'echo', 'payload', 'x'));
     let parent: Record<string, string> = {};
     await waitUntil(() => `broadcast ${parentId} to ${agents} agents to finish (parent: state ${parent.state}, launched ${parent.launched}, finished ${parent.finished})`, async () => {
@@ -68,8 +81,15 @@ export async function nexusFanout(redisPort: number, agents: number, perSwarm: n
     if (parent.state !== 'succeeded' || Number(parent.matched) !== agents || Number(parent.n_succeeded) !== agents) {
       throw new Error(`broadcast ended ${parent.state}: matched ${parent.matched}, launched ${parent.launched}, succeeded ${parent.n_succeeded} of ${agents}`);
     }
+    let scripts: BroadcastScripts | undefined;
+    if (slowlogUs !== undefined) {
+      const scriptUs = await scriptUsec(redis);
+      const { byName } = await slowlogCalls(redis);
+      await redis.config('SET', 'slowlog-log-slower-than', '10000');
+      scripts = { slowlogUs, scriptUs, byName: Object.fromEntries([...byName].map(([name, c]) => [name, { calls: c.calls, maxUs: c.maxUs, totalUs: c.totalUs }])) };
+    }
     const children = await finishedTimes(redis, cluster.agentIds.map((id) => `${parentId}/${id}`), added);
-    return { agents, ...commands, broadcast: { ...children, parentFinishedMs: Number(parent.finished_at) - added } };
+    return { agents, ...commands, broadcast: { ...children, parentFinishedMs: Number(parent.finished_at) - added, scripts } };
   } finally {
     await cluster.stop();
   }

@@ -1,4 +1,4 @@
-import type { FanoutRun, FanoutTimes } from './fanout';
+import type { BroadcastScripts, FanoutRun, FanoutTimes } from './fanout';
 import type { FleetRun } from './fleet';
 import { median } from './stats';
 import type { StormRun } from './storm';
@@ -58,6 +58,19 @@ export function printFanout(sizes: FanoutSize[]): void {
       console.log(`| Nexus: broadcast (1 XADD \`selector '*'\`, ${n} children) | ${cell(b, (r) => r.firstResultMs)} | ${cell(b, (r) => r.medianResultMs)} | ${cell(b, (r) => r.lastResultMs)} | ${cell(b, (r) => r.parentFinishedMs)} |`);
     }
     if (bare.length) console.log(`| bare grpc-js: 3 server processes push 1 message to each of ${n} streams | ${cell(bare, (r) => r.firstResultMs)} | ${cell(bare, (r) => r.medianResultMs)} | ${cell(bare, (r) => r.lastResultMs)} | – |`);
+    const scripts = nexus.flatMap((r) => (r.broadcast.scripts ? [r.broadcast.scripts] : []));
+    if (scripts.length) {
+      const names = [...new Set(scripts.flatMap((x) => Object.keys(x.byName)))];
+      const get = (x: BroadcastScripts, name: string) => x.byName[name] ?? { calls: 0, maxUs: 0, totalUs: 0 };
+      const total = (name: string) => median(scripts.map((x) => get(x, name).totalUs));
+      console.log(`Script calls over ${scripts[0].slowlogUs} µs in Redis during the broadcast (SLOWLOG; the fleet's own calls included), median (min–max):`);
+      console.log('| Script | calls | longest call ms | total ms |');
+      console.log('|---|---|---|---|');
+      for (const name of names.sort((a, b) => total(b) - total(a))) {
+        console.log(`| ${name} | ${cell(scripts, (x) => get(x, name).calls)} | ${cell(scripts, (x) => get(x, name).maxUs / 1000, 2)} | ${cell(scripts, (x) => get(x, name).totalUs / 1000, 1)} |`);
+      }
+      console.log(`| every script call (INFO commandstats) | – | – | ${cell(scripts, (x) => x.scriptUs / 1000, 1)} |`);
+    }
     if (nexus.length && bare.length) {
       const last = (xs: number[]) => median(xs);
       console.log(`last result, Nexus ÷ bare (medians): N commands ${(last(nexus.map((r) => r.lastResultMs)) / last(bare.map((r) => r.lastResultMs))).toFixed(1)}, broadcast ${(last(nexus.map((r) => r.broadcast.lastResultMs)) / last(bare.map((r) => r.lastResultMs))).toFixed(1)}`);
