@@ -5,7 +5,10 @@
  * and ratios, writes the raw figures to bench/results.json and a chart to bench/throughput.svg.
  * Scenarios, in order: throughput, latency, fleet, storm, fanout. `--only fleet,storm` runs a
  * subset (figures then go to bench/results-fleet-storm.json, never over the full results);
- * `--agents N` sets the fleet/storm and fan-out sizes (tests use tiny ones), `--heartbeat S`
+ * `--agents N` sets the fleet/storm and fan-out sizes (tests use tiny ones), `--fanout-agents
+ * 1000,5000` the fan-out sizes alone (each: N commands and one broadcast on one Nexus fleet,
+ * then the bare grpc-js fan-out), `--slowlog-us 200` the script calls over 200 µs during each
+ * broadcast (from SLOWLOG, by script), `--heartbeat S`
  * the fleet's heartbeat interval (1 s), `--per-swarm N` the agents per swarm process,
  * `--rates 1000,5000` and `--latency-ms 5000` the fixed-rate latency runs.
  */
@@ -17,15 +20,15 @@ import Redis from 'ioredis';
 import { RedisProcess } from '../lib/redis-process';
 import type { ThroughputRun } from './bench-types';
 import { barChartSvg } from './chart';
-import { nexusFanout, type FanoutRun } from './fanout';
+import { nexusFanout } from './fanout';
 import { nexusFleet, type FleetRun, type FleetShape, type FleetTiming } from './fleet';
 import { beeQueueLatency, bullmqLatency, nexusLatency, type LatencyRun } from './latency';
 import { nexusThroughput } from './nexus-e2e';
 import { bareGroupThroughput } from './peers/bare-group';
-import { bareGrpcFleet } from './peers/bare-grpc';
+import { bareGrpcFanout, bareGrpcFleet } from './peers/bare-grpc';
 import { beeQueueThroughput } from './peers/bee-queue';
 import { bullmqThroughput } from './peers/bullmq';
-import { printFanout, printFleet, printStorm } from './scenario-tables';
+import { printFanout, printFleet, printStorm, type FanoutSize } from './scenario-tables';
 import { median } from './stats';
 import { stormAfterKill, type StormRun } from './storm';
 
@@ -37,6 +40,8 @@ const { values: opts } = parseArgs({
     out: { type: 'string' },
     only: { type: 'string' },
     agents: { type: 'string' },
+    'fanout-agents': { type: 'string' },
+    'slowlog-us': { type: 'string' },
     'per-swarm': { type: 'string' },
     heartbeat: { type: 'string' },
     'latency-ms': { type: 'string' },
@@ -66,7 +71,8 @@ const FLEET: FleetShape = {
   perSwarm: Number(opts['per-swarm'] ?? 1000),
   initialBackoffS: 1, // the agents' default: reconnects jittered over [0, 1 s)
 };
-const FANOUT_AGENTS = Number(opts.agents ?? (quick ? 200 : 1000));
+const FANOUT_AGENTS = (opts['fanout-agents'] ?? opts.agents ?? (quick ? '200' : '1000,5000')).split(',').map(Number);
+const SLOWLOG_US = opts['slowlog-us'] === undefined ? undefined : Number(opts['slowlog-us']);
 const FLEET_TIMING: FleetTiming = quick ? { startMs: 500, idleMs: 1000, settleMs: 1000, windowMs: 2000 } : { startMs: 2000, idleMs: 3000, settleMs: 5000, windowMs: 10_000 };
 /** The storm fails (with how many are back) if the agents are not all back by then. */
 const STORM_TIMEOUT_MS = 120_000;
@@ -92,7 +98,7 @@ async function main(): Promise<void> {
   const latency = new Map<string, LatencyRun[]>();
   const fleet = { nexus: [] as FleetRun[], bare: [] as FleetRun[] };
   const storm: StormRun[] = [];
-  const fanout: FanoutRun[] = [];
+  const fanout: FanoutSize[] = FANOUT_AGENTS.map((agents) => ({ agents, nexus: [], bare: [] }));
   // A scenario that fails ends the run, but what was measured before it is still printed and
   // written (with the failure named), not lost.
   let failure: Error | undefined;
@@ -138,11 +144,14 @@ async function main(): Promise<void> {
           console.log(`round ${round}  storm                 ${after.agentsOnKilled} agents back in ${after.backMs.toFixed(0)} ms (${after.sessionsStarted} sessions started), peak ${after.peakSessionsPerSecond} sessions/s, lag max ${after.lagMaxMs.toFixed(0)} ms; ${after.logged}`);
         }
       }
-      if (selected('fanout')) {
+      for (const size of selected('fanout') ? fanout : []) {
         await admin.flushall();
-        const run = await nexusFanout(redisServer.port, FANOUT_AGENTS, FLEET.perSwarm);
-        fanout.push(run);
-        console.log(`round ${round}  fan-out               ${run.agents} commands, last result after ${run.lastResultMs} ms`);
+        const run = await nexusFanout(redisServer.port, size.agents, FLEET.perSwarm, round, SLOWLOG_US);
+        size.nexus.push(run);
+        console.log(`round ${round}  fan-out Nexus         ${run.agents} agents: ${run.agents} commands last result after ${run.lastResultMs} ms; broadcast last child ${run.broadcast.lastResultMs} ms, parent finished ${run.broadcast.parentFinishedMs} ms`);
+        const bare = await bareGrpcFanout(size.agents, FLEET.replicas);
+        size.bare.push(bare);
+        console.log(`round ${round}  fan-out bare grpc-js  ${bare.agents} streams: last result after ${bare.lastResultMs} ms`);
       }
     }
   } catch (err) {
@@ -178,7 +187,7 @@ async function main(): Promise<void> {
   }
   if (fleet.nexus.length || fleet.bare.length) printFleet(fleet.nexus, fleet.bare, { replicas: FLEET.replicas, swarms: Math.ceil(FLEET.agents / FLEET.perSwarm), heartbeatS: FLEET.heartbeatS });
   if (storm.length > 0) printStorm(storm);
-  if (fanout.length > 0) printFanout(fanout);
+  printFanout(fanout);
   mkdirSync(OUT, { recursive: true });
   // The machine may be shared: the load average before and after says how quiet it was.
   const machine = { loadavg: { start: LOAD_AT_START, end: loadavg() }, cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };

@@ -1,4 +1,4 @@
-import type { FanoutRun } from './fanout';
+import type { BroadcastScripts, FanoutRun, FanoutTimes } from './fanout';
 import type { FleetRun } from './fleet';
 import { median } from './stats';
 import type { StormRun } from './storm';
@@ -38,10 +38,42 @@ export function printStorm(runs: StormRun[]): void {
   console.log(`| ${cell(runs, (r) => r.agentsOnKilled)} | ${cell(runs, (r) => r.backMs / 1000, 2)} | ${runs[0].jitterWindowMs / 1000} + 5 = ${bar} s | ${cell(runs, (r) => r.peakSessionsPerSecond)} | ${cell(runs, (r) => r.lagMaxMs)} | ${cell(runs, (r) => r.lagP99Ms)} | ${cell(runs, (r) => r.sessionsStarted)} | ${cell(runs, (r) => r.rejected)} | ${cell(runs, (r) => r.cpuPercent?.survivors ?? NaN)} / ${cell(runs, (r) => r.cpuPercent?.swarms ?? NaN)} |`);
 }
 
-export function printFanout(runs: FanoutRun[]): void {
-  if (!runs.length) return;
-  console.log(`\nFan-out: one echo command to each of ${runs[0].agents.toLocaleString('en-US')} agents on 3 replicas (no broadcast in Nexus), ${runs.length} round(s); ms from the first XADD, median (min–max)`);
-  console.log('| Commands | first result | half the results | last result |');
-  console.log('|---|---|---|---|');
-  console.log(`| ${runs[0].agents.toLocaleString('en-US')} | ${cell(runs, (r) => r.firstResultMs)} | ${cell(runs, (r) => r.medianResultMs)} | ${cell(runs, (r) => r.lastResultMs)} |`);
+/** Fan-out at one size: Nexus' N commands and broadcast (same fleet), and the bare grpc-js floor. */
+export interface FanoutSize {
+  agents: number;
+  nexus: FanoutRun[];
+  bare: (FanoutTimes & { agents: number })[];
+}
+
+export function printFanout(sizes: FanoutSize[]): void {
+  for (const { agents, nexus, bare } of sizes) {
+    if (!nexus.length && !bare.length) continue;
+    const n = agents.toLocaleString('en-US');
+    console.log(`\nFan-out: one echo to each of ${n} agents on 3 replicas, ${Math.max(nexus.length, bare.length)} round(s); ms from the first XADD (bare: from the push), median (min–max)`);
+    console.log('| Way | first result | half the results | last result | parent finished |');
+    console.log('|---|---|---|---|---|');
+    if (nexus.length) {
+      console.log(`| Nexus: ${n} commands (${n} XADDs \`target\`) | ${cell(nexus, (r) => r.firstResultMs)} | ${cell(nexus, (r) => r.medianResultMs)} | ${cell(nexus, (r) => r.lastResultMs)} | – |`);
+      const b = nexus.map((r) => r.broadcast);
+      console.log(`| Nexus: broadcast (1 XADD \`selector '*'\`, ${n} children) | ${cell(b, (r) => r.firstResultMs)} | ${cell(b, (r) => r.medianResultMs)} | ${cell(b, (r) => r.lastResultMs)} | ${cell(b, (r) => r.parentFinishedMs)} |`);
+    }
+    if (bare.length) console.log(`| bare grpc-js: 3 server processes push 1 message to each of ${n} streams | ${cell(bare, (r) => r.firstResultMs)} | ${cell(bare, (r) => r.medianResultMs)} | ${cell(bare, (r) => r.lastResultMs)} | – |`);
+    const scripts = nexus.flatMap((r) => (r.broadcast.scripts ? [r.broadcast.scripts] : []));
+    if (scripts.length) {
+      const names = [...new Set(scripts.flatMap((x) => Object.keys(x.byName)))];
+      const get = (x: BroadcastScripts, name: string) => x.byName[name] ?? { calls: 0, maxUs: 0, totalUs: 0 };
+      const total = (name: string) => median(scripts.map((x) => get(x, name).totalUs));
+      console.log(`Script calls over ${scripts[0].slowlogUs} µs in Redis during the broadcast (SLOWLOG; the fleet's own calls included), median (min–max):`);
+      console.log('| Script | calls | longest call ms | total ms |');
+      console.log('|---|---|---|---|');
+      for (const name of names.sort((a, b) => total(b) - total(a))) {
+        console.log(`| ${name} | ${cell(scripts, (x) => get(x, name).calls)} | ${cell(scripts, (x) => get(x, name).maxUs / 1000, 2)} | ${cell(scripts, (x) => get(x, name).totalUs / 1000, 1)} |`);
+      }
+      console.log(`| every script call (INFO commandstats) | – | – | ${cell(scripts, (x) => x.scriptUs / 1000, 1)} |`);
+    }
+    if (nexus.length && bare.length) {
+      const last = (xs: number[]) => median(xs);
+      console.log(`last result, Nexus ÷ bare (medians): N commands ${(last(nexus.map((r) => r.lastResultMs)) / last(bare.map((r) => r.lastResultMs))).toFixed(1)}, broadcast ${(last(nexus.map((r) => r.broadcast.lastResultMs)) / last(bare.map((r) => r.lastResultMs))).toFixed(1)}`);
+    }
+  }
 }

@@ -21,7 +21,7 @@ describe('npm run bench (a tiny run, so the harness never rots)', () => {
         throughput: Record<string, { perSecond: number }[]>;
         fleet: Record<'nexus' | 'bare', { heartbeatsPerSecond: number; cpuPerHeartbeatUs: number; rssPerStreamKb: number }[]>;
         storm: { agentsOnKilled: number; backMs: number; peakSessionsPerSecond: number; lagMaxMs: number }[];
-        fanout: { agents: number; lastResultMs: number }[];
+        fanout: { agents: number; nexus: { lastResultMs: number; broadcast: { lastResultMs: number; parentFinishedMs: number } }[]; bare: { lastResultMs: number }[] }[];
       };
       expect(Object.keys(results.throughput)).toHaveLength(4);
       for (const runs of Object.values(results.throughput)) expect(runs[0].perSecond).toBeGreaterThan(0);
@@ -32,7 +32,8 @@ describe('npm run bench (a tiny run, so the harness never rots)', () => {
       expect(results.storm[0].agentsOnKilled).toBeGreaterThan(0);
       expect(Number.isFinite(results.storm[0].backMs) && Number.isFinite(results.storm[0].lagMaxMs)).toBe(true);
       expect(results.fanout[0].agents).toBe(30);
-      expect(Number.isFinite(results.fanout[0].lastResultMs)).toBe(true);
+      const [fanout] = results.fanout;
+      for (const ms of [fanout.nexus[0].lastResultMs, fanout.nexus[0].broadcast.lastResultMs, fanout.nexus[0].broadcast.parentFinishedMs, fanout.bare[0].lastResultMs]) expect(Number.isFinite(ms)).toBe(true);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -11,7 +11,8 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { credentials, Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
-import { NexusPulseServiceClient, NexusPulseServiceService, type AgentMessage, type OrchestratorMessage } from '../../../src/generated/nexus/prime/pulse';
+import { CommandOutcome, NexusPulseServiceClient, NexusPulseServiceService, type AgentMessage, type OrchestratorMessage } from '../../../src/generated/nexus/prime/pulse';
+import type { FanoutTimes } from '../fanout';
 import { measureFleet, measureIdle, type FleetRun, type FleetTiming } from '../fleet';
 import { killAndWait } from '../nexus-cluster';
 import { sleep, waitUntil } from '../wait-until';
@@ -25,14 +26,25 @@ interface BareStats {
 // The same keepalive as a replica and an agent (both default to 20 s / 10 s, idle pings allowed).
 const KEEPALIVE = { 'grpc.keepalive_time_ms': 20_000, 'grpc.keepalive_timeout_ms': 10_000, 'grpc.keepalive_permit_without_calls': 1 };
 
+/** Fan-out on the bare server: IPC `{ fanout: t0 }` pushes one command to every open stream; `'times'` returns result times. */
+interface FanoutRequest {
+  fanout: number;
+}
+
 function serve(): void {
   const stats: BareStats = { streams: 0, heartbeats: 0 };
+  const calls: ServerDuplexStream<AgentMessage, OrchestratorMessage>[] = [];
+  /** ms from the parent's t0 (Date.now()) to each command result received here. */
+  const results: number[] = [];
+  let t0 = 0;
   const unimplemented = (_call: unknown, callback: (err: { code: status }) => void) => callback({ code: status.UNIMPLEMENTED });
   const server = new Server(KEEPALIVE);
   server.addService(NexusPulseServiceService, {
     pulse: (call: ServerDuplexStream<AgentMessage, OrchestratorMessage>) => {
       stats.streams++;
+      calls.push(call);
       call.on('data', (message: AgentMessage) => {
+        if (message.kind?.$case === 'commandResult') results.push(Date.now() - t0);
         if (message.kind?.$case !== 'heartbeat') return;
         stats.heartbeats++;
         call.write({ kind: { $case: 'ping', ping: { sentAtUnixMs: Date.now() } } });
@@ -48,7 +60,16 @@ function serve(): void {
     if (err) throw err;
     process.send!({ port });
   });
-  process.on('message', () => process.send!(stats));
+  process.on('message', (m: unknown) => {
+    if (m === 'times') return process.send!(results);
+    const request = m as FanoutRequest | undefined;
+    if (typeof request?.fanout === 'number') {
+      t0 = request.fanout;
+      calls.forEach((call, i) => call.write({ kind: { $case: 'command', command: { commandId: `fan-${i}`, commandType: 'echo', payload: 'x', priority: 5, attempt: 1, correlationId: '', deadlineUnixMs: 0 } } }));
+      return process.send!(stats);
+    }
+    process.send!(stats);
+  });
 }
 
 function connect(ports: number[], streams: number, intervalMs: number): void {
@@ -60,9 +81,15 @@ function connect(ports: number[], streams: number, intervalMs: number): void {
     // Own connection per stream, as every Nexus agent has (grpc.use_local_subchannel_pool).
     const client = new NexusPulseServiceClient(`127.0.0.1:${ports[i % ports.length]}`, credentials.createInsecure(), { ...KEEPALIVE, 'grpc.use_local_subchannel_pool': 1 });
     const call = client.pulse();
-    call.on('data', () => undefined);
+    // A command is answered at once with its result (an echo), as an agent's echo handler does.
+    call.on('data', (message: OrchestratorMessage) => {
+      if (message.kind?.$case !== 'command') return;
+      const { commandId, attempt, payload } = message.kind.command;
+      call.write({ kind: { $case: 'commandResult', commandResult: { commandId, attempt, outcome: CommandOutcome.COMMAND_OUTCOME_SUCCEEDED, output: payload, error: '', durationMs: 0, permanent: false } } });
+    });
     call.on('error', () => undefined);
     call.write(heartbeat);
+    if (intervalMs <= 0) continue; // fan-out: no periodic heartbeats
     // Spread the beats over the interval, as agents that connected at different times are.
     setTimeout(() => setInterval(() => call.write(heartbeat), intervalMs), Math.random() * intervalMs);
   }
@@ -124,6 +151,55 @@ export async function bareGrpcFleet(streams: number, heartbeatS: number, servers
     const connectMs = performance.now() - connecting;
     await sleep(timing.settleMs);
     return await measureFleet({ server: pids, client: [client.pid!] }, streams, connectMs, idle, counts, timing.windowMs);
+  } finally {
+    await Promise.all(children.map(killAndWait));
+  }
+}
+
+/** Asks a server process for something over IPC and resolves with its answer. */
+function ask<T>(server: ChildProcess, message: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('bare grpc server did not answer within 2 s')), 2000);
+    server.once('message', (m) => {
+      clearTimeout(timer);
+      resolve(m as T);
+    });
+    server.send(message as string);
+  });
+}
+
+/**
+ * The yardstick for the fan-out scenario: `streams` bidi streams (own connection each, one
+ * client process) on `servers` bare grpc-js server processes; at t0 each server writes one
+ * `command` to each of its streams, the client answers each with a `commandResult` at once.
+ * Times run from t0 (Date.now() in this process, sent to the servers) to each result received
+ * by a server: the floor of pushing one message to N streams and hearing back, with no
+ * Redis, routing or bookkeeping.
+ */
+export async function bareGrpcFanout(streams: number, servers: number): Promise<FanoutTimes & { agents: number }> {
+  const children: ChildProcess[] = [];
+  try {
+    const started: { proc: ChildProcess; port: number }[] = [];
+    for (let i = 0; i < servers; i++) {
+      const server = await startServer();
+      children.push(server.proc);
+      started.push(server);
+    }
+    const client = fork(__filename, ['client', started.map((s) => s.port).join(','), String(streams), '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    children.push(client);
+    let open = 0;
+    await waitUntil(() => `${streams} bare grpc streams open (${open} are)`, async () => (open = (await Promise.all(started.map((s) => stats(s.proc)))).reduce((a, c) => a + c.streams, 0)) >= streams, 120_000, 100);
+    await sleep(1000); // as for Nexus: measure the fan-out, not the bring-up
+    const t0 = Date.now();
+    await Promise.all(started.map((s) => ask<BareStats>(s.proc, { fanout: t0 })));
+    let got = 0;
+    let times: number[] = [];
+    await waitUntil(() => `${streams} bare grpc fan-out results (${got} arrived)`, async () => {
+      times = (await Promise.all(started.map((s) => ask<number[]>(s.proc, 'times')))).flat();
+      return (got = times.length) >= streams;
+    }, 60_000, 20);
+    times.sort((a, b) => a - b);
+    return { agents: streams, firstResultMs: times[0], medianResultMs: times[Math.floor(times.length / 2)], lastResultMs: times[times.length - 1] };
   } finally {
     await Promise.all(children.map(killAndWait));
   }
