@@ -3,8 +3,8 @@ import type { Admitted, FanoutStore } from '../redis-bridge/fanout-store';
 import type { ReplicaBell } from '../redis-bridge/replica-bell';
 import type { DeliveryRuns } from './delivery-runs';
 
-/** Children created (or cancelled) per launcher call: keeps each script call short (see docs/targeting.md). */
-export const FANOUT_CHUNK = 200;
+/** Children created (or cancelled) per launcher call: each call stays a few ms of Redis time (figures in CHANGELOG.md, 2026-12-06, issue 16). */
+export const FANOUT_CHUNK = 100;
 /** Due parents taken per poll, and waiting `pick any` commands looked at per placement call. */
 const DUE_PER_POLL = 16;
 const PLACE_PER_CALL = 100;
