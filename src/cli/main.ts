@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+import { CommanderError } from 'commander';
+import { CliError, EXIT } from './exit-codes';
+import { buildProgram } from './program';
+
+/**
+ * nexusctl: data on stdout, diagnostics on stderr, and an exit code per outcome
+ * (./exit-codes.ts). Usage errors name the flag and exit 2.
+ */
+async function main(): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  for (const sub of program.commands) {
+    sub.exitOverride();
+    for (const nested of sub.commands) nested.exitOverride();
+  }
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      return;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exitCode = err.code;
+      return;
+    }
+    process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = EXIT.INTERNAL;
+  }
+}
+
+void main();
