@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
 import { NEXUS_VERSION } from '../shared/version';
+import { commandsCommand } from './commands/commands';
 import { statusCommand } from './commands/status';
 import { DEFAULT_SERVER, FORMATS } from './options';
 
 /** Every nexusctl command, registered on the root program (one file per command in ./commands). */
-const COMMANDS: readonly ((program: Command) => void)[] = [statusCommand];
+const COMMANDS: readonly ((program: Command) => void)[] = [statusCommand, commandsCommand];
 
 /** The nexusctl program: global flags (each with its environment variable) and the commands. */
 export function buildProgram(): Command {
