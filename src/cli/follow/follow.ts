@@ -130,6 +130,9 @@ const clock = (atMs: number | string): string => {
   return n > 0 ? new Date(n).toISOString().slice(11, 23) : '--:--:--.---';
 };
 
+const stepLine = (e: CommandEvent): string =>
+  `${clock(e.atUnixMs)} ${e.event}${e.replicaId ? ` on ${e.replicaId}` : ''}${e.attempt ? ` attempt ${e.attempt}` : ''}${e.detail ? `: ${e.detail}` : ''}`;
+
 /** Turns watch messages into lines and the live region. */
 class FollowView {
   isParent = false;
@@ -176,6 +179,13 @@ class FollowView {
     if (this.mode === 'jsonl' || this.mode === 'quiet') return;
     this.state = final.state;
     if (final.fanout) {
+      if (!this.display.live) {
+        // Children that ended before the watch began (or past the first page of outcomes) had no `child` message.
+        for (const k of final.fanout.children) {
+          if (this.rows.has(k.commandId) || !TERMINAL_STATES.has(k.state)) continue;
+          this.child({ commandId: k.commandId, agentId: k.target, state: k.state, error: k.error || k.deadReason, atUnixMs: k.finishedAtUnixMs, replicaId: '' });
+        }
+      }
       this.children(final);
       this.redraw();
       this.display.done();
@@ -188,7 +198,7 @@ class FollowView {
       this.display.line(`${final.commandId} ${coloredState(this.out, final.state)}${final.attempts ? ` after ${final.attempts} attempt${final.attempts === 1 ? '' : 's'}` : ''}`);
       if (final.output) this.display.line(`output: ${final.output}`);
       if (final.error) this.display.line(c.red(`error: ${final.error}`));
-      if (final.deadReason) this.display.line(`dead letter: ${final.deadReason}`);
+      if (final.deadReason && final.state === CommandState.COMMAND_STATE_DEAD) this.display.line(`dead letter: ${final.deadReason}`);
     }
   }
 
@@ -196,17 +206,19 @@ class FollowView {
     this.state = s.state;
     this.isParent = Boolean(s.fanout || s.selector);
     const who = s.selector ? `selector ${JSON.stringify(s.selector)}${s.pick ? ` (pick ${s.pick})` : ''}` : `target ${s.target}`;
-    this.display.line(`${s.commandId}: ${s.commandType} on ${who}, ${stateName(s.state)}${s.maxAttempts ? `, attempt ${s.attempts}/${s.maxAttempts}` : ''}`);
+    this.display.line(`${s.commandId}: ${s.commandType} on ${who}, ${stateName(s.state)}${s.maxAttempts && !this.isParent ? `, attempt ${s.attempts}/${s.maxAttempts}` : ''}`);
     if (s.fanout) {
       this.matched = s.fanout.matched;
       const f = s.fanout;
       this.display.line(`fan-out: ${f.matched} matched, ${f.skipped} skipped${f.batchSpec ? `, batch ${f.batchSpec}` : ''}${f.maxFailures ? `, max failures ${f.maxFailures}` : ''}`);
     }
+    // What happened before the watch began (the steps after it arrive as `step` messages).
+    for (const e of s.timeline) this.display.line(stepLine(e));
     if (s.progress && !this.isParent) this.progressed(s.progress);
   }
 
   private step(e: CommandEvent): void {
-    this.display.line(`${clock(e.atUnixMs)} ${e.event}${e.replicaId ? ` on ${e.replicaId}` : ''}${e.attempt ? ` attempt ${e.attempt}` : ''}${e.detail ? `: ${e.detail}` : ''}`);
+    this.display.line(stepLine(e));
     const terminal: Record<string, CommandState> = {
       succeeded: CommandState.COMMAND_STATE_SUCCEEDED,
       dead: CommandState.COMMAND_STATE_DEAD,
