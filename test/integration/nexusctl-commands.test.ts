@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PermanentError } from '../../src/agent/command-errors';
+import { parseDuration, parseStates, parseTime } from '../../src/cli/commands/commands-common';
+import { CommandState } from '../../src/generated/nexus/prime/pulse';
 import { useAgents } from '../helpers/agents';
 import { useOrchestrator } from '../helpers/in-process';
 import { nexusctl, type CtlRun } from '../helpers/nexusctl';
@@ -192,8 +194,23 @@ describe('nexusctl commands', () => {
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toMatch(message);
     }
-    const help = await ctl(['commands', 'send', '--help']);
-    expect(help.code).toBe(0);
-    expect(help.stdout).toContain('Examples:');
+    for (const sub of ['list', 'get', 'watch', 'send', 'cancel']) {
+      const help = await ctl(['commands', sub, '--help']);
+      expect(help.code, sub).toBe(0);
+      expect(help.stdout, sub).toContain('Examples:');
+    }
+  });
+
+  it('durations, times and states of the flags', () => {
+    expect(parseDuration('--ttl', '30s')).toBe(30_000);
+    expect(parseDuration('--ttl', '1h30m')).toBe(5_400_000);
+    expect(parseDuration('--ttl', '500ms')).toBe(500);
+    expect(parseDuration('--ttl', '1d')).toBe(86_400_000);
+    expect(() => parseDuration('--ttl', '5')).toThrow(/--ttl must be a duration/);
+    expect(() => parseDuration('--ttl', '5 parsecs')).toThrow(/--ttl/);
+    expect(parseTime('--since', '2h', 10_000_000)).toBe(10_000_000 - 7_200_000);
+    expect(parseTime('--since', '2026-12-06T08:00:00Z')).toBe(Date.parse('2026-12-06T08:00:00Z'));
+    expect(() => parseTime('--until', 'tomorrow')).toThrow(/--until must be/);
+    expect(parseStates(['queued,running', 'delivered', 'dead'])).toEqual([CommandState.COMMAND_STATE_QUEUED, CommandState.COMMAND_STATE_DELIVERED, CommandState.COMMAND_STATE_DEAD]);
   });
 });

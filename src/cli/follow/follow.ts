@@ -258,15 +258,24 @@ class FollowView {
       const finished = rows.filter((r) => TERMINAL_STATES.has(r.state)).length;
       const total = Math.max(this.matched, rows.length);
       const head = `${progressBar(total ? (finished / total) * 100 : 0)} ${finished}/${total} finished, ${stateName(this.state)}`;
-      const table = rows.length
-        ? this.out.tableText(rows, [
+      // A terminal's height of rows at most: the unfinished and failed ones first, the succeeded ones counted.
+      const room = Math.max(5, ((this.stream as NodeJS.WriteStream).rows || 24) - 4);
+      let shown = rows;
+      let more = '';
+      if (rows.length > room) {
+        const open = rows.filter((r) => r.state !== CommandState.COMMAND_STATE_SUCCEEDED);
+        shown = open.slice(0, room);
+        more = `… ${rows.length - shown.length} more rows (${rows.length - open.length} succeeded)`;
+      }
+      const table = shown.length
+        ? this.out.tableText(shown, [
             { header: 'AGENT', cell: (r) => r.agent },
             { header: 'STATE', cell: (r) => coloredState(this.out, r.state) },
             { header: 'ATTEMPTS', cell: (r) => String(r.attempts || '-') },
             { header: 'DETAIL', cell: (r) => cut(r.detail.replace(/\s+/g, ' '), 60) || '-' },
           ])
         : '';
-      this.display.region(table ? `${head}\n${table}` : head);
+      this.display.region([head, table, more].filter(Boolean).join('\n'));
       return;
     }
     const p = this.progress;
