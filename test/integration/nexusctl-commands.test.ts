@@ -137,6 +137,13 @@ describe('nexusctl commands', () => {
     expect(get.stderr).toContain('command cli-no-such not found');
     const watch = await ctl(['commands', 'watch', 'cli-no-such']);
     expect(watch.code).toBe(3);
+    expect(watch.stderr).toContain('command cli-no-such not found');
+    // Nothing listening: unavailable, 4, within --timeout.
+    for (const args of [['commands', 'watch', 'x'], ['commands', 'get', 'x'], ['commands', 'list']]) {
+      const down = await nexusctl(args, { env: { NEXUS_ADDR: '127.0.0.1:1', NEXUS_TIMEOUT: '1' } });
+      expect(down.code, args.join(' ')).toBe(4);
+      expect(down.stderr).toContain('cannot reach 127.0.0.1:1');
+    }
   });
 
   it('cancel by filter: the count, exit 2 without --yes; cancels with it; cancel by id', async () => {
