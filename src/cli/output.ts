@@ -34,18 +34,21 @@ export class Output {
     return this.format === 'table' || this.format === 'wide';
   }
 
-  /** One result: `doc` (plain JSON values) for json/jsonl/yaml, else `human()` prints it. */
+  /**
+   * One result: `doc` (plain JSON values) for json/jsonl/yaml, else `human()` prints it. Times
+   * become ISO 8601 there (`createdAtUnixMs: 1796…` -> `createdAt: "2026-…Z"`, see isoTimes).
+   */
   document(doc: unknown, human: () => void): void {
-    if (this.format === 'json') this.write(`${JSON.stringify(doc, null, 2)}\n`);
-    else if (this.format === 'jsonl') this.write(`${JSON.stringify(doc)}\n`);
-    else if (this.format === 'yaml') this.write(toYaml(doc));
+    if (this.format === 'json') this.write(`${JSON.stringify(isoTimes(doc), null, 2)}\n`);
+    else if (this.format === 'jsonl') this.write(`${JSON.stringify(isoTimes(doc))}\n`);
+    else if (this.format === 'yaml') this.write(toYaml(isoTimes(doc)));
     else human();
   }
 
   /** A list: a table for people; json/yaml one document (`doc`), jsonl one line per item. */
   list<T>(doc: unknown, items: readonly T[], itemDoc: (item: T) => unknown, columns: readonly Column<T>[]): void {
     if (this.format === 'jsonl') {
-      for (const item of items) this.write(`${JSON.stringify(itemDoc(item))}\n`);
+      for (const item of items) this.write(`${JSON.stringify(isoTimes(itemDoc(item)))}\n`);
       return;
     }
     this.document(doc, () => this.table(items, columns));
@@ -92,4 +95,22 @@ export function age(atMs: number, now = Date.now()): string {
 export function iso(atMs: number | string | undefined): string | null {
   const n = Number(atMs ?? 0);
   return n > 0 ? new Date(n).toISOString() : null;
+}
+
+const UNIX_MS = /UnixMs$/;
+
+/**
+ * The API's times are Unix ms (`atUnixMs`, `createdAtUnixMs`, ...); machine output carries them
+ * as ISO 8601 under the name without the suffix (`at`, `createdAt`), null when unset (0), so a
+ * script reads times without knowing the unit. Everything else is kept as is.
+ */
+export function isoTimes(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(isoTimes);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (UNIX_MS.test(key) && (typeof v === 'number' || typeof v === 'string')) out[key.replace(UNIX_MS, '')] = iso(v);
+    else out[key] = isoTimes(v);
+  }
+  return out;
 }
