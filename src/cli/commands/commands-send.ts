@@ -114,7 +114,7 @@ export function commandsSendCommand(group: Command): void {
           } else if (code === EXIT.OK) {
             out.write(final.output.endsWith('\n') || final.output === '' ? final.output : `${final.output}\n`);
           } else {
-            out.note(`command ${final.commandId} ${stateName(final.state)}${final.deadReason ? ` (${final.deadReason})` : ''}: ${final.error || 'no error recorded'}`);
+            out.note(`command ${final.commandId} ${stateName(final.state)}${final.deadReason ? ` (${final.deadReason})` : ''}${final.error ? `: ${final.error}` : ''}`);
           }
         });
         return code;
