@@ -46,7 +46,9 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0
   elseif live then
     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[10]), id)
   else
-    moveState(key, id, r[6], state, 'dead', 'dead_reason', 'expired', 'finished_at', nowText,
+    local ttlText = redis.call('HGET', key, 'ttl_ms') or '?'
+    local why = (target == '' and 'no agent matching the selector had a free slot within ttl_ms=' or 'not delivered within ttl_ms=') .. ttlText
+    moveState(key, id, r[6], state, 'dead', 'dead_reason', 'expired', 'error', why, 'finished_at', nowText,
       'timeline', withStep(r[5], step('expired', nowText, ARGV[8])))
     if target == '' then redis.call('ZREM', KEYS[6], id) else redis.call('ZREM', ARGV[2] .. target, id) end
     redis.call('ZREM', KEYS[1], id)
@@ -61,8 +63,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0
       original[#original + 1] = 'selector'; original[#original + 1] = redis.call('HGET', key, 'selector') or ''
       original[#original + 1] = 'pick'; original[#original + 1] = 'any'
     end
-    deadLetter(KEYS[3], ARGV[6], KEYS[2], ARGV[5], original, 'expired',
-      (target == '' and 'no agent matching the selector had a free slot within ttl_ms=' or 'not delivered within ttl_ms=') .. c[7], tonumber(r[4]) - 1, c[6] or '', ARGV[8], now, tonumber(ARGV[7]))
+    deadLetter(KEYS[3], ARGV[6], KEYS[2], ARGV[5], original, 'expired', why, tonumber(r[4]) - 1, c[6] or '', ARGV[8], now, tonumber(ARGV[7]))
     expired = expired + 1
   end
 end
