@@ -109,6 +109,8 @@ async function main(): Promise<void> {
   const { hostname, port: redisPort } = new URL(redisUrl);
   // redis-cli's own default host is 127.0.0.1: name the host only when it is another.
   const cli = `redis-cli${hostname === '127.0.0.1' || hostname === 'localhost' ? '' : ` -h ${hostname}`} -p ${redisPort || '6379'}`;
+  // nexusctl's default server is localhost:50051: name the replica only when it is another.
+  const ctl = `npx nexusctl${ports[0] === 50051 ? '' : ` -s localhost:${ports[0]}`}`;
   say([
     '',
     '=== Nexus local cluster is up ===',
@@ -116,14 +118,16 @@ async function main(): Promise<void> {
     ...ports.map((port, i) => `Replica   r${i + 1}  gRPC localhost:${port}  metrics http://localhost:${metricsPorts[i]}/metrics`),
     `Agents    ${s.agents.map((a) => `${a.agentId}@${a.replicaId}`).join('  ')}`,
     '',
-    'Try it in another terminal (grpcurl and redis-cli from your PATH): the status, a command, its timeline',
-    `  grpcurl -plaintext -d '{}' localhost:${ports[0]} nexus.prime.NexusPulseService/GetSystemStatus`,
-    `  ${cli} XADD nexus:commands:stream '*' target ${s.agents[0]?.agentId ?? 'demo-agent-1'} command_id hello-1 command_type echo payload hello`,
-    `  grpcurl -plaintext -d '{"commandId":"hello-1"}' localhost:${ports[1]} nexus.prime.NexusPulseService/GetCommand`,
-    'More:',
-    `  grpcurl -plaintext localhost:${ports[0]} list`,
-    `  ${cli} XREVRANGE nexus:commands:dlq + - COUNT 5`,
-    `  ${cli} XREAD BLOCK 0 STREAMS nexus:events:stream '$'`,
+    'Try it in another terminal: the status, a command and its answer, its timeline',
+    `  ${ctl} status`,
+    `  ${ctl} commands send --target ${s.agents[0]?.agentId ?? 'demo-agent-1'} --type echo --payload hello --id hello-1 --wait`,
+    `  ${ctl} commands get hello-1`,
+    'More (the last ones with redis-cli, grpcurl, grpc_health_probe and curl from your PATH):',
+    `  ${ctl} commands send -l agent_type=demo --type sysinfo --follow`,
+    `  ${ctl} agents`,
+    `  ${ctl} events -f`,
+    `  ${cli} XADD nexus:commands:stream '*' target ${s.agents[0]?.agentId ?? 'demo-agent-1'} command_id hello-2 command_type echo payload hello`,
+    `  grpcurl -plaintext -d '{"commandId":"hello-2"}' localhost:${ports[1]} nexus.prime.NexusPulseService/GetCommand`,
     `  grpc_health_probe -addr=localhost:${ports[2]} -service=nexus.prime.NexusPulseService`,
     `  curl -s localhost:${metricsPorts[0]}/metrics | grep ^nexus_`,
     '',

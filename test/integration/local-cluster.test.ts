@@ -56,7 +56,10 @@ function checkBanner({ cluster, base, redisPort }: LocalCluster): void {
   expect(tryIt).toHaveLength(3);
   const lines = text.split('\n').map((l) => l.trim());
   for (const line of tryIt) {
-    const here = line.replace(/localhost:5005(\d)/g, (_m, i: string) => `localhost:${base + Number(i) - 1}`).replace('-p 6390', `-p ${redisPort}`);
+    const here = line
+      .replace(/localhost:5005(\d)/g, (_m, i: string) => `localhost:${base + Number(i) - 1}`)
+      .replace('-p 6390', `-p ${redisPort}`)
+      .replace('npx nexusctl ', base === 50051 ? 'npx nexusctl ' : `npx nexusctl -s localhost:${base} `);
     expect(lines).toContain(here);
   }
 }
