@@ -46,7 +46,9 @@ export class NexusClient {
   failure(err: Partial<ServiceError>, method: string): CliError {
     const code = err.code;
     if (code === status.UNAVAILABLE || code === status.DEADLINE_EXCEEDED) {
-      return new CliError(`cannot reach ${this.opts.server} (${method}): ${err.details || err.message} (timeout ${this.opts.timeoutSec} s; set --server or NEXUS_ADDR)`, EXIT.UNAVAILABLE);
+      // grpc-js appends an empty "Resolution note:" to connection failures.
+      const why = (err.details || err.message || 'no answer').replace(/\.?\s*Resolution note:\s*$/, '');
+      return new CliError(`cannot reach ${this.opts.server} (${method}): ${why} (timeout ${this.opts.timeoutSec} s; set --server or NEXUS_ADDR)`, EXIT.UNAVAILABLE);
     }
     if (code === status.UNAUTHENTICATED || code === status.PERMISSION_DENIED) {
       return new CliError(`${this.opts.server} refused ${method}: ${err.details} (a token with the right role: --token, --token-file or NEXUS_TOKEN)`, EXIT.DENIED);
