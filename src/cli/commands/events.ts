@@ -85,7 +85,7 @@ async function open(ctx: CliContext, request: WatchEventsRequest): Promise<Clien
 function streamFailure(ctx: CliContext, err: ServiceError): CliError {
   const e = ctx.client.failure(err, 'WatchEvents');
   if (err.code === status.INVALID_ARGUMENT) {
-    const m = /^(types\[\d+\]|agent_id|command_id|after)\b/.exec(err.details ?? '');
+    const m = /^(types\[\d+\]|agent_id|command_id|after):/.exec(err.details ?? '');
     const flag = m ? { agent_id: '--agent', command_id: '--command', after: '--after' }[m[1]] ?? '--type' : undefined;
     if (flag) return usage(`${flag}: ${err.details}`);
   }
