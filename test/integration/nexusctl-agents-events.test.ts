@@ -238,3 +238,23 @@ describe('nexusctl agents and events', () => {
     expect((await follow.child.exited).code).toBe(0);
   });
 });
+
+describe('nexusctl events -f when the replica drains', () => {
+  const fx = useOrchestrator();
+
+  it('says where to resume on stderr and exits 4', async () => {
+    const env = { NEXUS_ADDR: `127.0.0.1:${fx.port}`, NEXUS_TIMEOUT: '5' };
+    const follow = startCtl(['events', '-f', '-o', 'jsonl', '--since', '1m'], env);
+    const seen = await waitFor('the replica_up event', () => {
+      const got = jsonLines(follow.stdout());
+      return got.some((e) => e.type === 'replica_up') && got;
+    });
+    await fx.orchestrator.shutdown();
+    const { code } = await follow.child.exited;
+    expect(code, follow.stderr()).toBe(4);
+    const last = jsonLines(follow.stdout()).at(-1)!;
+    expect(seen.length).toBeGreaterThan(0);
+    expect(follow.stderr()).toMatch(/^error: the event stream ended \(UNAVAILABLE\): replica draining/m);
+    expect(follow.stderr()).toContain(`resume with --after ${last.id}`);
+  });
+});

@@ -176,8 +176,9 @@ async function followEvents(ctx: CliContext, request: WatchEventsRequest): Promi
       stream.on('error', (err: ServiceError) => {
         if (interrupted && err.code === status.CANCELLED) return resolve(EXIT.OK);
         const failure = streamFailure(ctx, err);
-        if (failure.code === EXIT.USAGE || failure.code === EXIT.DENIED) return reject(failure);
-        reject(new CliError(`the event stream ended: ${failure.message}${resume()}`, failure.code === EXIT.INTERNAL ? EXIT.INTERNAL : EXIT.UNAVAILABLE));
+        if (failure.code === EXIT.USAGE || failure.code === EXIT.DENIED || failure.code === EXIT.INTERNAL) return reject(failure);
+        // A replica draining, a client too slow, Redis gone: the server's words, and where to go on from.
+        reject(new CliError(`the event stream ended (${status[err.code] ?? err.code}): ${err.details || err.message}${resume()}`, EXIT.UNAVAILABLE));
       });
       stream.on('end', () => {
         if (interrupted) resolve(EXIT.OK);
