@@ -133,7 +133,7 @@ describe('nexusctl with roles (AUTH_TOKENS_FILE)', () => {
 
   it('NO_COLOR and piped output: no escape codes', async () => {
     for (const args of [['status'], ['agents'], ['events', '--since', '5m'], ['events', '--since', '5m', '-o', 'wide'], ['dlq', 'list'], ['dlq', 'purge', '--all']]) {
-      for (const extra of [{}, { NO_COLOR: '1' }]) {
+      for (const extra of [{}, { NO_COLOR: '1' }] as Record<string, string>[]) {
         const r = await as(TOKENS.viewer, args, extra);
         expect(r.stdout + r.stderr, args.join(' ')).not.toContain(ESC);
       }

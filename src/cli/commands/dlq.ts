@@ -167,7 +167,7 @@ async function list(ctx: CliContext, flags: FilterFlags & { limit?: string }): P
 }
 
 /** What redrive and purge share: ids or a filter (exactly one), a dry run first for a filter. */
-async function selection(ctx: CliContext, verb: string, ids: string[], flags: ActFlags): Promise<{ ids: string[]; filter: DeadLetterFilter | undefined } | ExitCode> {
+function selection(verb: string, ids: string[], flags: ActFlags): { ids: string[]; filter: DeadLetterFilter | undefined } {
   const filter = filterOf(flags);
   if (ids.length > 0 && (filter || flags.all)) throw usage(`give dead letter ids, or a filter (--reason, --target, --type, --all), not both`);
   if (ids.length === 0 && !filter && !flags.all) throw usage(`${verb} what? give dead letter ids, or a filter (--reason, --target, --type), or --all`);
@@ -187,8 +187,7 @@ function confirm(ctx: CliContext, verb: string, matched: number, yes: boolean | 
 }
 
 async function redrive(ctx: CliContext, rawIds: string[], flags: ActFlags): Promise<ExitCode> {
-  const sel = await selection(ctx, 'redrive', rawIds, flags);
-  if (typeof sel === 'number') return sel;
+  const sel = selection('redrive', rawIds, flags);
   const call = async (dryRun: boolean) => {
     try {
       return await ctx.client.call('redriveDeadLetters', RedriveDeadLettersRequest.fromPartial({ ids: sel.ids, filter: sel.filter, dryRun }));
@@ -217,8 +216,7 @@ async function redrive(ctx: CliContext, rawIds: string[], flags: ActFlags): Prom
 }
 
 async function purge(ctx: CliContext, rawIds: string[], flags: ActFlags): Promise<ExitCode> {
-  const sel = await selection(ctx, 'purge', rawIds, flags);
-  if (typeof sel === 'number') return sel;
+  const sel = selection('purge', rawIds, flags);
   const call = async (dryRun: boolean) => {
     try {
       return await ctx.client.call('purgeDeadLetters', PurgeDeadLettersRequest.fromPartial({ ids: sel.ids, filter: sel.filter, dryRun }));

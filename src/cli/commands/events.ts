@@ -245,27 +245,30 @@ function columns(ctx: CliContext): Column<LifecycleEvent>[] {
 }
 
 /**
- * Follow mode prints as events arrive, so it cannot size columns to the rows: a fixed layout
- * (a longer value pushes the rest of its line right rather than being cut).
+ * Follow mode prints as events arrive, so it cannot size columns to the rows: a fixed layout.
+ * A longer value is not cut: its column widens from that line on (earlier lines are printed).
  */
 function fixedLine(ctx: CliContext): { header: string; row: (e: LifecycleEvent) => string } {
   const wide = ctx.out.format === 'wide';
   const widths = { id: 17, time: 12, type: 19, command: 28, agent: 20, replica: 10 };
-  const pad = (s: string, w: number) => (s.length >= w ? s : s.padEnd(w));
+  const pad = (s: string, key: keyof typeof widths) => {
+    widths[key] = Math.max(widths[key], s.length);
+    return s.padEnd(widths[key]);
+  };
   const join = (cells: string[]) => cells.join('   ').trimEnd();
   return {
     header: join([
-      ...(wide ? [pad('ID', widths.id)] : []),
-      pad('TIME', widths.time), pad('TYPE', widths.type), pad('COMMAND', widths.command), pad('AGENT', widths.agent), pad('REPLICA', widths.replica), 'DETAIL',
+      ...(wide ? [pad('ID', 'id')] : []),
+      pad('TIME', 'time'), pad('TYPE', 'type'), pad('COMMAND', 'command'), pad('AGENT', 'agent'), pad('REPLICA', 'replica'), 'DETAIL',
     ]),
     row: (e) =>
       join([
-        ...(wide ? [pad(e.id, widths.id)] : []),
-        pad(clock(e.atUnixMs), widths.time),
-        typeText(ctx, e.type, pad(e.type, widths.type)),
-        pad(e.commandId || '-', widths.command),
-        pad(e.agentId || '-', widths.agent),
-        pad(e.replicaId || '-', widths.replica),
+        ...(wide ? [pad(e.id, 'id')] : []),
+        pad(clock(e.atUnixMs), 'time'),
+        typeText(ctx, e.type, pad(e.type, 'type')),
+        pad(e.commandId || '-', 'command'),
+        pad(e.agentId || '-', 'agent'),
+        pad(e.replicaId || '-', 'replica'),
         (wide ? detail(e) : cut(detail(e), 80)) || '-',
       ]),
   };
