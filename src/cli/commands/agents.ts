@@ -10,7 +10,7 @@ import {
 } from '../../generated/nexus/prime/pulse';
 import { action, usage, type CliContext } from '../context';
 import { CliError, EXIT, type ExitCode } from '../exit-codes';
-import { cut, intFlag } from '../flag-parsers';
+import { cut, parseCount } from './commands-common';
 import { age, iso, type Column } from '../output';
 
 const STATES: Record<string, AgentState> = {
@@ -57,7 +57,7 @@ export function agentsCommand(program: Command): void {
       action(async (ctx, agentId: string | undefined, flags: AgentsFlags) => {
         const state = flags.state === undefined ? AgentState.AGENT_STATE_UNSPECIFIED : STATES[flags.state];
         if (state === undefined) throw usage(`--state must be one of ${Object.keys(STATES).join(', ')}, got ${JSON.stringify(flags.state)}`);
-        const limit = intFlag('--limit', flags.limit, 500, 1, 1_000_000);
+        const limit = flags.limit === undefined ? 500 : parseCount('--limit', flags.limit, { max: 1_000_000 });
         const filter = {
           state,
           selector: flags.selector ?? '',
@@ -165,7 +165,7 @@ async function showAgent(ctx: CliContext, agentId: string, filter: Filter): Prom
     { header: 'TYPE', cell: (k) => k.commandType },
     { header: 'ATTEMPTS', cell: (k) => String(k.attempts) },
     { header: 'AGE', cell: (k) => age(k.createdAtUnixMs) },
-    { header: 'ERROR', cell: (k) => cut(k.error, 60) || '-' },
+    { header: 'ERROR', cell: (k) => cut(k.error.replace(/\s+/g, ' '), 60) || '-' },
   ])}\n`);
   return EXIT.OK;
 }

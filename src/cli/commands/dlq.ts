@@ -11,7 +11,8 @@ import {
 } from '../../generated/nexus/prime/pulse';
 import { action, usage, type CliContext } from '../context';
 import { CliError, EXIT, type ExitCode } from '../exit-codes';
-import { collectList, cut, intFlag } from '../flag-parsers';
+import { collectList } from '../flag-parsers';
+import { cut, parseCount } from './commands-common';
 import { age, type Column } from '../output';
 
 interface FilterFlags {
@@ -127,7 +128,7 @@ export function dlqCommand(program: Command): void {
 }
 
 async function list(ctx: CliContext, flags: FilterFlags & { limit?: string }): Promise<ExitCode> {
-  const limit = intFlag('--limit', flags.limit, 100, 1, 1_000_000);
+  const limit = flags.limit === undefined ? 100 : parseCount('--limit', flags.limit, { max: 1_000_000 });
   const filter = filterOf(flags);
   const rows: DeadLetter[] = [];
   let token = '';
@@ -156,7 +157,7 @@ async function list(ctx: CliContext, flags: FilterFlags & { limit?: string }): P
     { header: 'AGE', cell: (d) => age(d.deadAtUnixMs) },
     { header: 'REPLICA', cell: (d) => d.replicaId || '-', wide: true },
     { header: 'SOURCE', cell: (d) => d.sourceId || '-', wide: true },
-    { header: 'ERROR', cell: (d) => (out.format === 'wide' ? d.error : cut(d.error, 60)) || '-' },
+    { header: 'ERROR', cell: (d) => (out.format === 'wide' ? d.error : cut(d.error.replace(/\s+/g, ' '), 60)) || '-' },
   ];
   out.list(doc, shown, (d) => DeadLetter.toJSON(d), columns);
   if (out.forPeople && last) {

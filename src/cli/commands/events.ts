@@ -4,8 +4,9 @@ import { stringify as toYaml } from 'yaml';
 import { LifecycleEvent, WatchEventsRequest } from '../../generated/nexus/prime/pulse';
 import { action, usage, type CliContext } from '../context';
 import { CliError, EXIT, type ExitCode } from '../exit-codes';
-import { collectList, cut, durationFlag, intFlag } from '../flag-parsers';
-import type { Column } from '../output';
+import { collectList } from '../flag-parsers';
+import { cut, parseCount, parseTime } from './commands-common';
+import { isoTimes, type Column } from '../output';
 
 interface EventsFlags {
   follow?: boolean;
@@ -37,7 +38,7 @@ export function eventsCommand(program: Command): void {
     .description('Show lifecycle events (commands, agents, replicas): the recent ones, or follow them live with -f')
     .option('-f, --follow', 'follow: print events as they happen until Ctrl-C (from now, or from --after / --since)')
     .option('--after <entry-id>', 'start after this event id (<ms>-<seq> or <ms>; the ID column of -o wide, "id" in json)')
-    .option('--since <duration>', 'start this long ago (30s, 5m, 1h) [default 1m without -f; now with -f]')
+    .option('--since <time>', 'start at a duration ago (30s, 5m, 1h) or an ISO time [default 1m without -f; now with -f]')
     .option('--limit <n>', 'without -f: print at most the last n events [default 20]')
     .option('--type <types>', 'only these event types (repeatable or a comma list: command_dead,agent_stale)', collectList)
     .option('--agent <agent-id>', 'only events of this agent')
@@ -66,10 +67,10 @@ export function eventsCommand(program: Command): void {
         if (flags.after !== undefined && flags.since !== undefined) throw usage('give --after or --since, not both');
         if (flags.after !== undefined && !/^\d+(-\d+)?$/.test(flags.after)) throw usage(`--after must be an event id (<ms>-<seq> or <ms>), got ${JSON.stringify(flags.after)}`);
         if (follow && flags.limit !== undefined) throw usage('--limit is for the history read; with -f every event is printed');
-        const limit = intFlag('--limit', flags.limit, 20, 1, 100_000);
-        const sinceMs = flags.since !== undefined ? durationFlag('--since', flags.since) : follow ? undefined : 60_000;
+        const limit = flags.limit === undefined ? 20 : parseCount('--limit', flags.limit, { max: 100_000 });
         const startedAt = Date.now();
-        const after = flags.after ?? (sinceMs !== undefined ? `${Math.max(0, startedAt - sinceMs)}-0` : '');
+        const sinceAt = flags.since !== undefined ? parseTime('--since', flags.since, startedAt) : follow ? undefined : startedAt - 60_000;
+        const after = flags.after ?? (sinceAt !== undefined ? `${Math.max(0, sinceAt)}-0` : '');
         const request = WatchEventsRequest.fromPartial({ types: flags.type ?? [], agentId: flags.agent ?? '', commandId: flags.command ?? '', after });
         return follow ? followEvents(ctx, request) : recentEvents(ctx, request, startedAt, limit);
       }),
@@ -168,8 +169,8 @@ async function followEvents(ctx: CliContext, request: WatchEventsRequest): Promi
     return await new Promise<ExitCode>((resolve, reject) => {
       stream.on('data', (e: LifecycleEvent) => {
         lastId = e.id;
-        if (out.format === 'jsonl') out.write(`${JSON.stringify(LifecycleEvent.toJSON(e))}\n`);
-        else if (out.format === 'yaml') out.write(`---\n${toYaml(LifecycleEvent.toJSON(e))}`);
+        if (out.format === 'jsonl') out.write(`${JSON.stringify(isoTimes(LifecycleEvent.toJSON(e)))}\n`);
+        else if (out.format === 'yaml') out.write(`---\n${toYaml(isoTimes(LifecycleEvent.toJSON(e)))}`);
         else out.write(`${line.row(e)}\n`);
       });
       const resume = () => (lastId ? `; resume with --after ${lastId}` : '');
