@@ -104,6 +104,7 @@ describe('nexusctl agents and events', () => {
     const a = doc.agents.find((x) => x.agentId === 'web-prod-1')!;
     expect(a).toMatchObject({ state: 'AGENT_STATE_ONLINE', agentType: 'web', labels: { env: 'prod', region: 'eu' } });
     expect(a.replicaId).not.toBe('');
+    expect(a).toMatchObject({ connectedAt: expect.stringMatching(/^\d{4}-.*Z$/), lastPulse: expect.stringMatching(/^\d{4}-.*Z$/) });
     const lines = await ctl(['agents', '-o', 'jsonl', '--type', 'builder']);
     expect(lines.lines<AgentJson>().map((x) => x.agentId).sort()).toEqual(['build-dev-1', 'build-dev-10']);
   });
@@ -179,6 +180,8 @@ describe('nexusctl agents and events', () => {
     expect(doc.events.map((e) => e.type)).toEqual(['command_queued', 'command_delivered', 'command_succeeded']);
     expect(doc.events[2]).toMatchObject({ commandId: 'events-echo-1', agentId: 'web-prod-2', fields: { attempt: '1' } });
     expect(doc.events[2].id).toMatch(/^\d+-\d+$/);
+    // Times in machine output are ISO 8601 (atUnixMs -> at), like every nexusctl document.
+    expect((doc.events[2] as unknown as { at: string }).at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
     const typed = await ctl(['events', '--since', '5m', '--type', 'command_queued,command_succeeded', '--agent', 'web-prod-2', '-o', 'jsonl']);
     const got = typed.lines<EventJson>();
@@ -218,7 +221,7 @@ describe('nexusctl agents and events', () => {
       return got.some((e) => e.type === 'command_succeeded') && got;
     });
     expect(done.map((e) => e.type)).toEqual(['command_queued', 'command_delivered', 'command_succeeded']);
-    expect(done[2]).toMatchObject({ commandId: 'events-follow-1', agentId: 'web-prod-1' });
+    expect(done[2]).toMatchObject({ commandId: 'events-follow-1', agentId: 'web-prod-1', at: expect.stringMatching(/Z$/) });
     follow.child.signal('SIGINT');
     const { code } = await follow.child.exited;
     expect(code, follow.stderr()).toBe(0);
