@@ -77,11 +77,6 @@ export function eventsCommand(program: Command): void {
     );
 }
 
-/** Opens WatchEvents; a refused filter is a usage error naming its flag. */
-async function open(ctx: CliContext, request: WatchEventsRequest): Promise<ClientReadableStream<unknown>> {
-  return ctx.client.stream('watchEvents', request);
-}
-
 /** A stream's error as a CliError, with the flag named when the server refused one. */
 function streamFailure(ctx: CliContext, err: ServiceError): CliError {
   const e = ctx.client.failure(err, 'WatchEvents');
@@ -95,17 +90,19 @@ function streamFailure(ctx: CliContext, err: ServiceError): CliError {
 
 /** Without -f: the events after the start up to now (the last `limit`), then exit. */
 async function recentEvents(ctx: CliContext, request: WatchEventsRequest, startedAt: number, limit: number): Promise<ExitCode> {
-  const call = await open(ctx, request);
+  const call = await ctx.client.stream('watchEvents', request);
   const events: LifecycleEvent[] = [];
   let total = 0;
   let cutShort = false;
   await new Promise<void>((resolve, reject) => {
     let done = false;
     let quiet: NodeJS.Timeout | undefined;
+    let bound: NodeJS.Timeout | undefined;
     const finish = (err?: CliError) => {
       if (done) return;
       done = true;
       clearTimeout(quiet);
+      clearTimeout(bound);
       call.removeAllListeners('data');
       call.on('error', () => undefined);
       call.cancel();
@@ -117,11 +114,10 @@ async function recentEvents(ctx: CliContext, request: WatchEventsRequest, starte
       quiet = setTimeout(() => finish(), QUIET_MS);
     };
     // Bounded whatever happens: the history is read within --timeout or we print what we have.
-    const bound = setTimeout(() => {
+    bound = setTimeout(() => {
       cutShort = true;
       finish();
     }, ctx.opts.timeoutSec * 1000);
-    bound.unref();
     call.on('data', (e: LifecycleEvent) => {
       if (done) return;
       // Past the moment we started (with some slack for the clocks of Redis and this
@@ -158,7 +154,7 @@ async function followEvents(ctx: CliContext, request: WatchEventsRequest): Promi
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   try {
-    call = await open(ctx, request);
+    call = await ctx.client.stream('watchEvents', request);
     if (interrupted) {
       call.on('error', () => undefined);
       call.cancel();
