@@ -1,11 +1,14 @@
 import { Command, Option } from 'commander';
 import { NEXUS_VERSION } from '../shared/version';
+import { agentsCommand } from './commands/agents';
 import { commandsCommand } from './commands/commands';
+import { dlqCommand } from './commands/dlq';
+import { eventsCommand } from './commands/events';
 import { statusCommand } from './commands/status';
 import { DEFAULT_SERVER, FORMATS } from './options';
 
 /** Every nexusctl command, registered on the root program (one file per command in ./commands). */
-const COMMANDS: readonly ((program: Command) => void)[] = [statusCommand, commandsCommand];
+const COMMANDS: readonly ((program: Command) => void)[] = [statusCommand, agentsCommand, commandsCommand, eventsCommand, dlqCommand];
 
 /** The nexusctl program: global flags (each with its environment variable) and the commands. */
 export function buildProgram(): Command {
