@@ -43,7 +43,8 @@ describe('nexusctl follow', () => {
     const percents = progress.map((l) => Number(/progress (\d+)%/.exec(l)?.[1]));
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
     const lines = w.stdout.split('\n');
-    expect(lines.findLastIndex((l) => / progress \d+%/.test(l))).toBeLessThan(lines.findIndex((l) => / succeeded on /.test(l)));
+    const lastProgress = lines.map((l) => / progress \d+%/.test(l)).lastIndexOf(true);
+    expect(lastProgress).toBeLessThan(lines.findIndex((l) => / succeeded on /.test(l)));
     expect(w.stdout).toMatch(/^\d\d:\d\d:\d\d\.\d{3} succeeded on \S+ attempt 1$/m);
     expect(w.stdout).toMatch(/^fl-sleep-1 succeeded after 1 attempt$/m);
     expect(w.stdout).toMatch(/^output: slept 1500 ms$/m);
