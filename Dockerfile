@@ -41,7 +41,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=probe /grpc_health_probe /bin/grpc_health_probe
 RUN ln -s /app/dist/src/orchestrator/main.js /usr/local/bin/nexus-orchestrator \
- && ln -s /app/dist/src/agent/main.js /usr/local/bin/nexus-agent
+ && ln -s /app/dist/src/agent/main.js /usr/local/bin/nexus-agent \
+ && ln -s /app/dist/src/cli/main.js /usr/local/bin/nexusctl
 # The node image's unprivileged user; numeric so Kubernetes can verify runAsNonRoot.
 USER 1000:1000
 EXPOSE 50051 9090
