@@ -60,6 +60,11 @@ export class ConsoleServer {
     return this.streams.size;
   }
 
+  /** Bytes the open SSE responses hold for slow browsers (bounded by the pause). */
+  get bufferedBytes(): number {
+    return this.streams.bufferedBytes;
+  }
+
   /** Listens; returns the bound port. */
   async start(): Promise<number> {
     await new Promise<void>((resolve, reject) => {
