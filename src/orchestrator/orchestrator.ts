@@ -252,7 +252,7 @@ export class Orchestrator {
       port: config.consolePort,
       grpcHost: config.grpcHost,
       grpcPort,
-      grpcTlsCert: config.tls?.cert,
+      grpcTls: config.tls !== undefined,
       authTokens: config.authTokens,
       commandCounts: this.commandCounts,
       logger: this.log.child({ component: 'console' }),
