@@ -115,6 +115,21 @@ describe('web console SSE streams', () => {
     expect(received).toBeLessThan(24 * big.length);
   });
 
+  it('counts against MAX_WATCHERS: one stream too many is a 503 with the API\'s reason', async () => {
+    const small = await startConsoleOrchestrator(redis.url, { REPLICA_ID: 'sse-small', MAX_WATCHERS: '1' });
+    try {
+      const first = readSse(await fetch(`${small.base}/api/events/stream`));
+      await waitFor('the first stream open', () => small.orchestrator.consoleStreams === 1);
+      const second = await fetch(`${small.base}/api/events/stream`);
+      expect(second.status).toBe(503);
+      expect(await second.json()).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+      await first.cancel();
+      await waitFor('the slot to be free again', async () => (await fetch(`${small.base}/api/commands/none/stream`)).status === 404);
+    } finally {
+      await small.orchestrator.shutdown();
+    }
+  });
+
   it('ends the SSE responses when the replica drains', async () => {
     const events = readSse(await browser.get('/api/events/stream'));
     const command = readSse(await browser.get('/api/commands/sse-cmd-1/stream?'));
