@@ -22,8 +22,9 @@ export type Framer = (message: unknown) => { id: string; event: string; data: un
  * Pipes gRPC watch streams into Server-Sent Events responses. Memory stays bounded: when the
  * socket does not take a write, the gRPC stream is paused (grpc-js then stops reading, and
  * HTTP/2 flow control holds the server back) until `drain`; a browser stuck longer than
- * `stuckMs` is disconnected. Errors before the first message are plain JSON errors (so a
- * 401/403/404 is not retried by EventSource); afterwards the stream just ends.
+ * `stuckMs` is disconnected. Errors before the headers are plain JSON errors (so a 401/403/404
+ * is not retried by EventSource); afterwards an `end` event carries `{ error, code }`, except
+ * for UNAVAILABLE, where the stream just ends and the browser reconnects.
  */
 export class SseStreams {
   /** Each open response, by the function that ends it. */
@@ -81,7 +82,8 @@ export class SseStreams {
       call.cancel();
       how();
     };
-    const drainEnd = (): void => finish(() => (res.headersSent ? res.end() : sendError(res, fromGrpc({ code: status.UNAVAILABLE, details: 'this replica is shutting down' }))));
+    // The connection goes too (not kept alive): the replica is going away.
+    const drainEnd = (): void => finish(() => (res.headersSent ? res.end(() => res.socket?.destroy()) : sendError(res, fromGrpc({ code: status.UNAVAILABLE, details: 'this replica is shutting down' }))));
     this.open.set(drainEnd, res);
 
     res.on('drain', () => {
@@ -102,7 +104,10 @@ export class SseStreams {
     call.on('error', (err: ServiceError) => finish(() => {
       if (!res.headersSent) return sendError(res, fromGrpc(err));
       this.logger.debug({ code: status[err.code], err: err.details }, 'console stream ended by the API');
-      res.end();
+      // Unavailable: the browser reconnects (elsewhere). Anything else would fail again: an
+      // `end` event carrying the error tells the page to stop.
+      const { httpStatus, message, code } = fromGrpc(err);
+      res.end(httpStatus === 503 ? undefined : `event: end\ndata: ${JSON.stringify({ error: message, code })}\n\n`);
     }));
   }
 }

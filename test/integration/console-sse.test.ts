@@ -77,6 +77,9 @@ describe('web console SSE streams', () => {
     const steps = stream.events.filter((e) => e.event === 'step').map((e) => JSON.parse(e.data).event as string);
     expect(steps.at(-1) ?? JSON.parse(stream.events[0].data).state).toMatch(/succeeded|COMMAND_STATE_SUCCEEDED/);
 
+    const badTypes = await browser.get('/api/events/stream?types=command_queued,nonsense');
+    expect(badTypes.status).toBe(400);
+    expect(await badTypes.json()).toMatchObject({ code: 'INVALID_ARGUMENT', error: expect.stringContaining('nonsense') });
     const unknown = await browser.get('/api/commands/no-such/stream');
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ code: 'NOT_FOUND' });
