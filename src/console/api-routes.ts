@@ -38,7 +38,7 @@ const q = (c: Ctx, ...allowed: string[]): Query => new Query(c.url.searchParams,
 const lastEventId = (c: Ctx): string => {
   const value = c.req.headers['last-event-id'];
   if (typeof value !== 'string') return '';
-  if (!/^[\w:.-]{1,200}$/.test(value)) throw invalid('Last-Event-ID: not an id this API sent');
+  if (!/^[\w:./-]{1,200}$/.test(value)) throw invalid('Last-Event-ID: not an id this API sent');
   return value;
 };
 const body = async <T>(c: Ctx, fromJSON: (o: unknown) => T): Promise<T> => fromJSON(await readJsonBody(c.req));

@@ -83,7 +83,11 @@ export class SseStreams {
       how();
     };
     // The connection goes too (not kept alive): the replica is going away.
-    const drainEnd = (): void => finish(() => (res.headersSent ? res.end(() => res.socket?.destroy()) : sendError(res, fromGrpc({ code: status.UNAVAILABLE, details: 'this replica is shutting down' }))));
+    const drainEnd = (): void => finish(() => {
+      const socket = res.socket; // detached from res once it finishes
+      if (res.headersSent) res.end(() => socket?.destroy());
+      else sendError(res, fromGrpc({ code: status.UNAVAILABLE, details: 'this replica is shutting down' }));
+    });
     this.open.set(drainEnd, res);
 
     res.on('drain', () => {

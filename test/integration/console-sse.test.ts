@@ -63,9 +63,10 @@ describe('web console SSE streams', () => {
     await reader.cancel();
   });
 
-  it('ends a command stream with `end` after its terminal step', async () => {
+  it('ends a command stream with `end` after its terminal step; Last-Event-ID resumes after a position', async () => {
     await startAgent('sse-a1', replica.grpcPort);
-    expect((await browser.post('/api/commands', { target: 'sse-a1', commandType: 'echo', commandId: 'sse-cmd-2', payload: 'y' })).status).toBe(200);
+    // A sleep long enough for the watch to see its steps and progress as they come.
+    expect((await browser.post('/api/commands', { target: 'sse-a1', commandType: 'sleep', commandId: 'sse-cmd-2', payload: '1200' })).status).toBe(200);
     const res = await browser.get('/api/commands/sse-cmd-2/stream');
     expect(res.status).toBe(200);
     const stream = readSse(res);
@@ -76,6 +77,17 @@ describe('web console SSE streams', () => {
     expect(JSON.parse(stream.events[0].data)).toMatchObject({ commandId: 'sse-cmd-2' });
     const steps = stream.events.filter((e) => e.event === 'step').map((e) => JSON.parse(e.data).event as string);
     expect(steps.at(-1) ?? JSON.parse(stream.events[0].data).state).toMatch(/succeeded|COMMAND_STATE_SUCCEEDED/);
+
+    // Resuming after the first step (Last-Event-ID = its position): no snapshot, no repeats.
+    const first = stream.events.findIndex((e) => e.event === 'step' || e.event === 'progress');
+    expect(first).toBeGreaterThan(0);
+    expect(stream.events.length - first).toBeGreaterThan(2);
+    const resumed = readSse(await browser.get('/api/commands/sse-cmd-2/stream', { 'last-event-id': stream.events[first].id }));
+    await resumed.done;
+    // The same steps and log entries (a replay may interleave the two halves differently).
+    const parts = (events: typeof stream.events) => events.map((e) => `${e.event} ${e.data}`).sort();
+    expect(parts(resumed.events)).toEqual(parts(stream.events.slice(first + 1)));
+    expect(resumed.events.at(-1)?.event).toBe('end');
 
     const badTypes = await browser.get('/api/events/stream?types=command_queued,nonsense');
     expect(badTypes.status).toBe(400);
