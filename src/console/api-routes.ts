@@ -7,7 +7,7 @@ import {
 import { checkPost } from './csrf';
 import { ApiError, invalid, readJsonBody, sendJson } from './http-io';
 import type { LoopbackClient } from './loopback-client';
-import { commandFilterOf, deadLetterFilterOf, Query } from './query-params';
+import { commandFilterOf, deadLetterFilterOf, Query, withStateNames } from './query-params';
 import type { ConsoleSessions } from './session';
 import type { SseStreams } from './sse';
 import type { ThroughputSampler } from './throughput';
@@ -67,7 +67,7 @@ const ROUTES: readonly Route[] = [
     sendJson(c.res, 200, SubmitCommandResponse.toJSON(await d.api.call('submitCommand', request, c.token())));
   }],
   ['POST', /^\/api\/commands\/cancel$/, async (d, c) => {
-    const request = await body(c, CancelCommandsRequest.fromJSON);
+    const request = await body(c, (o) => CancelCommandsRequest.fromJSON(withStateNames(o as Record<string, unknown>)));
     sendJson(c.res, 200, CancelCommandsResponse.toJSON(await d.api.call('cancelCommands', request, c.token())));
   }],
   ['GET', /^\/api\/commands\/(.+)\/stream$/, (d, c) => {

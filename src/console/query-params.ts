@@ -1,4 +1,4 @@
-import { AgentState, CommandState, type CommandFilter, type DeadLetterFilter } from '../generated/nexus/prime/pulse';
+import { AgentState, CommandState, commandStateToJSON, type CommandFilter, type DeadLetterFilter } from '../generated/nexus/prime/pulse';
 import { invalid } from './http-io';
 
 /** Longest value of one query parameter (ids, selectors and tokens are far shorter). */
@@ -90,4 +90,21 @@ export function commandFilterOf(q: Query): CommandFilter {
 /** The ListDeadLetters filter of `reasons, target, type`. */
 export function deadLetterFilterOf(q: Query): DeadLetterFilter {
   return { reasons: q.list('reasons'), target: q.text('target'), commandType: q.text('type') };
+}
+
+/**
+ * A POSTed `filter.states` may name states as the query string does (`queued`) or as the
+ * generated JSON does (`COMMAND_STATE_QUEUED`); the result is the latter, unknown names a 400.
+ */
+export function withStateNames(body: Record<string, unknown>): Record<string, unknown> {
+  const filter = body.filter as { states?: unknown } | undefined;
+  if (!filter || typeof filter !== 'object' || filter.states === undefined) return body;
+  if (!Array.isArray(filter.states) || filter.states.length > MAX_LIST) throw invalid(`filter.states: a list of at most ${MAX_LIST} state names is expected`);
+  const states = filter.states.map((raw: unknown) => {
+    const name = String(raw);
+    const state = COMMAND_STATES[name.toLowerCase()] ?? Object.values(COMMAND_STATES).find((v) => commandStateToJSON(v) === name);
+    if (state === undefined) throw invalid(`filter.states: unknown state ${JSON.stringify(name.slice(0, 32))} (one of ${Object.keys(COMMAND_STATES).join(', ')})`);
+    return commandStateToJSON(state);
+  });
+  return { ...body, filter: { ...filter, states } };
 }

@@ -258,7 +258,11 @@ export class Orchestrator {
       logger: this.log.child({ component: 'console' }),
       sse: this.options.consoleSse,
     });
-    return this.console.start();
+    try {
+      return await this.console.start();
+    } catch (err) {
+      throw new Error(`CONSOLE_PORT ${config.consolePort}: ${(err as Error).message} (set CONSOLE_PORT=0 to turn the console off)`);
+    }
   }
 
   /**

@@ -80,6 +80,19 @@ describe('web console JSON API', () => {
       expect(throughput.samples[0]).toEqual({ at: expect.any(Number), succeeded: expect.any(Number), failed: expect.any(Number), dead: expect.any(Number) });
     });
 
+    it('cancels by filter with states named as in the query string, a dry run first', async () => {
+      expect((await browser.post('/api/commands', { target: 'nobody-here', commandType: 'echo', commandId: 'con-waiting-1' })).status).toBe(200);
+      await waitFor('con-waiting-1 queued', async () => ((await (await browser.get('/api/commands/con-waiting-1')).json()) as { state?: string }).state === 'COMMAND_STATE_QUEUED');
+      const dry = await browser.post('/api/commands/cancel', { filter: { states: ['queued', 'COMMAND_STATE_RETRYING'], target: 'nobody-here' }, dryRun: true });
+      expect(dry.status).toBe(200);
+      expect(await dry.json()).toMatchObject({ matched: 1 });
+      const none = await browser.post('/api/commands/cancel', { filter: { states: ['delivered'], target: 'nobody-here' }, dryRun: true });
+      expect(((await none.json()) as { matched?: number }).matched ?? 0).toBe(0); // zero fields are left out
+      const bad = await browser.post('/api/commands/cancel', { filter: { states: ['sleeping'] }, dryRun: true });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: string }).error).toMatch(/^filter\.states: unknown state "sleeping"/);
+    });
+
     it('answers unknown commands with 404 and bad input with 400 naming the field', async () => {
       const missing = await browser.get('/api/commands/no-such-command');
       expect(missing.status).toBe(404);
