@@ -35,7 +35,9 @@ export function checkPost(req: IncomingMessage): void {
     } catch {
       host = undefined;
     }
-    if (!host || host !== req.headers.host) throw forbidden(`CSRF check failed: Origin ${JSON.stringify(origin.slice(0, 100))} is not this console`);
+    // Behind a proxy that rewrites Host, the host the browser used is in X-Forwarded-Host.
+    const forwarded = req.headers['x-forwarded-host'];
+    if (!host || (host !== req.headers.host && host !== forwarded)) throw forbidden(`CSRF check failed: Origin ${JSON.stringify(origin.slice(0, 100))} is not this console`);
   } else if (req.headers['sec-fetch-site'] !== 'same-origin') {
     throw forbidden('CSRF check failed: a POST needs a same-origin Origin header');
   }

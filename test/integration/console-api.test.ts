@@ -129,6 +129,8 @@ describe('web console JSON API', () => {
         expect(res.status).toBe(403);
         expect(((await res.json()) as { error: string }).error).toMatch(/CSRF/);
       }
+      expect((await browser.post('/api/dlq/purge', purgeAll, { origin: 'http://evil.example', 'x-forwarded-host': 'console.example' })).status).toBe(403);
+      expect((await browser.post('/api/dlq/purge', { ids: ['1-1'], dryRun: true }, { origin: 'https://console.example', 'x-forwarded-host': 'console.example' })).status).toBe(200);
       expect((await browser.post('/api/dlq/purge', purgeAll, { origin: '', 'sec-fetch-site': 'same-origin' })).status).toBe(200);
       expect(await db.xlen(DLQ)).toBeLessThan(before);
       await deadLetter(db, 'con-dead-csrf-2');
