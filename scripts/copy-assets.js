@@ -1,5 +1,5 @@
 // Copies the non-TypeScript files the runtime reads (Lua scripts, the descriptor set served by
-// reflection) next to the compiled JavaScript, and marks the bin entries executable.
+// reflection, the web console's pages) next to the compiled JavaScript, and marks the bin entries executable.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -8,6 +8,8 @@ const root = path.join(__dirname, '..');
 const assets = [
   ['src/redis-bridge/scripts', 'dist/src/redis-bridge/scripts'],
   ['src/generated/descriptors.binpb', 'dist/src/generated/descriptors.binpb'],
+  // The web console's pages (served by src/console/static-files.ts).
+  ['src/console/static', 'dist/src/console/static'],
 ];
 for (const [from, to] of assets) {
   // Replaced, not merged: a renamed script (its key count is in the name) must not linger.

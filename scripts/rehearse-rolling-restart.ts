@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const startReplica = (i: number): ChildProcess => {
     const child = spawn(process.execPath, [join(DIST, 'orchestrator/main.js')], {
       env: {
-        ...process.env, REDIS_URL: redisServer.url, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(ports[i]), METRICS_PORT: '0',
+        ...process.env, REDIS_URL: redisServer.url, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(ports[i]), METRICS_PORT: '0', CONSOLE_PORT: '0',
         REPLICA_ID: `r${i + 1}`, LOG_LEVEL: 'warn', DRAIN_WINDOW_MS: String(DRAIN_WINDOW_MS), SHUTDOWN_GRACE_MS: String(DRAIN_WINDOW_MS + 6000),
         CLAIM_MIN_IDLE_MS: '2000', CLAIM_SWEEP_MS: '500',
       },

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     const replica = spawn(process.execPath, [join(DIST, 'orchestrator/main.js')], {
-      env: { ...process.env, REDIS_URL: redis.url, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(port), METRICS_PORT: '0', LOG_LEVEL: 'warn', MAX_CONCURRENT_STREAMS: '100' },
+      env: { ...process.env, REDIS_URL: redis.url, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(port), METRICS_PORT: '0', CONSOLE_PORT: '0', LOG_LEVEL: 'warn', MAX_CONCURRENT_STREAMS: '100' },
       stdio: 'ignore',
     });
     children.push(replica);

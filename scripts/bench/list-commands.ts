@@ -73,7 +73,7 @@ async function main(): Promise<void> {
     const base = Date.now() - n - 60_000;
     const started = performance.now();
     await populate(redis, keys, n, base);
-    const config = compileOrchestratorConfig({ REDIS_URL: redisProcess.url, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'silent', REPLICA_ID: 'bench' });
+    const config = compileOrchestratorConfig({ REDIS_URL: redisProcess.url, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', CONSOLE_PORT: '0', LOG_LEVEL: 'silent', REPLICA_ID: 'bench' });
     const orchestrator = new Orchestrator(config, createLogger('silent'));
     const { grpcPort } = await orchestrator.start();
     const client = new NexusPulseServiceClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure());

@@ -43,7 +43,7 @@ export class NexusCluster {
       for (let i = 1; i <= count; i++) {
         const [grpcPort, metricsPort] = [await freePort(), await freePort()];
         const proc = spawn(process.execPath, [join(DIST, 'orchestrator/main.js')], {
-          env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}`, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), METRICS_PORT: String(metricsPort), REPLICA_ID: `bench-r${i}`, LOG_LEVEL: 'warn', ...env },
+          env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}`, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), METRICS_PORT: String(metricsPort), CONSOLE_PORT: '0', REPLICA_ID: `bench-r${i}`, LOG_LEVEL: 'warn', ...env },
           stdio: cluster.logTo(`bench-r${i}`),
         });
         cluster.replicas.push({ id: `bench-r${i}`, proc, pid: proc.pid!, grpcPort, metricsPort });

@@ -25,6 +25,8 @@ export interface OrchestratorConfig {
   readonly keyPrefix: string;
   /** `METRICS_PORT`: Prometheus port; 0 turns the endpoint off. */
   readonly metricsPort: number;
+  /** `CONSOLE_PORT`: Web console port; 0 turns the console off. */
+  readonly consolePort: number;
   /** `REPLICA_ID`: Unique per process. */
   readonly replicaId: string;
   /** `ADVERTISE_ADDRESS`: Address other tools should use to reach this replica (shown in status). */
@@ -152,6 +154,7 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
     redisUrl: r.url('REDIS_URL', S.REDIS_URL.default, ['redis:', 'rediss:']),
     keyPrefix: r.string('REDIS_KEY_PREFIX', S.REDIS_KEY_PREFIX.default, { maxLength: 64, pattern: /^[A-Za-z0-9{}_.:-]+$/ }),
     metricsPort: r.int('METRICS_PORT', S.METRICS_PORT.default, 0, 65535),
+    consolePort: r.int('CONSOLE_PORT', S.CONSOLE_PORT.default, 0, 65535),
     replicaId,
     advertiseAddress: r.string('ADVERTISE_ADDRESS', `${hostname()}:${grpcPort}`),
     stalenessThresholdMs,

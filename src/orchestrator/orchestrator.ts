@@ -38,6 +38,8 @@ import { RetryTimers } from './retry-timers';
 import { SessionRegistry } from './session-registry';
 import { StalenessMonitor } from './staleness-monitor';
 import { WatchService } from './watch/watch-service';
+import { ConsoleServer } from '../console/console-server';
+import type { SseTimings } from '../console/sse';
 
 /** created -> running -> draining -> stopped (see shutdown()). */
 export type OrchestratorState = 'created' | 'running' | 'draining' | 'stopped';
@@ -46,6 +48,13 @@ export type OrchestratorState = 'created' | 'running' | 'draining' | 'stopped';
 export interface Endpoints {
   readonly grpcPort: number;
   readonly metricsPort: number;
+  /** The web console's port; 0 when it is off. */
+  readonly consolePort: number;
+}
+
+/** Internal knobs (tests shorten the console's SSE timings). */
+export interface OrchestratorOptions {
+  readonly consoleSse?: Partial<SseTimings>;
 }
 
 /**
@@ -79,11 +88,13 @@ export class Orchestrator {
   private readonly server: Server;
   private readonly health: HealthImplementation;
   private metricsServer: HttpServer | undefined;
+  private console: ConsoleServer | undefined;
+  private readonly commandCounts: () => Promise<{ succeeded: number; failed: number; dead: number }>;
   private bound = '';
   private readonly startedAtMs = Date.now();
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly config: OrchestratorConfig, logger: Logger) {
+  constructor(private readonly config: OrchestratorConfig, logger: Logger, private readonly options: OrchestratorOptions = {}) {
     this.log = logger;
     this.metrics = new OrchestratorMetrics({ replica: config.replicaId }, () => {
       let n = 0;
@@ -111,6 +122,7 @@ export class Orchestrator {
     this.bell = new ReplicaBell(this.redis, this.subscriber, keys, logger.child({ component: 'bell' }));
 
     const store = new CommandStore(this.redis, keys, commandLimitsOf(config), config.replicaId);
+    this.commandCounts = () => store.counts();
     const rules = entryRulesOf(config);
     const deliveryLog = logger.child({ component: 'delivery' });
     this.retries = new RetryTimers((agentId, resend) => this.delivery.kick(agentId, resend));
@@ -199,6 +211,7 @@ export class Orchestrator {
       this.metricsServer = served.server;
       metricsPort = served.port;
     }
+    const consolePort = await this.startConsole(grpcPort);
     // Probe Redis once (bounded by the probe timeout) so a replica that just started can admit
     // sessions at once when Redis is there; it does not wait for Redis beyond that.
     await this.readiness.check();
@@ -207,15 +220,41 @@ export class Orchestrator {
     for (const ticker of this.tickers) ticker.start(true);
     this.consumer.start();
     this.readiness.markStarted();
-    this.log.info({ replicaId: config.replicaId, grpcPort, metricsPort, version: NEXUS_VERSION }, 'orchestrator started');
+    this.log.info({ replicaId: config.replicaId, grpcPort, metricsPort, consolePort, version: NEXUS_VERSION }, 'orchestrator started');
     if (!config.tls) this.log.warn('gRPC is served without TLS (set TLS_CERT, TLS_KEY and TLS_CA for mutual TLS): use it on trusted networks only');
     else this.log.info({ mtls: config.tls.ca !== undefined }, config.tls.ca ? 'gRPC with mutual TLS: agent ids must match their certificates' : 'gRPC with TLS');
     this.logAuthMode();
-    return { grpcPort, metricsPort };
+    return { grpcPort, metricsPort, consolePort };
   }
 
   /**
-   * Graceful shutdown, in order: readiness NOT_SERVING and no new sessions; stop consuming the
+   * The web console on CONSOLE_PORT, calling this replica's gRPC port over loopback; off when
+   * the port is 0, and under mutual TLS (it has no client certificate to call with).
+   */
+  private async startConsole(grpcPort: number): Promise<number> {
+    const { config } = this;
+    if (config.consolePort === 0) return 0;
+    if (config.tls?.ca) {
+      this.log.warn({ consolePort: config.consolePort }, 'web console off: gRPC uses mutual TLS (set CONSOLE_PORT=0 to silence this)');
+      return 0;
+    }
+    this.console = new ConsoleServer({
+      host: config.grpcHost,
+      port: config.consolePort,
+      grpcHost: config.grpcHost,
+      grpcPort,
+      grpcTlsCert: config.tls?.cert,
+      authTokens: config.authTokens,
+      commandCounts: this.commandCounts,
+      logger: this.log.child({ component: 'console' }),
+      sse: this.options.consoleSse,
+    });
+    return this.console.start();
+  }
+
+  /**
+   * Graceful shutdown, in order: readiness NOT_SERVING and no new sessions; close the web
+   * console (its SSE streams end); stop consuming the
    * ingress (finishing a batch in hand) and delete this consumer if it holds nothing; stop
    * listening; tell every agent to reconnect elsewhere after a delay spread over the drain
    * window (results keep flowing meanwhile) and wait for them until the grace deadline; end
@@ -237,6 +276,8 @@ export class Orchestrator {
     this.readiness.markDraining();
     this.log.info({ reason, sessions: this.sessions.size }, 'draining');
     const steps: [string, () => unknown][] = [
+      // Browsers' event streams end at once and reconnect (with Last-Event-ID) to another replica.
+      ['close console', () => this.console?.close()],
       // Stop taking commands first; a batch being routed is finished, unread ones stay for the others.
       ['stop consuming', () => this.consumer.close()],
       ['stop launching fan-outs', () => this.fanouts.close()],

@@ -20,6 +20,7 @@ export const ORCHESTRATOR_SETTINGS = Object.freeze({
   GRPC_HOST: setting(SERVER, '0.0.0.0', 'bind address (also used for the metrics port)'),
   GRPC_PORT: setting(SERVER, 50051, 'gRPC port (0 = any free port)'),
   METRICS_PORT: setting(SERVER, 9090, 'Prometheus `/metrics`; 0 turns it off'),
+  CONSOLE_PORT: setting(SERVER, 8080, 'the web console (HTTP, bound to `GRPC_HOST`); 0 turns it off. Off, with a warning at start, when `TLS_CA` (mutual TLS) is set'),
   REPLICA_ID: computed(SERVER, 'hostname + random suffix', 'unique per process (never the PID, which is 1 in every container)'),
   ADVERTISE_ADDRESS: computed(SERVER, 'hostname:`GRPC_PORT`', 'the address other tools should use to reach this replica; shown in `GetSystemStatus`'),
   LOG_LEVEL: setting(SERVER, 'info', `one of ${LOG_LEVELS.map((l) => `\`${l}\``).join(' ')}`),

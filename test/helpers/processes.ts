@@ -80,6 +80,8 @@ export const FAST_ORCHESTRATOR_ENV = {
   KEEPALIVE_TIMEOUT_MS: '500',
   DRAIN_WINDOW_MS: '1000',
   SHUTDOWN_GRACE_MS: '5000',
+  // Off unless a test asks for it: several replicas per test would all want port 8080.
+  CONSOLE_PORT: '0',
 };
 
 /**

@@ -40,6 +40,7 @@ describe('orchestrator configuration', () => {
       grpcPort: 50051,
       redisUrl: 'redis://localhost:6379/0',
       metricsPort: 9090,
+      consolePort: 8080,
       keyPrefix: 'nexus',
       stalenessThresholdMs: 60_000,
       stalenessCheckIntervalMs: 30_000,
@@ -82,7 +83,7 @@ describe('orchestrator configuration', () => {
   it('keeps every default it had, field by field', () => {
     const c = compileOrchestratorConfig({ REPLICA_ID: 'r1' });
     expect(c).toEqual({
-      grpcHost: '0.0.0.0', grpcPort: 50051, redisUrl: 'redis://localhost:6379/0', keyPrefix: 'nexus', metricsPort: 9090,
+      grpcHost: '0.0.0.0', grpcPort: 50051, redisUrl: 'redis://localhost:6379/0', keyPrefix: 'nexus', metricsPort: 9090, consolePort: 8080,
       replicaId: 'r1', advertiseAddress: `${hostname()}:50051`,
       stalenessThresholdMs: 60_000, stalenessCheckIntervalMs: 30_000, offlineThresholdMs: 120_000, agentRetentionMs: 86_400_000,
       replicaBeatIntervalMs: 5000, heartbeatFlushMs: 1000, helloTimeoutMs: 5000, maxMessageBytes: 1_048_576, maxConcurrentStreams: 16,
