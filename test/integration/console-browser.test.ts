@@ -34,6 +34,10 @@ async function open(page: Page, base: string, path: string, root: string, ready?
   if (ready) await page.waitForSelector(ready, { timeout: 10_000 });
 }
 
+/** Waits until the element's text is `text`. */
+const textIs = (page: Page, selector: string, text: string) =>
+  page.waitForFunction(`document.querySelector(${JSON.stringify(selector)})?.textContent === ${JSON.stringify(text)}`, { timeout: 10_000 });
+
 const points = (page: Page, agentId: string) =>
   page.$eval(`tr[data-agent="${agentId}"] [data-testid="cpu-spark"]`, (el) => (el.getAttribute('data-points') ?? '').split(',').filter(Boolean).map(Number));
 
@@ -100,10 +104,10 @@ describe('web console in chromium', () => {
         return p.length >= first.length + 2 ? p : undefined;
       }, { timeoutMs: 10_000 });
       expect(later.length).toBeGreaterThan(first.length);
-      expect(later.every((v) => v >= 0 && v <= 100)).toBe(true);
+      expect(later.every((v: number) => v >= 0 && v <= 100)).toBe(true);
       await open(page, base, '/agents/br-a1', 'page-agent', '[data-testid="agent-commands"]');
       await open(page, base, `/commands/${id}`, 'page-command', '[data-testid="timeline"]');
-      await page.waitForFunction(() => document.querySelector('[data-testid="page-command"] h1 [data-testid="state"]')?.textContent === 'succeeded', { timeout: 10_000 });
+      await textIs(page, '[data-testid="page-command"] h1 [data-testid="state"]', 'succeeded');
       expect(await page.$eval('[data-testid="output"]', (el) => el.textContent)).toBe('echo hi');
       await open(page, base, '/dlq', 'page-dlq');
       await open(page, base, '/events?types=command_succeeded', 'page-events');
@@ -131,7 +135,7 @@ describe('web console in chromium', () => {
       await page.waitForSelector(row, { timeout: 10_000 });
       expect(await page.$eval(row, (el) => el.textContent)).not.toBe('succeeded');
       release();
-      await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === 'succeeded', { timeout: 10_000 }, row);
+      await textIs(page, row, 'succeeded');
       expect(problems.errors).toEqual([]);
     } finally {
       await close();
@@ -163,14 +167,11 @@ describe('web console in chromium', () => {
       await page.click('[data-testid="confirm-yes"]');
       await page.waitForSelector('[data-testid="dlq-result"]', { timeout: 10_000 });
       expect(await page.$eval('[data-testid="dlq-result"]', (el) => el.textContent)).toMatch(/Redriven 1 of 1/);
-      await waitFor('the redriven command succeeded', async () => {
-        const recs = await db.keys('nexus:command:*');
-        for (const k of recs) {
-          const r = await db.hgetall(k);
-          if (r.redrive_of === id && r.state === 'succeeded') return true;
-        }
-        return undefined;
-      });
+      const redriven = await page.$eval('[data-testid="dlq-result"] a code', (el) => el.textContent ?? '');
+      expect(redriven).not.toBe(id);
+      await open(page, base, `/commands/${redriven}`, 'page-command', '[data-testid="timeline"]');
+      await textIs(page, '[data-testid="page-command"] h1 [data-testid="state"]', 'succeeded');
+      expect(await page.$eval('[data-testid="output"]', (el) => el.textContent)).toBe('fixed');
       expect(problems.errors).toEqual([]);
     } finally {
       await close();
@@ -194,11 +195,12 @@ describe('web console in chromium', () => {
       await open(page, tokensBase, '/commands', 'page-commands');
       expect(await page.$('[data-testid="send-open"]')).toBeNull();
       expect(problems.errors).toEqual([]);
-      const forged = await page.evaluate(async () => {
-        const csrf = (document.cookie.match(/(?:^|;\s*)nexus_csrf=([^;]+)/) ?? [])[1] ?? '';
-        const res = await fetch('/api/dlq/purge', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': decodeURIComponent(csrf) }, body: JSON.stringify({ filter: {}, dryRun: false }) });
+      // The page's own script could do this (same origin, the CSRF cookie is readable): the API's role guard refuses it.
+      const forged = await page.evaluate(`(async () => {
+        const csrf = decodeURIComponent((document.cookie.match(/(?:^|;\\s*)nexus_csrf=([^;]+)/) || [])[1] || '');
+        const res = await fetch('/api/dlq/purge', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify({ filter: {}, dryRun: false }) });
         return { status: res.status, csrf: csrf.length > 0 };
-      });
+      })()`);
       expect(forged).toEqual({ status: 403, csrf: true });
       expect(await db.xlen(DLQ)).toBeGreaterThan(0);
     } finally {
