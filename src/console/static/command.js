@@ -1,6 +1,6 @@
 // Command detail: timeline, progress, live log tail, attempts, output or error, DLQ reason, fan-out children (command SSE).
 import { html, useEffect, useState } from '/vendor/htm-preact.js';
-import { get, post } from './api.js';
+import { get, post, qs, usePoll } from './api.js';
 import { useEventSource } from './sse.js';
 import { Cli, Empty, ErrorBox, Link, LiveDot, StateBadge, commandState, fmtDuration, fmtTime, sh } from './ui.js';
 
@@ -62,7 +62,10 @@ export function CommandDetail({ id, session }) {
     }
   };
   const fan = cmd && cmd.fanout;
-  const kids = fan ? mergeChildren(fan.children || [], children) : [];
+  // The stream's snapshot may carry no children: they are listed (and re-listed while it runs).
+  const childList = usePoll(() => (fan ? get(`/api/commands${qs({ parent: id, page_size: 200 })}`) : Promise.resolve(null)), fan && !TERMINAL.has(state) ? 3000 : 0, [id, !!fan, TERMINAL.has(state)]);
+  const listed = (childList.data && childList.data.commands) || [];
+  const kids = fan ? mergeChildren(listed.length ? listed : fan.children || [], children) : [];
   return html`<section data-testid="page-command">
     <p class="crumbs"><${Link} href="/commands">Commands</${Link}> / <code>${id}</code></p>
     <h1><code>${id}</code> ${cmd && html`<${StateBadge} state=${cmd.state} />`} <${LiveDot} status=${status} /></h1>

@@ -20,6 +20,7 @@ function ThroughputChart({ samples }) {
       width,
       height: 220,
       cursor: { drag: { x: false, y: false } },
+      legend: { live: false },
       scales: { x: { time: true } },
       axes: [{ stroke: '#555' }, { stroke: '#555', label: 'per 5 s', size: 50 }],
       series: [

@@ -124,7 +124,7 @@ export function Sparkline({ values, max = 100, testid, title }) {
   const h = 24;
   const n = values.length;
   const m = Math.max(max, ...values, 1);
-  const step = w / 59;
+  const step = w / (Math.max(n, 2) - 1);
   const pts = values.map((v, i) => `${(w - (n - 1 - i) * step).toFixed(1)},${(h - 1 - (v / m) * (h - 2)).toFixed(1)}`).join(' ');
   const last = n ? values[n - 1] : undefined;
   return html`<span class="spark" data-testid=${testid} data-points=${values.map((v) => v.toFixed(1)).join(',')} title=${title}>
