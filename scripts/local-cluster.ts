@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm start`: a working local Nexus cluster on this machine. Redis from REDIS_URL, or a
- * private redis-server (temp dir, port 6390); three replicas on 50051-50053; three demo
- * agents. Prints where everything is; Ctrl-C (or a closing terminal, or kill) stops it all
+ * private redis-server (temp dir, port 6390); three replicas on 50051-50053 (web consoles on
+ * 8080-8082); three demo agents. Prints where everything is; Ctrl-C (or a closing terminal, or kill) stops it all
  * within 10 s and leaves nothing; so does every other ending (see lib/cluster-supervisor.ts).
  */
 import { credentials } from '@grpc/grpc-js';
@@ -16,6 +16,7 @@ import { exit, guardOutput, say } from './lib/terminal';
 
 const BASE_PORT = Number(process.env.NEXUS_BASE_PORT ?? 50051);
 const METRICS_BASE_PORT = Number(process.env.NEXUS_METRICS_BASE_PORT ?? 9090);
+const CONSOLE_BASE_PORT = Number(process.env.NEXUS_CONSOLE_BASE_PORT ?? 8080);
 /** The private Redis' port: fixed, so the lines in the README paste as they are. */
 const REDIS_PORT = Number(process.env.NEXUS_REDIS_PORT ?? 6390);
 const REPLICAS = 3;
@@ -76,8 +77,9 @@ async function waitForCluster(port: number, agents: number, timeoutMs: number): 
 async function main(): Promise<void> {
   const ports = Array.from({ length: REPLICAS }, (_, i) => BASE_PORT + i);
   const metricsPorts = Array.from({ length: REPLICAS }, (_, i) => METRICS_BASE_PORT + i);
-  for (const port of [...ports, ...metricsPorts]) {
-    if (!(await portIsFree(port))) throw new Error(`port ${port} is in use: stop what holds it, or set NEXUS_BASE_PORT / NEXUS_METRICS_BASE_PORT`);
+  const consolePorts = Array.from({ length: REPLICAS }, (_, i) => CONSOLE_BASE_PORT + i);
+  for (const port of [...ports, ...metricsPorts, ...consolePorts]) {
+    if (!(await portIsFree(port))) throw new Error(`port ${port} is in use: stop what holds it, or set NEXUS_BASE_PORT / NEXUS_METRICS_BASE_PORT / NEXUS_CONSOLE_BASE_PORT`);
   }
   if (!process.env.REDIS_URL && !(await portIsFree(REDIS_PORT))) {
     throw new Error(`port ${REDIS_PORT} (the private Redis) is in use: stop what holds it, or set NEXUS_REDIS_PORT`);
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
       REDIS_URL: redisUrl,
       GRPC_PORT: String(port),
       METRICS_PORT: String(metricsPorts[i]),
+      CONSOLE_PORT: String(consolePorts[i]),
       REPLICA_ID: `r${i + 1}`,
       ADVERTISE_ADDRESS: `localhost:${port}`,
       // Quick demo timings: a Ctrl-C must finish within 10 s.
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
     '',
     '=== Nexus local cluster is up ===',
     `Redis     ${redactUrl(redisUrl)}${cluster.redis ? `  (private, data in ${cluster.redis.dir})` : ''}`,
-    ...ports.map((port, i) => `Replica   r${i + 1}  gRPC localhost:${port}  metrics http://localhost:${metricsPorts[i]}/metrics`),
+    ...ports.map((port, i) => `Replica   r${i + 1}  gRPC localhost:${port}  metrics http://localhost:${metricsPorts[i]}/metrics  console http://localhost:${consolePorts[i]}/`),
     `Agents    ${s.agents.map((a) => `${a.agentId}@${a.replicaId}`).join('  ')}`,
     '',
     'Try it in another terminal: the status, a command and its answer, its timeline',

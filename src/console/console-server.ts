@@ -19,8 +19,8 @@ export interface ConsoleServerOptions {
   /** The replica's bound gRPC port (the console calls it over loopback). */
   readonly grpcHost: string;
   readonly grpcPort: number;
-  /** The gRPC server's certificate chain when it serves TLS (without client certificates). */
-  readonly grpcTlsCert: Buffer | undefined;
+  /** Whether the gRPC port serves TLS (without client certificates: with them the console is off). */
+  readonly grpcTls: boolean;
   /** AUTH_TOKENS_FILE's entries; undefined = open mode (everyone operates). */
   readonly authTokens: readonly TokenEntry[] | undefined;
   /** The cluster's finished-command counts (for the throughput chart). */
@@ -47,7 +47,7 @@ export class ConsoleServer {
 
   constructor(private readonly opts: ConsoleServerOptions) {
     this.log = opts.logger;
-    this.api = new LoopbackClient(loopbackAddress(opts.grpcHost, opts.grpcPort), opts.grpcTlsCert);
+    this.api = new LoopbackClient(loopbackAddress(opts.grpcHost, opts.grpcPort), opts.grpcTls);
     this.sessions = new ConsoleSessions(opts.authTokens ? 'tokens' : 'open', new Authenticator(opts.authTokens ? 'tokens' : 'open', opts.authTokens ?? []), this.api);
     this.streams = new SseStreams(this.log, { ...SSE_TIMINGS, ...opts.sse });
     this.throughput = new ThroughputSampler(opts.commandCounts, this.log);
@@ -58,6 +58,11 @@ export class ConsoleServer {
   /** Open SSE responses (for tests and logs). */
   get openStreams(): number {
     return this.streams.size;
+  }
+
+  /** Bytes the open SSE responses hold for slow browsers (bounded by the pause). */
+  get bufferedBytes(): number {
+    return this.streams.bufferedBytes;
   }
 
   /** Listens; returns the bound port. */

@@ -20,14 +20,16 @@ export function loopbackAddress(grpcHost: string, grpcPort: number): string {
 /**
  * The gRPC client the console calls its own replica with, passing the browser's token as
  * `authorization: Bearer <token>` so the API's role guard decides what the browser may do.
- * Server TLS (without client certificates) is trusted by the replica's own certificate chain.
+ * With server TLS (no client certificates) the console connects to its own replica's bound
+ * port on this host, so it does not verify the certificate (which names the replica's public
+ * name and may chain to a CA this process was never given).
  */
 export class LoopbackClient {
   private readonly client: NexusPulseServiceClient;
 
-  constructor(address: string, tlsCert: Buffer | undefined) {
-    const creds: ChannelCredentials = tlsCert
-      ? credentials.createSsl(tlsCert, null, null, { checkServerIdentity: () => undefined })
+  constructor(address: string, tls: boolean) {
+    const creds: ChannelCredentials = tls
+      ? credentials.createSsl(null, null, null, { rejectUnauthorized: false, checkServerIdentity: () => undefined })
       : credentials.createInsecure();
     this.client = new NexusPulseServiceClient(address, creds, { 'grpc.enable_retries': 0 });
   }

@@ -26,7 +26,8 @@ export type Framer = (message: unknown) => { id: string; event: string; data: un
  * 401/403/404 is not retried by EventSource); afterwards the stream just ends.
  */
 export class SseStreams {
-  private readonly open = new Set<() => void>();
+  /** Each open response, by the function that ends it. */
+  private readonly open = new Map<() => void, ServerResponse>();
 
   constructor(private readonly logger: Logger, private readonly timings: SseTimings = SSE_TIMINGS) {}
 
@@ -35,9 +36,16 @@ export class SseStreams {
     return this.open.size;
   }
 
+  /** Bytes written to open responses that their sockets have not taken yet. */
+  get bufferedBytes(): number {
+    let n = 0;
+    for (const res of this.open.values()) n += res.writableLength;
+    return n;
+  }
+
   /** Ends every response (a draining replica): browsers reconnect elsewhere with Last-Event-ID. */
   closeAll(): void {
-    for (const end of [...this.open]) end();
+    for (const end of [...this.open.keys()]) end();
   }
 
   /** Streams `call` into `res`; `endEvent` is written when the gRPC stream ends OK. */
@@ -74,7 +82,7 @@ export class SseStreams {
       how();
     };
     const drainEnd = (): void => finish(() => (res.headersSent ? res.end() : sendError(res, fromGrpc({ code: status.UNAVAILABLE, details: 'this replica is shutting down' }))));
-    this.open.add(drainEnd);
+    this.open.set(drainEnd, res);
 
     res.on('drain', () => {
       if (!stuck || done) return;

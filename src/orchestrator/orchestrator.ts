@@ -196,6 +196,15 @@ export class Orchestrator {
     ];
   }
 
+  /** Open web console SSE responses, and the bytes they hold for slow browsers (diagnostics, tests). */
+  get consoleStreams(): number {
+    return this.console?.openStreams ?? 0;
+  }
+
+  get consoleBufferedBytes(): number {
+    return this.console?.bufferedBytes ?? 0;
+  }
+
   /**
    * Binds gRPC (and metrics), then starts the background loops. Does not wait for Redis: a
    * replica without Redis is alive but not ready, and becomes ready when Redis answers.
@@ -243,7 +252,7 @@ export class Orchestrator {
       port: config.consolePort,
       grpcHost: config.grpcHost,
       grpcPort,
-      grpcTlsCert: config.tls?.cert,
+      grpcTls: config.tls !== undefined,
       authTokens: config.authTokens,
       commandCounts: this.commandCounts,
       logger: this.log.child({ component: 'console' }),

@@ -13,6 +13,7 @@ export interface LocalCluster {
   cluster: Child;
   base: number;
   metricsBase: number;
+  consoleBase: number;
   redisPort: number;
   dataDir: string;
   /** Every child of the cluster process, by what `ps` says it runs. */
@@ -44,9 +45,9 @@ function ephemeralLow(): number {
 
 /** Starts the built local cluster on free ports with its own Redis; resolves once its banner is out. */
 export async function startLocalCluster(): Promise<LocalCluster> {
-  const [base, metricsBase] = [await freeRange(), await freeRange()];
+  const [base, metricsBase, consoleBase] = [await freeRange(), await freeRange(), await freeRange()];
   // Its private Redis on a free port too (the default, 6390, may be taken by a cluster running here).
-  const env: NodeJS.ProcessEnv = { ...process.env, NEXUS_BASE_PORT: String(base), NEXUS_METRICS_BASE_PORT: String(metricsBase), NEXUS_REDIS_PORT: String(await freeRange()) };
+  const env: NodeJS.ProcessEnv = { ...process.env, NEXUS_BASE_PORT: String(base), NEXUS_METRICS_BASE_PORT: String(metricsBase), NEXUS_CONSOLE_BASE_PORT: String(consoleBase), NEXUS_REDIS_PORT: String(await freeRange()) };
   delete env.REDIS_URL; // it must start its own
   const cluster = new Child('local-cluster', spawn(process.execPath, [SCRIPT], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   await waitFor('the cluster banner', () => {
@@ -56,7 +57,7 @@ export async function startLocalCluster(): Promise<LocalCluster> {
   const text = cluster.output.join('\n');
   const dataDir = /data in (\S+)\)/.exec(text)?.[1] ?? '';
   const redisPort = Number(/Redis +redis:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1]);
-  return { cluster, base, metricsBase, redisPort, dataDir, pids: childrenOf(cluster.pid) };
+  return { cluster, base, metricsBase, consoleBase, redisPort, dataDir, pids: childrenOf(cluster.pid) };
 }
 
 /** The cluster's child processes, from `ps` (not from the cluster's own account). */
@@ -105,7 +106,7 @@ export async function expectNothingLeft(c: LocalCluster, timeoutMs = 15_000): Pr
     if (left.length) throw new Error(`still running: ${left.join(', ')}`);
     return true;
   }, { timeoutMs });
-  const ports = [0, 1, 2].flatMap((i) => [c.base + i, c.metricsBase + i]).concat(c.redisPort);
+  const ports = [0, 1, 2].flatMap((i) => [c.base + i, c.metricsBase + i, c.consoleBase + i]).concat(c.redisPort);
   await waitFor('every port of the cluster to be free again', async () => {
     for (const port of ports) if (!(await portIsFree(port))) throw new Error(`port ${port} is still in use`);
     return true;

@@ -11,6 +11,7 @@ describe('npm start (local cluster)', () => {
     try {
       checkBanner(c);
       expectFullCluster(c);
+      await checkConsoles(c);
       // Twice at once, as under `npm start` when the shell exec'd the script (bash does): the
       // terminal signals the process group and npm forwards the same Ctrl-C to its child.
       await expectOrderlyStop(c, 'SIGINT', 2);
@@ -45,6 +46,19 @@ describe('npm start (local cluster)', () => {
     }
   });
 });
+
+/** Each replica's web console answers at the URL the banner prints (open mode: no login). */
+async function checkConsoles({ cluster, consoleBase }: LocalCluster): Promise<void> {
+  const text = cluster.output.join('\n');
+  for (const i of [0, 1, 2]) {
+    expect(text).toMatch(new RegExp(`r${i + 1}  gRPC .* console http://localhost:${consoleBase + i}/`));
+    const url = `http://127.0.0.1:${consoleBase + i}/`;
+    const status = await fetch(`${url}api/status`);
+    expect(status.status).toBe(200);
+    expect(((await status.json()) as { answeredBy: string }).answeredBy).toBe(`r${i + 1}`);
+    expect((await fetch(url)).headers.get('content-type')).toMatch(/^text\/html/);
+  }
+}
 
 function checkBanner({ cluster, base, redisPort }: LocalCluster): void {
   const text = cluster.output.join('\n');
