@@ -1,17 +1,20 @@
 // Agents: filters in the URL, live CPU and memory sparklines (polls every 2 s, last 60 points), agent detail.
-import { html, useRef } from '/vendor/htm-preact.js';
+import { html } from '/vendor/htm-preact.js';
 import { get, qs, usePoll } from './api.js';
 import { Cli, Empty, ErrorBox, FilterInput, Labels, Link, Sparkline, StateBadge, agentState, commandState, fmtAgo, fmtBytes, fmtTime, sh, useQuery } from './ui.js';
 
 const POINTS = 60;
 
-/** Keeps the last 60 CPU and memory points per agent, one per new heartbeat (lastPulse changes). */
+/**
+ * The last 60 CPU and memory points per agent, one per new heartbeat (lastPulse changes); kept
+ * for the whole visit, so the list and an agent's page share them.
+ */
+const HISTORY = new Map();
 function useHistory(agents) {
-  const hist = useRef(new Map());
   for (const a of agents) {
     const m = a.metrics || {};
-    let h = hist.current.get(a.agentId);
-    if (!h) hist.current.set(a.agentId, (h = { pulse: -1, cpu: [], mem: [] }));
+    let h = HISTORY.get(a.agentId);
+    if (!h) HISTORY.set(a.agentId, (h = { pulse: -1, cpu: [], mem: [] }));
     const pulse = a.lastPulseUnixMs || 0;
     if (pulse !== h.pulse) {
       h.pulse = pulse;
@@ -21,7 +24,7 @@ function useHistory(agents) {
       if (h.mem.length > POINTS) h.mem.shift();
     }
   }
-  return hist.current;
+  return HISTORY;
 }
 
 export function Agents() {
@@ -98,8 +101,8 @@ export function AgentDetail({ id }) {
         <dt>Last pulse</dt><dd>${fmtAgo(a.lastPulseUnixMs, now)}</dd>
       </dl></div>
       <div class="card"><h2>Host</h2><dl class="kv">
-        <dt>CPU</dt><dd><${Sparkline} values=${h.cpu} testid="cpu-spark" /></dd>
-        <dt>Memory</dt><dd><${Sparkline} values=${h.mem} testid="mem-spark" /> ${fmtBytes(m.memoryUsedBytes)} of ${fmtBytes(m.memoryTotalBytes)}</dd>
+        <dt>CPU</dt><dd class="row"><${Sparkline} values=${h.cpu} testid="cpu-spark" /></dd>
+        <dt>Memory</dt><dd class="row"><${Sparkline} values=${h.mem} testid="mem-spark" /> ${fmtBytes(m.memoryUsedBytes)} of ${fmtBytes(m.memoryTotalBytes)}</dd>
         <dt>Load (1m)</dt><dd>${(m.loadAverage1m ?? 0).toFixed(2)}</dd>
         <dt>Uptime</dt><dd>${Math.round((m.uptimeSeconds ?? 0) / 60)} min</dd>
         <dt>Active commands</dt><dd>${a.activeCommands ?? 0} of ${a.maxConcurrency ?? '—'}</dd>

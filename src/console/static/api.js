@@ -23,6 +23,13 @@ function noteReplica(body) {
   }
 }
 
+const unauthorized = new Set();
+/** Called when a request answers 401 (the session expired or the token was revoked). */
+export function onUnauthorized(fn) {
+  unauthorized.add(fn);
+  return () => unauthorized.delete(fn);
+}
+
 let csrfToken = '';
 export function setCsrf(token) {
   csrfToken = token || '';
@@ -54,6 +61,7 @@ async function request(method, path, body) {
       json = { error: text.slice(0, 200) };
     }
   }
+  if (res.status === 401 && !path.startsWith('/api/login')) for (const fn of unauthorized) fn();
   if (!res.ok) throw new ApiError(res.status, json.error || res.statusText || `HTTP ${res.status}`, json.code);
   noteReplica(json);
   return json;

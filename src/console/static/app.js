@@ -1,6 +1,6 @@
 // Nexus console: the shell (header, session, login) and the client-side router.
 import { html, render, useEffect, useState } from '/vendor/htm-preact.js';
-import { ApiError, errorText, get, onAnsweredBy, post, setCsrf } from './api.js';
+import { ApiError, errorText, get, onAnsweredBy, onUnauthorized, post, setCsrf } from './api.js';
 import { Link, onRoute } from './ui.js';
 import { Overview } from './overview.js';
 import { Agents, AgentDetail } from './agents.js';
@@ -84,7 +84,9 @@ function App() {
     loadSession();
     const offRoute = onRoute(() => setPath(location.pathname));
     const offReplica = onAnsweredBy(setReplica);
+    const offUnauthorized = onUnauthorized(() => loadSession());
     return () => {
+      offUnauthorized();
       offRoute();
       offReplica();
     };

@@ -152,5 +152,6 @@ export function FilterInput({ label, value, onCommit, placeholder, testid }) {
 
 /** Shown state of an EventSource: live, reconnecting, ended. */
 export function LiveDot({ status }) {
+  if (status === 'off') return null;
   return html`<span class=${`live live-${status}`} data-testid="live" title=${status}>${status}</span>`;
 }
