@@ -90,7 +90,12 @@ async function main(): Promise<void> {
     await shot('agents', '/agents', '[data-testid="agent-row"]', 12_000, async () => {
       for (let i = 0; i < 6; i++) await submit(grpc, { target: `web-${1 + (i % 2)}`, commandType: 'echo', payload: `n${i}` });
     });
-    await shot('agent', '/agents/web-1', '[data-testid="agent-commands"]', 2500);
+    // Into the agent's page by its link (no reload), so its sparklines keep the list's points.
+    await page.click('a[href="/agents/web-1"]');
+    await page.waitForSelector('[data-testid="agent-commands"]', { timeout: 15_000 });
+    await sleep(2500);
+    await page.screenshot({ path: join(OUT, 'agent.png') });
+    process.stdout.write('docs/console/agent.png\n');
     await shot('command', `/commands/${fanout}`, '[data-testid="children"]', 4000);
     await shot('commands', '/commands', '[data-testid="command-row"]', 1500);
     await shot('dlq', '/dlq', '[data-testid="dlq-row"]', 500, async (p) => {
