@@ -46,6 +46,7 @@ async function main(): Promise<void> {
   const agents: Agent[] = [];
   let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
   const client = { current: undefined as NexusPulseServiceClient | undefined };
+  let trickle: NodeJS.Timeout | undefined;
   try {
     process.stdout.write('starting redis-server, an orchestrator with its console and three agents\n');
     const { grpcPort, consolePort } = await orchestrator.start();
@@ -71,6 +72,13 @@ async function main(): Promise<void> {
     await submit(grpc, { target: 'batch-1', commandType: 'reindex', maxAttempts: 1 });
     await submit(grpc, { target: 'gone-agent', commandType: 'echo', ttlMs: 1000 });
     void echo;
+    // A steady trickle while the pages are taken, so the throughput chart has a shape.
+    let tick = 0;
+    trickle = setInterval(() => {
+      tick++;
+      const request = tick % 9 === 0 ? { target: 'batch-1', commandType: 'reindex', maxAttempts: 1 } : { target: `web-${1 + (tick % 2)}`, commandType: 'echo', payload: `tick ${tick}` };
+      submit(grpc, request).catch(() => undefined);
+    }, 200 + (tick % 3) * 150);
 
     browser = await launchBrowser();
     const page = await browser.newPage();
@@ -107,9 +115,10 @@ async function main(): Promise<void> {
       await submit(grpc, { selector: 'env=prod', commandType: 'deploy', payload: 'v2.4.2' });
       await submit(grpc, { target: 'batch-1', commandType: 'echo', payload: 'ping' });
     });
-    await shot('overview', '/', '[data-testid="replica-row"]', 3000);
+    await shot('overview', '/', '[data-testid="replica-row"]', 6000);
     if (problems.errors.length) throw new Error(`the pages reported problems:\n${problems.errors.join('\n')}`);
   } finally {
+    clearInterval(trickle);
     await browser?.close();
     client.current?.close();
     await Promise.all(agents.map((a) => a.close()));

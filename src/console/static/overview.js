@@ -1,8 +1,9 @@
 // Overview: replicas, agents by state, ingress, DLQ, commands by state, throughput of the last minutes.
-import { html, useEffect, useRef } from '/vendor/htm-preact.js';
+import { html, useEffect, useRef, useState } from '/vendor/htm-preact.js';
 import uPlot from '/vendor/uplot.js';
 import { get, usePoll } from './api.js';
-import { ErrorBox, Link, fmtAgo } from './ui.js';
+import { useEventSource } from './sse.js';
+import { ErrorBox, Link, LiveDot, fmtAgo } from './ui.js';
 
 const STATES = ['queued', 'delivered', 'retrying', 'succeeded', 'failed', 'dead', 'cancelled'];
 
@@ -11,7 +12,9 @@ function Stat({ label, value, href, testid, tone }) {
   return html`<div class="stat"><span class="stat-label">${label}</span>${href ? html`<${Link} href=${href}>${v}</${Link}>` : v}</div>`;
 }
 
-function ThroughputChart({ samples }) {
+const ENDED = { command_succeeded: 0, command_failed: 1, command_dead: 2 };
+
+function ThroughputChart({ samples, live }) {
   const el = useRef(null);
   const plot = useRef(null);
   useEffect(() => {
@@ -52,8 +55,16 @@ function ThroughputChart({ samples }) {
       s[1].push(Math.max(0, (b.failed ?? 0) - (a.failed ?? 0)));
       s[2].push(Math.max(0, (b.dead ?? 0) - (a.dead ?? 0)));
     }
+    // Live: what ended since the last sample (from the events stream), as a provisional last point.
+    const last = samples[samples.length - 1];
+    if (last && live.some((e) => e.at > last.at)) {
+      const n = [0, 0, 0];
+      for (const e of live) if (e.at > last.at) n[e.kind]++;
+      xs.push(Math.max(Date.now(), last.at + 1) / 1000);
+      for (let i = 0; i < 3; i++) s[i].push(n[i]);
+    }
     plot.current.setData([xs, ...s]);
-  }, [samples]);
+  }, [samples, live]);
   return html`<div class="chart" ref=${el} data-testid="throughput-chart" data-samples=${samples.length}></div>`;
 }
 
@@ -62,6 +73,15 @@ export function Overview() {
   const tp = usePoll(() => get('/api/throughput'), 5000, []);
   const s = status.data;
   const samples = (tp.data && tp.data.samples) || [];
+  // Commands that ended since the newest sample, from the events stream (kept 10 s past it).
+  const [live, setLive] = useState([]);
+  const lastAt = samples.length ? samples[samples.length - 1].at : 0;
+  const liveStatus = useEventSource(`/api/events/stream?types=${Object.keys(ENDED).join(',')}`, {
+    lifecycle: (ev) => {
+      if (!ev || ENDED[ev.type] === undefined) return;
+      setLive((l) => [...l.filter((e) => e.at > lastAt - 10_000).slice(-2000), { at: Number(ev.atUnixMs) || Date.now(), kind: ENDED[ev.type] }]);
+    },
+  });
   const ac = (s && s.agentCounts) || {};
   const ing = (s && s.ingress) || {};
   const cc = (s && s.commands) || {};
@@ -102,9 +122,9 @@ export function Overview() {
         </div>
       </div>
       <div class="card">
-        <h2>Throughput <span class="muted small">commands ended per 5 s, last 10 minutes</span></h2>
+        <h2>Throughput <span class="muted small">commands ended per 5 s, last 10 minutes</span> <${LiveDot} status=${liveStatus} /></h2>
         <${ErrorBox} error=${tp.error} />
-        <${ThroughputChart} samples=${samples} />
+        <${ThroughputChart} samples=${samples} live=${live} />
         ${samples.length < 2 && html`<p class="muted small" data-testid="throughput-empty">Samples are taken every 5 s; the chart fills in as they arrive.</p>`}
       </div>
       <div class="card">
