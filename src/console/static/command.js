@@ -114,7 +114,7 @@ export function CommandDetail({ id, session }) {
           ${timeline.length ? html`<ol class="timeline" data-testid="timeline">${timeline.map((t) => html`<li><span class=${`badge st-${t.event}`}>${t.event}</span> <span class="small">${fmtTime(t.atUnixMs)}</span>${t.attempt ? html` <span class="muted small">attempt ${t.attempt}</span>` : ''}${t.replicaId ? html` <span class="muted small">on ${t.replicaId}</span>` : ''}${t.detail ? html`<div class="small">${t.detail}</div>` : ''}</li>`)}</ol>` : html`<${Empty}>No steps yet.</${Empty}>`}
         </div>
         <div class="card"><h2>Log <span class="muted small">live tail, last ${LOG_LINES} lines</span></h2>
-          ${logs.length ? html`<pre class="log" data-testid="log">${logs.map((l) => `${fmtTime(l.atUnixMs)}  ${l.line}\n`)}</pre>` : html`<${Empty}>No log lines (since this page opened).</${Empty}>`}
+          ${logs.length ? html`<pre class="log" data-testid="log">${logs.map((l) => `${fmtTime(l.atUnixMs)}  ${l.line}\n`)}</pre>` : html`<${Empty}>No log lines yet.</${Empty}>`}
         </div>
       </div>
       <${Cli} cmd=${`nexusctl commands watch ${sh(id)}`} />`}
