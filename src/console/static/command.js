@@ -87,7 +87,7 @@ export function CommandDetail({ id, session }) {
           ${cmd.deadReason && html`<dt>DLQ reason</dt><dd><span class="badge st-dead" data-testid="dead-reason">${cmd.deadReason}</span> <${Link} href=${`/dlq?reasons=${encodeURIComponent(cmd.deadReason)}`}>dead letters</${Link}></dd>`}
         </dl></div>
         <div class="card"><h2>Progress</h2>
-          ${progress ? html`<div class="progress-row"><progress max="100" value=${progress.percent ?? 0} data-testid="progress"></progress> <strong>${progress.percent ?? 0}%</strong></div><p>${progress.message || ''} <span class="muted small">${fmtTime(progress.atUnixMs)}${progress.attempt ? `, attempt ${progress.attempt}` : ''}</span></p>` : html`<p class="muted">No progress reported.</p>`}
+          ${progress ? html`<div class="progress-row"><progress max="100" value=${progress.percent ?? 0} data-testid="progress"></progress> <strong>${progress.percent ?? 0}%</strong></div><p>${progress.message || ''} <span class="muted small">${fmtTime(progress.atUnixMs)}${progress.attempt ? `, attempt ${progress.attempt}` : ''}</span></p>` : html`<p class="muted">${fan ? 'A fan-out reports no progress of its own: see its children below.' : 'No progress reported.'}</p>`}
           ${cmd.output && html`<h3>Output</h3><pre class="output" data-testid="output">${cmd.output}</pre>`}
           ${cmd.error && html`<h3>Error</h3><pre class="output error" data-testid="cmd-error">${cmd.error}</pre>`}
         </div>
@@ -114,7 +114,7 @@ export function CommandDetail({ id, session }) {
           ${timeline.length ? html`<ol class="timeline" data-testid="timeline">${timeline.map((t) => html`<li><span class=${`badge st-${t.event}`}>${t.event}</span> <span class="small">${fmtTime(t.atUnixMs)}</span>${t.attempt ? html` <span class="muted small">attempt ${t.attempt}</span>` : ''}${t.replicaId ? html` <span class="muted small">on ${t.replicaId}</span>` : ''}${t.detail ? html`<div class="small">${t.detail}</div>` : ''}</li>`)}</ol>` : html`<${Empty}>No steps yet.</${Empty}>`}
         </div>
         <div class="card"><h2>Log <span class="muted small">live tail, last ${LOG_LINES} lines</span></h2>
-          ${logs.length ? html`<pre class="log" data-testid="log">${logs.map((l) => `${fmtTime(l.atUnixMs)}  ${l.line}\n`)}</pre>` : html`<${Empty}>No log lines yet.</${Empty}>`}
+          ${logs.length ? html`<pre class="log" data-testid="log">${logs.map((l) => `${fmtTime(l.atUnixMs)}  ${l.line}\n`)}</pre>` : html`<${Empty}>${fan ? 'The log lines are the children’s: open one.' : 'No log lines yet.'}</${Empty}>`}
         </div>
       </div>
       <${Cli} cmd=${`nexusctl commands watch ${sh(id)}`} />`}
