@@ -45,7 +45,7 @@ RUN ln -s /app/dist/src/orchestrator/main.js /usr/local/bin/nexus-orchestrator \
  && ln -s /app/dist/src/cli/main.js /usr/local/bin/nexusctl
 # The node image's unprivileged user; numeric so Kubernetes can verify runAsNonRoot.
 USER 1000:1000
-EXPOSE 50051 9090
+EXPOSE 50051 9090 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["/bin/grpc_health_probe", "-addr=:50051"]
 CMD ["nexus-orchestrator"]

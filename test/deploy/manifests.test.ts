@@ -72,14 +72,15 @@ describe('k8s manifests', () => {
 
   it('use the ports, probes and service name the code defaults to', () => {
     const ports = Object.fromEntries(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
-    expect(ports).toEqual({ grpc: defaults.grpcPort, metrics: defaults.metricsPort });
+    expect(ports).toEqual({ grpc: defaults.grpcPort, metrics: defaults.metricsPort, console: defaults.consolePort });
     expect(Number(config.GRPC_PORT)).toBe(defaults.grpcPort);
     expect(Number(config.METRICS_PORT)).toBe(defaults.metricsPort);
+    expect(Number(config.CONSOLE_PORT)).toBe(defaults.consolePort);
     expect(container.livenessProbe.exec.command).toEqual(['/bin/grpc_health_probe', `-addr=:${defaults.grpcPort}`]);
     expect(container.readinessProbe.exec.command).toEqual(['/bin/grpc_health_probe', `-addr=:${defaults.grpcPort}`, `-service=${READINESS_SERVICE}`]);
     const svc = find('Service', 'nexus-orchestrator');
     expect(svc.spec.clusterIP).toBe('None');
-    expect(svc.spec.ports.map((p: { port: number }) => p.port)).toEqual([defaults.grpcPort, defaults.metricsPort]);
+    expect(svc.spec.ports.map((p: { port: number }) => p.port)).toEqual([defaults.grpcPort, defaults.metricsPort, defaults.consolePort]);
     expect(orchestrator.spec.template.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(defaults.metricsPort) });
   });
 
