@@ -147,12 +147,15 @@ async function main(): Promise<void> {
  */
 const REPEAT_MS = 1000;
 let first: { signal: NodeJS.Signals; at: number } | undefined;
+// Set by the second signal: the orderly stop, which the kill lets finish early, must not exit 0.
+let killed = false;
 const onSignal = (signal: NodeJS.Signals): void => {
   if (!first) {
     first = { signal, at: Date.now() };
     setTimeout(() => say('(Ctrl-C again kills everything at once)'), REPEAT_MS).unref();
-    void cluster.stop().then(() => exit(0));
+    void cluster.stop().then(() => exit(killed ? 1 : 0));
   } else if (signal !== first.signal || Date.now() - first.at >= REPEAT_MS) {
+    killed = true;
     void cluster.kill().finally(() => exit(1));
   }
 };
