@@ -1,4 +1,5 @@
 import { AgentState, CommandState, commandStateToJSON, type CommandFilter, type DeadLetterFilter } from '../generated/nexus/prime/pulse';
+import { STATE_OF_RECORD } from '../orchestrator/command-states';
 import { invalid } from './http-io';
 
 /** Longest value of one query parameter (ids, selectors and tokens are far shorter). */
@@ -7,15 +8,8 @@ const MAX_VALUE = 2048;
 const MAX_LIST = 32;
 
 const AGENT_STATES: Record<string, AgentState> = { online: AgentState.AGENT_STATE_ONLINE, stale: AgentState.AGENT_STATE_STALE, offline: AgentState.AGENT_STATE_OFFLINE };
-const COMMAND_STATES: Record<string, CommandState> = {
-  queued: CommandState.COMMAND_STATE_QUEUED,
-  delivered: CommandState.COMMAND_STATE_DELIVERED,
-  retrying: CommandState.COMMAND_STATE_RETRYING,
-  succeeded: CommandState.COMMAND_STATE_SUCCEEDED,
-  failed: CommandState.COMMAND_STATE_FAILED,
-  dead: CommandState.COMMAND_STATE_DEAD,
-  cancelled: CommandState.COMMAND_STATE_CANCELLED,
-};
+/** Command states by the names the records (and the query string) use. */
+const COMMAND_STATES = STATE_OF_RECORD;
 
 /**
  * A request's query string, read strictly: only the parameters a route names, each once and

@@ -3,6 +3,7 @@ import type { CommandLimits, Outgoing, RouteOutcome } from './command-types';
 import type { NewCommand } from './ingress-entry';
 import { BELL_SUFFIX, CONSUMER_GROUP, WAKE_SUFFIX, WAKE_TTL_MS, type NexusKeys } from './keys';
 import { ROUTE_OUTCOMES } from './reply-codes';
+import { int, list, oneOf } from './script-replies';
 import { ScriptReplyError } from './script-reply-error';
 import type { TargetSpec } from './target-spec';
 import { TurnWrites } from './turn-writes';
@@ -73,14 +74,11 @@ export class FanoutStore {
     ));
     switch (v[0]) {
       case 'planned':
-        return { outcome: 'planned', matched: int(PLAN_SCRIPT, v[1]), skipped: int(PLAN_SCRIPT, v[2]) };
+        return { outcome: 'planned', matched: int(PLAN_SCRIPT, v[1], 'matched'), skipped: int(PLAN_SCRIPT, v[2], 'skipped') };
       case 'placed': {
-        const outcome = routeOutcome(PLAN_SCRIPT, v[1]);
-        const epoch = outcome === 'delivered' ? int(PLAN_SCRIPT, v[3]) : 0;
-        const command: Outgoing | undefined = outcome === 'delivered'
-          ? { commandId: c.commandId, commandType: c.commandType, payload: c.payload, priority: c.priority, attempt: 1, correlationId: c.correlationId, deadlineUnixMs: int(PLAN_SCRIPT, v[4]) }
-          : undefined;
-        return { outcome: 'placed', admitted: { agentId: String(v[5]), outcome, owner: String(v[2]), epoch, command } };
+        // outcome, owner, epoch, expiry, agent: as admittedAt reads them, with the id first.
+        const row = [c.commandId, v[5], v[1], v[2], v[3], v[4]];
+        return { outcome: 'placed', admitted: admittedAt(PLAN_SCRIPT, row, 0, oneOf(PLAN_SCRIPT, v[1], ROUTE_OUTCOMES, 'outcome'), c) };
       }
       case 'no_match':
       case 'too_many':
@@ -109,22 +107,13 @@ export class FanoutStore {
     ));
     const phase = v[0];
     if (phase !== 'launch' && phase !== 'cancel' && phase !== 'idle') throw new ScriptReplyError(LAUNCH_SCRIPT, `unknown phase ${JSON.stringify(phase)}`);
-    const [commandType, payload, priority, correlationId] = [String(v[2]), String(v[3]), Number(v[4]), String(v[5])];
-    const n = int(LAUNCH_SCRIPT, v[6]);
+    const body = { commandType: String(v[2]), payload: String(v[3]), priority: Number(v[4]), correlationId: String(v[5]) };
+    const n = int(LAUNCH_SCRIPT, v[6], 'children');
     if (v.length !== 7 + n * 6) throw new ScriptReplyError(LAUNCH_SCRIPT, `${v.length} values for ${n} children`);
     const admitted: Admitted[] = [];
     for (let i = 7; i < v.length; i += 6) {
-      const outcome = phase === 'cancel' ? cancelOutcome(v[i + 2]) : routeOutcome(LAUNCH_SCRIPT, v[i + 2]);
-      const delivered = outcome === 'delivered';
-      admitted.push({
-        agentId: String(v[i + 1]),
-        outcome,
-        owner: String(v[i + 3]),
-        epoch: delivered ? int(LAUNCH_SCRIPT, v[i + 4]) : 0,
-        command: delivered
-          ? { commandId: String(v[i]), commandType, payload, priority, attempt: 1, correlationId, deadlineUnixMs: int(LAUNCH_SCRIPT, v[i + 5]) }
-          : undefined,
-      });
+      const outcome = phase === 'cancel' ? oneOf(LAUNCH_SCRIPT, v[i + 2], CANCEL_STEPS, 'cancel outcome') : oneOf(LAUNCH_SCRIPT, v[i + 2], ROUTE_OUTCOMES, 'outcome');
+      admitted.push(admittedAt(LAUNCH_SCRIPT, v, i, outcome, body));
     }
     return { phase, more: v[1] === 1 || v[1] === '1', admitted };
   }
@@ -140,23 +129,14 @@ export class FanoutStore {
       k.indexPrefix, l.indexLifeMs, l.retentionMs, l.mailboxMax, l.eventsMaxLen, l.dlqMaxLen, l.dlqPayloadBytes,
       this.replicaId, k.labelPrefix, `${k.fanoutAgentsPrefix}#pick:${this.replicaId}`, max,
     ));
-    const n = int(PLACE_SCRIPT, v[1]);
+    const n = int(PLACE_SCRIPT, v[1], 'placed');
     if (v.length !== 2 + n * 10) throw new ScriptReplyError(PLACE_SCRIPT, `${v.length} values for ${n} commands`);
     const admitted: Admitted[] = [];
     for (let i = 2; i < v.length; i += 10) {
-      const outcome = routeOutcome(PLACE_SCRIPT, v[i + 2]);
-      const delivered = outcome === 'delivered';
-      admitted.push({
-        agentId: String(v[i + 1]),
-        outcome,
-        owner: String(v[i + 3]),
-        epoch: delivered ? int(PLACE_SCRIPT, v[i + 4]) : 0,
-        command: delivered
-          ? { commandId: String(v[i]), commandType: String(v[i + 6]), payload: String(v[i + 7]), priority: Number(v[i + 8]), attempt: 1, correlationId: String(v[i + 9]), deadlineUnixMs: int(PLACE_SCRIPT, v[i + 5]) }
-          : undefined,
-      });
+      const body = { commandType: String(v[i + 6]), payload: String(v[i + 7]), priority: Number(v[i + 8]), correlationId: String(v[i + 9]) };
+      admitted.push(admittedAt(PLACE_SCRIPT, v, i, oneOf(PLACE_SCRIPT, v[i + 2], ROUTE_OUTCOMES, 'outcome'), body));
     }
-    return { waiting: int(PLACE_SCRIPT, v[0]), admitted };
+    return { waiting: int(PLACE_SCRIPT, v[0], 'waiting'), admitted };
   }
 
   /** Parents with launches (or cancels) due now, oldest first, and how many `pick any` commands wait. */
@@ -175,23 +155,21 @@ export class FanoutStore {
   }
 }
 
-function list(script: string, reply: unknown): unknown[] {
-  if (!Array.isArray(reply)) throw new ScriptReplyError(script, `expected an array, got ${typeof reply}`);
-  return reply;
-}
+const CANCEL_STEPS = ['cancelled', 'cancel_requested'] as const;
 
-function int(script: string, value: unknown): number {
-  const n = typeof value === 'number' ? value : typeof value === 'string' && value !== '' ? Number(value) : NaN;
-  if (!Number.isInteger(n)) throw new ScriptReplyError(script, `not an integer: ${JSON.stringify(value)}`);
-  return n;
-}
-
-function routeOutcome(script: string, value: unknown): RouteOutcome {
-  if (!ROUTE_OUTCOMES.includes(value as RouteOutcome)) throw new ScriptReplyError(script, `unknown outcome ${JSON.stringify(value)}`);
-  return value as RouteOutcome;
-}
-
-function cancelOutcome(value: unknown): 'cancelled' | 'cancel_requested' {
-  if (value !== 'cancelled' && value !== 'cancel_requested') throw new ScriptReplyError(LAUNCH_SCRIPT, `unknown cancel outcome ${JSON.stringify(value)}`);
-  return value;
+/**
+ * One admitted command of a reply, its values at `i`: command id, agent, outcome, owner, and
+ * for `delivered` the session's epoch and the expiry; `body` is what the agent is sent with it.
+ */
+function admittedAt(script: string, v: readonly unknown[], i: number, outcome: Admitted['outcome'], body: Pick<Outgoing, 'commandType' | 'payload' | 'priority' | 'correlationId'>): Admitted {
+  const delivered = outcome === 'delivered';
+  return {
+    agentId: String(v[i + 1]),
+    outcome,
+    owner: String(v[i + 3]),
+    epoch: delivered ? int(script, v[i + 4], 'epoch') : 0,
+    command: delivered
+      ? { commandId: String(v[i]), commandType: body.commandType, payload: body.payload, priority: body.priority, attempt: 1, correlationId: body.correlationId, deadlineUnixMs: int(script, v[i + 5], 'expiry') }
+      : undefined,
+  };
 }

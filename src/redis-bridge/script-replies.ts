@@ -9,18 +9,21 @@ import { ScriptReplyError } from './script-reply-error';
  * named, instead of in the callers that read positions.
  */
 
-function list(script: string, reply: unknown): unknown[] {
+/** A reply that must be an array. */
+export function list(script: string, reply: unknown): unknown[] {
   if (!Array.isArray(reply)) throw new ScriptReplyError(script, `expected an array, got ${typeof reply}`);
   return reply;
 }
 
-function int(script: string, value: unknown, what: string): number {
+/** A reply value that must be an integer (a number or its text). */
+export function int(script: string, value: unknown, what: string): number {
   const n = typeof value === 'number' ? value : typeof value === 'string' && value !== '' ? Number(value) : NaN;
   if (!Number.isInteger(n)) throw new ScriptReplyError(script, `${what} is not an integer: ${JSON.stringify(value)}`);
   return n;
 }
 
-function oneOf<T extends string>(script: string, value: unknown, allowed: readonly T[], what: string): T {
+/** A reply value that must be one of `allowed`. */
+export function oneOf<T extends string>(script: string, value: unknown, allowed: readonly T[], what: string): T {
   if (!allowed.includes(value as T)) throw new ScriptReplyError(script, `unknown ${what} ${JSON.stringify(value)}`);
   return value as T;
 }

@@ -1,24 +1,11 @@
 import { freePort } from '../../scripts/lib/free-port';
-import { compileOrchestratorConfig } from '../../src/orchestrator/config';
-import { Orchestrator, type OrchestratorOptions } from '../../src/orchestrator/orchestrator';
-import { createLogger } from '../../src/shared/logger';
-import { FAST_ORCHESTRATOR_ENV } from './processes';
+import type { OrchestratorOptions } from '../../src/orchestrator/orchestrator';
+import { startOrchestrator } from './in-process';
 
 /** An in-process orchestrator with its web console on a free port. */
 export async function startConsoleOrchestrator(redisUrl: string, env: Record<string, string> = {}, options: OrchestratorOptions = {}) {
-  const config = compileOrchestratorConfig({
-    ...FAST_ORCHESTRATOR_ENV,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    REDIS_URL: redisUrl,
-    GRPC_HOST: '127.0.0.1',
-    GRPC_PORT: '0',
-    METRICS_PORT: '0',
-    CONSOLE_PORT: String(await freePort()),
-    ...env,
-  });
-  const orchestrator = new Orchestrator(config, createLogger(config.logLevel), options);
-  const endpoints = await orchestrator.start();
-  return { orchestrator, ...endpoints, base: `http://127.0.0.1:${endpoints.consolePort}` };
+  const started = await startOrchestrator(redisUrl, { CONSOLE_PORT: String(await freePort()), ...env }, options);
+  return { ...started, base: `http://127.0.0.1:${started.consolePort}` };
 }
 
 /**

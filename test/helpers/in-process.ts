@@ -1,12 +1,12 @@
 import { afterAll, beforeAll } from 'vitest';
 import { compileOrchestratorConfig } from '../../src/orchestrator/config';
-import { Orchestrator, type Endpoints } from '../../src/orchestrator/orchestrator';
+import { Orchestrator, type Endpoints, type OrchestratorOptions } from '../../src/orchestrator/orchestrator';
 import { createLogger } from '../../src/shared/logger';
 import { FAST_ORCHESTRATOR_ENV } from './processes';
 import { RedisServer } from './redis-server';
 
 /** An orchestrator in the test process (for tests that need no signals), on free ports. */
-export async function startOrchestrator(redisUrl: string, env: Record<string, string> = {}): Promise<{ orchestrator: Orchestrator } & Endpoints> {
+export async function startOrchestrator(redisUrl: string, env: Record<string, string> = {}, options: OrchestratorOptions = {}): Promise<{ orchestrator: Orchestrator } & Endpoints> {
   const config = compileOrchestratorConfig({
     ...FAST_ORCHESTRATOR_ENV,
     // TEST_LOG_LEVEL=debug shows an in-process orchestrator's logs when a test needs explaining.
@@ -17,7 +17,7 @@ export async function startOrchestrator(redisUrl: string, env: Record<string, st
     METRICS_PORT: '0',
     ...env,
   });
-  const orchestrator = new Orchestrator(config, createLogger(config.logLevel));
+  const orchestrator = new Orchestrator(config, createLogger(config.logLevel), options);
   const endpoints = await orchestrator.start();
   return { orchestrator, ...endpoints };
 }

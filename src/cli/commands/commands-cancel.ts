@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { CancelCommandsRequest, CancelCommandsResponse } from '../../generated/nexus/prime/pulse';
+import { confirmBulk } from '../bulk';
 import { action, usage } from '../context';
 import { EXIT } from '../exit-codes';
 import { addFilterOptions, examples, filterOf, type FilterFlags } from './commands-common';
@@ -41,15 +42,10 @@ export function commandsCancelCommand(group: Command): void {
           return EXIT.OK;
         }
         const dry = await ctx.client.call('cancelCommands', CancelCommandsRequest.fromPartial({ filter, dryRun: true, reason }));
-        const n = Number(dry.matched);
-        out.note(`${n}${dry.truncated ? '+' : ''} command${n === 1 ? '' : 's'} match`);
-        if (n === 0) {
-          print(dry);
-          return EXIT.OK;
-        }
-        if (!flags.yes) {
-          out.note(`would cancel ${n}${dry.truncated ? '+' : ''} command${n === 1 ? '' : 's'}; pass --yes to cancel them`);
-          return EXIT.USAGE;
+        const stop = confirmBulk(out, { one: 'command', many: 'commands' }, 'cancel', Number(dry.matched), flags.yes, dry.truncated);
+        if (stop !== undefined) {
+          if (stop === EXIT.OK) print(dry);
+          return stop;
         }
         print(await ctx.client.call('cancelCommands', CancelCommandsRequest.fromPartial({ filter, reason })));
         return EXIT.OK;

@@ -1,27 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { CommandFilter, CommandState, commandStateToJSON, type CommandSummary, type Progress } from '../../generated/nexus/prime/pulse';
+import { FINISHED_STATES, STATE_OF_RECORD } from '../../orchestrator/command-states';
 import { usage } from '../context';
 import type { Output } from '../output';
 
-/** The flag values of a state name (`delivered` and `running` are the same state). */
-const STATE_NAMES: Record<string, CommandState> = {
-  queued: CommandState.COMMAND_STATE_QUEUED,
-  delivered: CommandState.COMMAND_STATE_DELIVERED,
-  running: CommandState.COMMAND_STATE_DELIVERED,
-  retrying: CommandState.COMMAND_STATE_RETRYING,
-  succeeded: CommandState.COMMAND_STATE_SUCCEEDED,
-  failed: CommandState.COMMAND_STATE_FAILED,
-  dead: CommandState.COMMAND_STATE_DEAD,
-  cancelled: CommandState.COMMAND_STATE_CANCELLED,
-};
+/** The flag values of a state name: the records' names, and `running` for `delivered`. */
+const STATE_NAMES: Readonly<Record<string, CommandState>> = { ...STATE_OF_RECORD, running: CommandState.COMMAND_STATE_DELIVERED };
 
-export const TERMINAL_STATES: ReadonlySet<CommandState> = new Set([
-  CommandState.COMMAND_STATE_SUCCEEDED,
-  CommandState.COMMAND_STATE_FAILED,
-  CommandState.COMMAND_STATE_DEAD,
-  CommandState.COMMAND_STATE_CANCELLED,
-]);
+/** The states a command ends in. */
+export const TERMINAL_STATES: ReadonlySet<CommandState> = new Set([...FINISHED_STATES].map((name) => STATE_OF_RECORD[name]));
 
 /** `COMMAND_STATE_SUCCEEDED` -> `succeeded`. */
 export function stateName(state: CommandState): string {

@@ -9,6 +9,7 @@ import {
   RedriveDeadLettersResponse,
   type DeadLetterFilter,
 } from '../../generated/nexus/prime/pulse';
+import { confirmBulk } from '../bulk';
 import { action, usage, type CliContext } from '../context';
 import { CliError, EXIT, type ExitCode } from '../exit-codes';
 import { collectList } from '../flag-parsers';
@@ -167,6 +168,8 @@ async function list(ctx: CliContext, flags: FilterFlags & { limit?: string }): P
   return EXIT.OK;
 }
 
+const DEAD_LETTERS = { one: 'dead letter', many: 'dead letters' };
+
 /** What redrive and purge share: ids or a filter (exactly one), a dry run first for a filter. */
 function selection(verb: string, ids: string[], flags: ActFlags): { ids: string[]; filter: DeadLetterFilter | undefined } {
   const filter = filterOf(flags);
@@ -176,16 +179,6 @@ function selection(verb: string, ids: string[], flags: ActFlags): { ids: string[
   return { ids, filter: ids.length > 0 ? undefined : (filter ?? { reasons: [], target: '', commandType: '' }) };
 }
 
-/** The dry run of a filter: prints the count; returns an exit code when we stop there. */
-function confirm(ctx: CliContext, verb: string, matched: number, yes: boolean | undefined): ExitCode | undefined {
-  ctx.out.note(`${matched} dead letter${matched === 1 ? '' : 's'} match`);
-  if (matched === 0) return EXIT.OK;
-  if (!yes) {
-    ctx.out.note(`pass --yes to ${verb} ${matched === 1 ? 'it' : 'them'}`);
-    return EXIT.USAGE;
-  }
-  return undefined;
-}
 
 async function redrive(ctx: CliContext, rawIds: string[], flags: ActFlags): Promise<ExitCode> {
   const sel = selection('redrive', rawIds, flags);
@@ -198,7 +191,7 @@ async function redrive(ctx: CliContext, rawIds: string[], flags: ActFlags): Prom
   };
   if (sel.filter) {
     const dry = await call(true);
-    const stop = confirm(ctx, 'redrive', dry.matched, flags.yes);
+    const stop = confirmBulk(ctx.out, DEAD_LETTERS, 'redrive', dry.matched, flags.yes);
     if (stop !== undefined) {
       if (stop === EXIT.OK) ctx.out.document(RedriveDeadLettersResponse.toJSON(dry), () => undefined);
       return stop;
@@ -227,7 +220,7 @@ async function purge(ctx: CliContext, rawIds: string[], flags: ActFlags): Promis
   };
   if (sel.filter) {
     const dry = await call(true);
-    const stop = confirm(ctx, 'purge', dry.matched, flags.yes);
+    const stop = confirmBulk(ctx.out, DEAD_LETTERS, 'purge', dry.matched, flags.yes);
     if (stop !== undefined) {
       if (stop === EXIT.OK) ctx.out.document(PurgeDeadLettersResponse.toJSON(dry), () => undefined);
       return stop;
