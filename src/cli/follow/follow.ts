@@ -233,8 +233,7 @@ class FollowView {
 
   private progressed(p: Progress): void {
     this.progress = p;
-    // The log stream and the events stream are merged: a last report may come after the end.
-    if (this.display.live || TERMINAL_STATES.has(this.state)) return;
+    if (this.display.live) return;
     const line = `progress ${progressText(p)}`;
     if (line !== this.lastProgressLine) this.display.line(`${clock(p.atUnixMs)} ${line}`);
     this.lastProgressLine = line;

@@ -152,14 +152,15 @@ class CommandWatch {
   }
 
   private onStep(e: RawEvent): boolean {
+    if (e.fields.command_id === this.id && (this.parent ? PARENT_TERMINAL_EVENTS : TERMINAL_EVENTS).has(e.fields.type ?? '')) {
+      // The last reports were written before the result: send what is left of the log first.
+      this.feed.stop();
+      void this.finish(e);
+      return true;
+    }
     this.position = { ...this.position, events: e.id };
     if (e.fields.command_id !== this.id) return this.send({ $case: 'child', child: childOutcomeOf(e, this.id) });
-    const ok = this.send({ $case: 'step', step: stepOf(e) });
-    if (ok && (this.parent ? PARENT_TERMINAL_EVENTS : TERMINAL_EVENTS).has(e.fields.type ?? '')) {
-      this.feed.stop();
-      void this.finish();
-    }
-    return ok;
+    return this.send({ $case: 'step', step: stepOf(e) });
   }
 
   private tooSlow(): void {
@@ -205,8 +206,11 @@ class CommandWatch {
     return this.polling;
   }
 
-  /** After the terminal step: stop polling, read what is left of the log stream, then end OK. */
-  private async finish(): Promise<void> {
+  /**
+   * At the end: stop polling, read what is left of the log stream, then send the terminal step
+   * (`last`; none when the record said it ended and the event was trimmed away) and end OK.
+   */
+  private async finish(last?: RawEvent): Promise<void> {
     if (this.finishing) return;
     this.finishing = true;
     clearInterval(this.timer);
@@ -217,6 +221,12 @@ class CommandWatch {
         await this.outbox.whenRoom(LOG_PAGE);
         if (this.outbox.ended) return;
         if ((await this.readLog()) < LOG_PAGE) break;
+      }
+      if (last) {
+        await this.outbox.whenRoom(1);
+        if (this.outbox.ended) return;
+        this.position = { ...this.position, events: last.id };
+        this.send({ $case: 'step', step: stepOf(last) });
       }
       this.outbox.endWhenFlushed();
     } catch (err) {
