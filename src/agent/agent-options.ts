@@ -37,6 +37,8 @@ export interface AgentOptions {
   resultCacheSize?: number;
   /** Register `echo`, `sleep` and `sysinfo`. @default true */
   builtins?: boolean;
+  /** Follow a drain's `reconnect_to` (a lighter replica) for the next attempt. @default true */
+  reconnectHints?: boolean;
   /**
    * TLS to the orchestrator: `ca` to verify it (system CAs when absent), `cert`/`key` for mutual
    * TLS (the certificate names this agent: SAN URI spiffe://nexus/agent/<id> or CN), `serverName`
@@ -81,6 +83,7 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
     maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes ?? S.MAX_MESSAGE_BYTES.default, 64 * 1024 * 1024, 1024),
     resultCacheSize: positive('resultCacheSize', options.resultCacheSize ?? S.RESULT_CACHE_SIZE.default, 1_000_000),
     builtins: options.builtins ?? true,
+    reconnectHints: options.reconnectHints ?? true,
     tls: options.tls,
     authToken: options.authToken,
   };

@@ -4,12 +4,15 @@ import { fullJitterDelay, type BackoffPolicy } from '../shared/backoff';
 import { delay } from '../shared/delay';
 import { createLogger, type Logger } from '../shared/logger';
 import { compileAgentOptions, type AgentOptions, type CompiledAgentOptions } from './agent-options';
-import { createPulseClient } from './channel';
+import { createPulseClient, reconnectHint } from './channel';
 import { CommandRunner } from './command-runner';
 import { builtinHandlers, type CommandHandler } from './handlers';
 import { sharedHostMetrics, type HostMetricsSampler } from './host-metrics';
 import { PulseSession, type SessionOutcome } from './pulse-session';
 import { ResultCache } from './result-cache';
+
+/** How long an attempt at a replica a drain named may take to be welcomed before the agent uses its own target. */
+const HINT_WELCOME_TIMEOUT_MS = 3000;
 
 /** idle -> connecting <-> connected / waiting -> closed */
 export type AgentState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'closed';
@@ -100,9 +103,13 @@ export class Agent extends EventEmitter {
   private async run(initialDelayMs: number): Promise<void> {
     const { options } = this;
     if (initialDelayMs > 0) await delay(initialDelayMs, this.stop.signal);
+    /** A lighter replica the last drain named: tried once, before the agent's own target. */
+    let hint: string | undefined;
     while (!this.stop.signal.aborted) {
       this.state = 'connecting';
-      const client = createPulseClient(options);
+      const hinted = hint;
+      hint = undefined;
+      const client = createPulseClient(options, hinted);
       this.session = new PulseSession(client, {
         options,
         runner: this.runner,
@@ -110,6 +117,7 @@ export class Agent extends EventEmitter {
         logger: this.log,
         onWelcome: (welcome) => this.onWelcome(welcome),
         stop: this.stop.signal,
+        welcomeTimeoutMs: hinted ? HINT_WELCOME_TIMEOUT_MS : undefined,
       });
       const outcome = await this.session.run();
       this.session = undefined;
@@ -118,6 +126,12 @@ export class Agent extends EventEmitter {
       this.replicaId = '';
       if (this.stop.signal.aborted || outcome.kind === 'closed') break;
       this.emit('disconnected', outcome);
+      if (hinted && outcome.kind === 'failed' && !outcome.welcomed) {
+        // Not reachable from here (a proxy in between, or it went away): the own target at once.
+        this.log.info({ reconnectTo: hinted, reason: outcome.reason }, 'suggested replica not reachable; using the target');
+        continue;
+      }
+      if (outcome.kind === 'drained' && options.reconnectHints) hint = outcome.reconnectTo && reconnectHint(outcome.reconnectTo);
       this.state = 'waiting';
       const waitMs = this.nextDelay(outcome);
       if (waitMs === undefined) {

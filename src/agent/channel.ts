@@ -47,14 +47,23 @@ export function attemptTarget(target: string, random: () => number = Math.random
 }
 
 /**
- * A fresh client (and channel) for one connection attempt. The agent closes it when the
- * session ends and waits out its own full-jitter backoff before creating the next, so grpc-js'
- * channel-level reconnect backoff never stacks on top of ours.
+ * A fresh client (and channel) for one connection attempt, to `target` (the agent's own, or a
+ * replica a drain named). The agent closes it when the session ends and waits out its own
+ * full-jitter backoff before creating the next, so grpc-js' channel-level reconnect backoff
+ * never stacks on top of ours.
  */
-export function createPulseClient(options: CompiledAgentOptions): NexusPulseServiceClient {
+export function createPulseClient(options: CompiledAgentOptions, target = options.orchestrator): NexusPulseServiceClient {
   const tls = options.tls;
   const creds = tls ? credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : credentials.createInsecure();
-  return new NexusPulseServiceClient(attemptTarget(options.orchestrator), creds, agentChannelOptions(options));
+  return new NexusPulseServiceClient(attemptTarget(target), creds, agentChannelOptions(options));
+}
+
+/**
+ * A drain's `reconnect_to` when it is a plain `host:port` (a host name, IPv4, or `[IPv6]`),
+ * else undefined: the hint is a hint, never a resolver scheme or a list.
+ */
+export function reconnectHint(value: string): string | undefined {
+  return value.length <= 261 && /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(value) ? value : undefined;
 }
 
 /**

@@ -39,6 +39,7 @@ export function compileAgentCliConfig(raw: RawConfig): AgentCliConfig {
     keepaliveTimeoutMs: r.int('KEEPALIVE_TIMEOUT_MS', S.KEEPALIVE_TIMEOUT_MS.default, 100, 600000),
     maxMessageBytes: r.int('MAX_MESSAGE_BYTES', S.MAX_MESSAGE_BYTES.default, 1024, 64 * 1024 * 1024),
     resultCacheSize: r.int('RESULT_CACHE_SIZE', S.RESULT_CACHE_SIZE.default, 1, 1_000_000),
+    reconnectHints: r.bool('RECONNECT_HINTS', S.RECONNECT_HINTS.default === 'true'),
     tls: readAgentTls(r),
     authToken: readAuthToken(r),
   };

@@ -23,9 +23,9 @@ export const SILENT_INTERVALS = 3;
  * was not replaced by a newer session for the same id.
  */
 export type SessionOutcome =
-  | { kind: 'drained'; reconnectAfterMs: number }
+  | { kind: 'drained'; reconnectAfterMs: number; reconnectTo?: string }
   | { kind: 'closed' }
-  | { kind: 'failed'; reason: string; code?: status; healthy: boolean; retryAfterMs?: number };
+  | { kind: 'failed'; reason: string; code?: status; healthy: boolean; welcomed: boolean; retryAfterMs?: number };
 
 export interface PulseSessionContext {
   readonly options: CompiledAgentOptions;
@@ -33,6 +33,8 @@ export interface PulseSessionContext {
   readonly metrics: HostMetricsSampler;
   readonly logger: Logger;
   readonly onWelcome: (welcome: Welcome) => void;
+  /** How long to wait for the welcome after saying hello. @default WELCOME_TIMEOUT_MS */
+  readonly welcomeTimeoutMs?: number;
   /** Aborted when the agent is closing: say goodbye and end. */
   readonly stop: AbortSignal;
 }
@@ -53,6 +55,8 @@ export class PulseSession {
   private done = false;
   /** Set once a drain directive arrived: when to leave. */
   private drainDeadline: number | undefined;
+  /** The replica the drain suggested reconnecting to, if any. */
+  private drainHint: string | undefined;
   /** The orchestrator takes result batches: results of one event-loop turn go in one message. */
   private batchResults = false;
   private pendingResults: CommandResult[] = [];
@@ -145,8 +149,9 @@ export class PulseSession {
         },
       });
       // A welcome waiting in the socket of a stalled process is not a missing one.
-      this.later(WELCOME_TIMEOUT_MS, afterPendingIo(() => {
-        if (!this.welcomedAt && !this.done) this.abort(`no welcome within ${WELCOME_TIMEOUT_MS} ms`);
+      const welcomeTimeoutMs = this.ctx.welcomeTimeoutMs ?? WELCOME_TIMEOUT_MS;
+      this.later(welcomeTimeoutMs, afterPendingIo(() => {
+        if (!this.welcomedAt && !this.done) this.abort(`no welcome within ${welcomeTimeoutMs} ms`);
       }));
     });
   }
@@ -166,7 +171,7 @@ export class PulseSession {
       case 'cancel':
         return this.ctx.runner.cancel(kind.cancel.commandId, kind.cancel.reason || 'cancelled by orchestrator');
       case 'drain':
-        return this.onDrain(kind.drain.reconnectAfterMs, kind.drain.reason);
+        return this.onDrain(kind.drain.reconnectAfterMs, kind.drain.reason, kind.drain.reconnectTo);
       case 'ping':
       default:
         return;
@@ -215,14 +220,15 @@ export class PulseSession {
   }
 
   /** Stays connected (results keep flowing) until the delay is up, then leaves. */
-  private onDrain(reconnectAfterMs: number, reason: string): void {
-    this.ctx.logger.info({ reconnectAfterMs, reason }, 'drain requested');
+  private onDrain(reconnectAfterMs: number, reason: string, reconnectTo: string): void {
+    this.ctx.logger.info({ reconnectAfterMs, reason, reconnectTo: reconnectTo || undefined }, 'drain requested');
     this.drainDeadline = performance.now() + reconnectAfterMs;
+    this.drainHint = reconnectTo || undefined;
     const leave = (): void => {
       this.flushResults();
       this.send({ kind: { $case: 'goodbye', goodbye: { reason: 'drained' } } });
       this.call?.end();
-      this.settle?.({ kind: 'drained', reconnectAfterMs: 0 });
+      this.settle?.({ kind: 'drained', reconnectAfterMs: 0, reconnectTo: this.drainHint });
     };
     this.later(reconnectAfterMs, leave);
   }
@@ -230,14 +236,14 @@ export class PulseSession {
   private fail(reason: string, code?: status, retryAfterMs?: number): void {
     if (this.drainDeadline !== undefined) {
       // Drained and the orchestrator ended the stream first: wait out the rest of the delay.
-      this.settle?.({ kind: 'drained', reconnectAfterMs: Math.max(0, this.drainDeadline - performance.now()) });
+      this.settle?.({ kind: 'drained', reconnectAfterMs: Math.max(0, this.drainDeadline - performance.now()), reconnectTo: this.drainHint });
       return;
     }
     // A session replaced by another with the same id (ABORTED) never counts as healthy: two
     // processes misconfigured with one id then back off further and further instead of
     // taking the id from each other twice a second.
     const healthy = code !== status.ABORTED && this.welcomedAt > 0 && performance.now() - this.welcomedAt >= this.intervalMs;
-    this.settle?.({ kind: 'failed', reason, code, healthy, retryAfterMs });
+    this.settle?.({ kind: 'failed', reason, code, healthy, welcomed: this.welcomedAt > 0, retryAfterMs });
   }
 
   private abort(reason: string): void {

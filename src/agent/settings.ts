@@ -26,6 +26,7 @@ export const AGENT_SETTINGS = Object.freeze({
   KEEPALIVE_TIME_MS: setting(CONNECTION, 20_000, 'client keepalive ping interval (agrees with the server\'s)'),
   KEEPALIVE_TIMEOUT_MS: setting(CONNECTION, 10_000, 'a keepalive ping not answered within this closes the connection'),
   MAX_MESSAGE_BYTES: setting(CONNECTION, 1024 * 1024, 'largest gRPC message, each way'),
+  RECONNECT_HINTS: setting(CONNECTION, 'true', 'when a replica moves this agent to balance the fleet, try the lighter replica it names first (falling back to `ORCHESTRATOR_HOST`); turn off when agents reach the replicas through a proxy or load balancer that does not expose each replica\'s address'),
 
   MAX_CONCURRENCY: setting(COMMANDS, 4, 'commands run at once'),
   RESULT_CACHE_SIZE: setting(COMMANDS, 1000, 'results remembered so a redelivered command is not run twice'),

@@ -123,6 +123,14 @@ export interface OrchestratorConfig {
   readonly maxFanout: number;
   /** `FANOUT_POLL_MS`: How often due fan-out work and waiting `pick any` commands are looked for. */
   readonly fanoutPollMs: number;
+  /** `REBALANCE_RATE`: Agents moved per second at most by a replica over its fair share; 0 = off. */
+  readonly rebalanceRate: number;
+  /** `REBALANCE_TOLERANCE_PCT`: Agents over the fair share, in percent of it, before a replica moves any. */
+  readonly rebalanceTolerancePct: number;
+  /** `REBALANCE_SETTLE_MS`: Sessions younger than this are never moved. */
+  readonly rebalanceSettleMs: number;
+  /** `MAX_SESSION_AGE_MS`: Sessions older than this (jittered) are told to reconnect; 0 = no limit. */
+  readonly maxSessionAgeMs: number;
   /**
    * gRPC TLS: certificate chain and key (PEM). With a CA too, clients must present a
    * certificate from it (mTLS) and a hello's agent_id must match the certificate's identity.
@@ -203,6 +211,10 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
     maxWatchers: r.int('MAX_WATCHERS', S.MAX_WATCHERS.default, 1, 100_000),
     maxFanout: r.int('MAX_FANOUT', S.MAX_FANOUT.default, 1, 1_000_000),
     fanoutPollMs: r.int('FANOUT_POLL_MS', S.FANOUT_POLL_MS.default, 10, 60_000),
+    rebalanceRate: r.int('REBALANCE_RATE', S.REBALANCE_RATE.default, 0, 100_000),
+    rebalanceTolerancePct: r.int('REBALANCE_TOLERANCE_PCT', S.REBALANCE_TOLERANCE_PCT.default, 0, 1000),
+    rebalanceSettleMs: r.int('REBALANCE_SETTLE_MS', S.REBALANCE_SETTLE_MS.default, 0, 86_400_000),
+    maxSessionAgeMs: r.int('MAX_SESSION_AGE_MS', S.MAX_SESSION_AGE_MS.default, 0, 30 * 86_400_000),
     tls: readTls(r),
     redisTlsCa: redisTlsCa ? readPem('REDIS_TLS_CA', redisTlsCa) : undefined,
     authTokens: readTokens(r),
@@ -212,6 +224,9 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
   }
   if (config.defaultCommandTtlMs > config.maxCommandTtlMs) {
     throw new ConfigError('DEFAULT_COMMAND_TTL_MS', 'must not exceed MAX_COMMAND_TTL_MS');
+  }
+  if (config.maxSessionAgeMs > 0 && config.maxSessionAgeMs < 10_000) {
+    throw new ConfigError('MAX_SESSION_AGE_MS', 'must be 0 (no limit) or at least 10000 (agents would do little but reconnect)');
   }
   if (config.drainWindowMs >= config.shutdownGraceMs) {
     throw new ConfigError('DRAIN_WINDOW_MS', 'must be less than SHUTDOWN_GRACE_MS (agents need time to leave)');

@@ -35,6 +35,10 @@ export class OrchestratorMetrics {
 
   /** Progress reports and log lines agents sent that this replica did not write (Redis too slow, or not delivered there). */
   readonly progressDropped = new Counter({ name: 'nexus_progress_dropped_total', help: 'Progress reports and log lines from agents not written to Redis, by kind (progress, log) and reason (backlog, error)', labelNames: ['kind', 'reason'], registers: [this.registry] });
+  /** Sessions this replica told to reconnect elsewhere to balance the fleet, by reason (rebalance, max_age). */
+  readonly rebalanceMoves = new Counter({ name: 'nexus_rebalance_moves_total', help: 'Agents told to reconnect to balance the fleet, by reason (rebalance: this replica held more than its fair share; max_age: MAX_SESSION_AGE_MS)', labelNames: ['reason'], registers: [this.registry] });
+  /** Agents per ready replica if the fleet were even, as this replica last computed it. */
+  readonly fairShare = new Gauge({ name: 'nexus_fleet_fair_share', help: 'Agents per ready replica if the fleet were even (the rebalancer\'s target)', registers: [this.registry] });
   /** Open WatchCommand / WatchEvents streams on this replica, by kind. */
   readonly watchersOpen = new Gauge({ name: 'nexus_watchers_open', help: 'Open WatchCommand and WatchEvents streams on this replica', labelNames: ['kind'], registers: [this.registry] });
 

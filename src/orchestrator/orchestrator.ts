@@ -33,6 +33,7 @@ import { ReplicaPresence } from './replica-presence';
 import { requestHandlers } from './request-handlers';
 import { ProgressWriter } from './progress-writer';
 import { ResultBatcher } from './result-batcher';
+import { Rebalancer, REBALANCE_TICK_MS } from './rebalancer';
 import { SessionDrain } from './session-drain';
 import { RetryTimers } from './retry-timers';
 import { SessionRegistry } from './session-registry';
@@ -184,6 +185,23 @@ export class Orchestrator {
 
     const flusher = new HeartbeatFlusher(this.sessions, agents, (s) => this.pulse.reRegister(s), logger.child({ component: 'heartbeats' }));
     const staleness = new StalenessMonitor(this.sessions, agents, config, logger.child({ component: 'staleness' }));
+    const rebalancer = new Rebalancer({
+      replicaId: config.replicaId,
+      address: config.advertiseAddress,
+      ratePerSec: config.rebalanceRate,
+      tolerancePct: config.rebalanceTolerancePct,
+      settleMs: config.rebalanceSettleMs,
+      maxSessionAgeMs: config.maxSessionAgeMs,
+      admissionRatePerSec: config.sessionAdmissionRate,
+    }, {
+      sessions: this.sessions,
+      drain: this.drain,
+      replicas: () => replicas.list(),
+      active: () => this.state === 'running' && this.readiness.ready,
+      moves: this.metrics.rebalanceMoves,
+      fairShare: this.metrics.fairShare,
+      logger: logger.child({ component: 'rebalance' }),
+    });
     const warn = (what: string) => (err: Error) => this.log.warn({ err: err.message }, `${what} failed`);
     this.tickers = [
       new Ticker(config.readinessProbeIntervalMs, () => this.checkReadiness(), warn('readiness probe')),
@@ -193,6 +211,7 @@ export class Orchestrator {
       new Ticker(config.wakePollMs, () => this.delivery.pollWake(), warn('wake poll')),
       new Ticker(config.maintenanceIntervalMs, () => maintenance.run(), warn('command maintenance')),
       new Ticker(config.fanoutPollMs, this.fanouts.poll, warn('fan-out poll')),
+      ...(rebalancer.enabled ? [new Ticker(REBALANCE_TICK_MS, rebalancer.tick, warn('rebalance'))] : []),
     ];
   }
 
@@ -287,6 +306,8 @@ export class Orchestrator {
     const wasRunning = this.state === 'running';
     this.state = 'draining';
     this.readiness.markDraining();
+    // Tell the other replicas at once that this one is no rebalancing target (and pauses theirs).
+    if (wasRunning) this.presence.beat().catch((err: Error) => this.log.debug({ err: err.message }, 'draining beat failed'));
     this.log.info({ reason, sessions: this.sessions.size }, 'draining');
     const steps: [string, () => unknown][] = [
       // Browsers' event streams end at once and reconnect (with Last-Event-ID) to another replica.

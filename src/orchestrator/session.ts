@@ -13,6 +13,8 @@ export type SessionState = 'live' | 'draining' | 'closed';
  */
 export class Session {
   state: SessionState = 'live';
+  /** Monotonic time the session was set up (its age, for rebalancing and MAX_SESSION_AGE_MS). */
+  readonly startedAt: number;
   /** Monotonic time of the last message from the agent. */
   lastHeardAt: number;
   /** Monotonic time of the last message other than a ping to the agent. */
@@ -37,8 +39,9 @@ export class Session {
     readonly peer: string,
     private readonly onSend: (kind: string) => void,
   ) {
-    this.lastHeardAt = performance.now();
-    this.lastSentAt = this.lastHeardAt;
+    this.startedAt = performance.now();
+    this.lastHeardAt = this.startedAt;
+    this.lastSentAt = this.startedAt;
   }
 
   /** The stream's buffer is full (backpressure): hold new directives until its 'drain'. */

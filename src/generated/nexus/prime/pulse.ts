@@ -354,12 +354,18 @@ export interface Cancel {
 }
 
 /**
- * Reconnect elsewhere after the given delay (the replica is shutting down, or the session
- * was replaced by a newer one for the same agent id).
+ * Reconnect elsewhere after the given delay (the replica is shutting down, is rebalancing
+ * its agents onto lighter replicas, or the session reached its maximum age).
  */
 export interface Drain {
   reconnectAfterMs: number;
   reason: string;
+  /**
+   * An orchestrator address (`host:port`) to try first: a lighter replica, when this one
+   * moves agents to balance the fleet. The agent falls back to its own target if that attempt
+   * fails. Empty: reconnect through the agent's own target.
+   */
+  reconnectTo: string;
 }
 
 /**
@@ -3022,7 +3028,7 @@ export const Cancel: MessageFns<Cancel> = {
 };
 
 function createBaseDrain(): Drain {
-  return { reconnectAfterMs: 0, reason: "" };
+  return { reconnectAfterMs: 0, reason: "", reconnectTo: "" };
 }
 
 export const Drain: MessageFns<Drain> = {
@@ -3032,6 +3038,9 @@ export const Drain: MessageFns<Drain> = {
     }
     if (message.reason !== "") {
       writer.uint32(18).string(message.reason);
+    }
+    if (message.reconnectTo !== "") {
+      writer.uint32(26).string(message.reconnectTo);
     }
     return writer;
   },
@@ -3065,6 +3074,14 @@ export const Drain: MessageFns<Drain> = {
             message.reason = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reconnectTo = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3085,6 +3102,11 @@ export const Drain: MessageFns<Drain> = {
         ? globalThis.Number(object.reconnect_after_ms)
         : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      reconnectTo: isSet(object.reconnectTo)
+        ? globalThis.String(object.reconnectTo)
+        : isSet(object.reconnect_to)
+        ? globalThis.String(object.reconnect_to)
+        : "",
     };
   },
 
@@ -3096,6 +3118,9 @@ export const Drain: MessageFns<Drain> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.reconnectTo !== "") {
+      obj.reconnectTo = message.reconnectTo;
+    }
     return obj;
   },
 
@@ -3106,6 +3131,7 @@ export const Drain: MessageFns<Drain> = {
     const message = createBaseDrain();
     message.reconnectAfterMs = object.reconnectAfterMs ?? 0;
     message.reason = object.reason ?? "";
+    message.reconnectTo = object.reconnectTo ?? "";
     return message;
   },
 };
