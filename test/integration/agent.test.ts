@@ -1,28 +1,16 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { Server } from '@grpc/grpc-js';
 import { Agent } from '../../src/agent/agent';
 import type { SessionOutcome } from '../../src/agent/pulse-session';
-import { NexusPulseServiceService, type AgentMessage, type OrchestratorMessage } from '../../src/generated/nexus/prime/pulse';
+import type { AgentMessage } from '../../src/generated/nexus/prime/pulse';
+import { pulseServer, welcome } from '../helpers/fake-pulse';
 import { createLogger } from '../../src/shared/logger';
 import { allAgents, statusClient } from '../helpers/grpc-clients';
 import { freePort } from '../../scripts/lib/free-port';
 import { useOrchestrator } from '../helpers/in-process';
 import { Child, ORCHESTRATOR_BIN, spawnAgent } from '../helpers/processes';
 import { waitFor } from '../helpers/wait-for';
-
-type Call = ServerDuplexStream<AgentMessage, OrchestratorMessage>;
-
-/** A real gRPC server on loopback serving only Pulse, with `pulse` as its handler. */
-async function pulseServer(pulse: (call: Call) => void): Promise<{ server: Server; port: number }> {
-  const server = new Server();
-  const unimplemented = (_c: unknown, cb: (e: { code: number }) => void) => cb({ code: 12 });
-  server.addService(NexusPulseServiceService, { pulse, getSystemStatus: unimplemented, getCommand: unimplemented, submitCommand: unimplemented });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  return { server, port };
-}
-
-const welcome = (replicaId: string, n: number): OrchestratorMessage => ({ kind: { $case: 'welcome', welcome: { replicaId, sessionId: String(n), heartbeatIntervalMs: 0, epoch: n, acceptsResultBatches: false, acceptsProgress: false } } });
 
 /** Pulse welcomes and then never says another word. */
 async function silentOrchestrator(): Promise<{ server: Server; port: number; sessions: number[] }> {

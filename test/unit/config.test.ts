@@ -94,6 +94,7 @@ describe('orchestrator configuration', () => {
       ingressBatch: 100, ingressBlockMs: 2000, ingressTargetLen: 10_000, claimMinIdleMs: 30_000, claimSweepMs: 5000, poisonDeliveries: 5,
       maintenanceIntervalMs: 1000, wakePollMs: 1000, consumerRetireIdleMs: 3_600_000, redisLossDrainMs: 10_000,
       agentReconnectLimit: 30, agentReconnectWindowMs: 60_000, sessionAdmissionRate: 1000, maxWatchers: 100, maxFanout: 10_000, fanoutPollMs: 100,
+      rebalanceRate: 50, rebalanceTolerancePct: 10, rebalanceSettleMs: 60_000, maxSessionAgeMs: 0,
       tls: undefined, redisTlsCa: undefined,
     });
   });
@@ -138,6 +139,8 @@ describe('orchestrator configuration', () => {
     ['REDIS_URL', '::', 'REDIS_URL: is not a valid URL'],
     ['REDIS_KEY_PREFIX', 'has space', 'REDIS_KEY_PREFIX: "has space" does not match /^[A-Za-z0-9{}_.:-]+$/'],
     ['REPLICA_ID', 'r'.repeat(129), 'REPLICA_ID: must be at most 128 characters'],
+    ['MAX_SESSION_AGE_MS', '5000', 'MAX_SESSION_AGE_MS: must be 0 (no limit) or at least 10000 (agents would do little but reconnect)'],
+    ['REBALANCE_RATE', '-1', 'REBALANCE_RATE: -1 is outside 0..100000'],
   ])('rejects %s=%s with the exact message', (name, value, message) => {
     const err = errorOf(() => compileOrchestratorConfig({ [name]: value }));
     expect(err.variable).toBe(name);
@@ -194,6 +197,7 @@ describe('agent configuration', () => {
     ['AGENT_COUNT', '0', /outside/],
     ['AGENT_ID', 'bad id!', /letters, digits/],
     ['AGENT_LABELS', 'novalue', /key=value/],
+    ['RECONNECT_HINTS', 'maybe', /not a boolean/],
   ])('rejects %s=%s naming the variable', (name, value, reason) => {
     const err = errorOf(() => compileAgentCliConfig({ AGENT_ID: 'A1', [name]: value }));
     expect(err.variable).toBe(name);
@@ -210,7 +214,7 @@ describe('agent configuration', () => {
         agentId: 'A1', orchestrator: 'localhost:50051', agentType: 'generic', displayName: 'A1',
         capabilities: ['scan', 'report', 'analyze', 'execute'], labels: {}, maxConcurrency: 4, heartbeatIntervalMs: 10_000,
         initialBackoffMs: 1000, maxBackoffMs: 60_000, maxRetries: 0, keepaliveTimeMs: 20_000, keepaliveTimeoutMs: 10_000,
-        maxMessageBytes: 1_048_576, resultCacheSize: 1000, builtins: true, tls: undefined,
+        maxMessageBytes: 1_048_576, resultCacheSize: 1000, builtins: true, reconnectHints: true, tls: undefined,
       },
       agentCount: 1,
       logLevel: 'info',
