@@ -15,5 +15,7 @@ describe('scripts/rehearse-rolling-restart (so the operators\' rehearsal never r
     expect(text).toMatch(/r1: drained and exited 0/);
     expect(text).toMatch(/r3: drained and exited 0/);
     expect(text).toMatch(/lost 0; run twice 0; DLQ 0/);
+    expect(text).toMatch(/agents per replica before: r1 \d+, r2 \d+, r3 \d+/);
+    expect(text).toMatch(/agents per replica once rebalanced: r1 \d+, r2 \d+, r3 \d+\n/);
   });
 });
