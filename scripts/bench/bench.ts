@@ -3,7 +3,7 @@
  * `npm run bench [-- --quick]`: Nexus and its peers side by side on one private redis-server
  * (AOF everysec), in alternating rounds (A B C D, A B C D, ...). Prints medians with min–max
  * and ratios, writes the raw figures to bench/results.json and a chart to bench/throughput.svg.
- * Scenarios, in order: throughput, latency, fleet, storm, fanout. `--only fleet,storm` runs a
+ * Scenarios, in order: throughput, latency, fleet, storm, fanout, scaleup. `--only fleet,storm` runs a
  * subset (figures then go to bench/results-fleet-storm.json, never over the full results);
  * `--agents N` sets the fleet/storm and fan-out sizes (tests use tiny ones), `--fanout-agents
  * 1000,5000` the fan-out sizes alone (each: N commands and one broadcast on one Nexus fleet,
@@ -28,7 +28,8 @@ import { bareGroupThroughput } from './peers/bare-group';
 import { bareGrpcFanout, bareGrpcFleet } from './peers/bare-grpc';
 import { beeQueueThroughput } from './peers/bee-queue';
 import { bullmqThroughput } from './peers/bullmq';
-import { printFanout, printFleet, printStorm, type FanoutSize } from './scenario-tables';
+import { scaleUp, type ScaleUpRun, type ScaleUpShape } from './scale-up';
+import { printFanout, printFleet, printScaleUp, printStorm, type FanoutSize } from './scenario-tables';
 import { median } from './stats';
 import { stormAfterKill, type StormRun } from './storm';
 
@@ -56,7 +57,7 @@ const ROUNDS = Number(opts.rounds ?? 3);
 const LATENCY_MS = Number(opts['latency-ms'] ?? (quick ? 1000 : 5000));
 const RATES = (opts.rates ?? '1000,5000').split(',').map(Number);
 
-const SCENARIOS = ['throughput', 'latency', 'fleet', 'storm', 'fanout'];
+const SCENARIOS = ['throughput', 'latency', 'fleet', 'storm', 'fanout', 'scaleup'];
 const ONLY = opts.only ? opts.only.split(',').map((x) => x.trim()) : SCENARIOS;
 const selected = (name: string) => ONLY.includes(name);
 // Fleet, storm and fan-out: the issue's sizes in a full run, small ones (one round) in --quick
@@ -74,6 +75,8 @@ const FLEET: FleetShape = {
 const FANOUT_AGENTS = (opts['fanout-agents'] ?? opts.agents ?? (quick ? '200' : '1000,5000')).split(',').map(Number);
 const SLOWLOG_US = opts['slowlog-us'] === undefined ? undefined : Number(opts['slowlog-us']);
 const FLEET_TIMING: FleetTiming = quick ? { startMs: 500, idleMs: 1000, settleMs: 1000, windowMs: 2000 } : { startMs: 2000, idleMs: 3000, settleMs: 5000, windowMs: 10_000 };
+/** Scale-up: the fleet's agents on 3 replicas, then a 4th; sessions settle 5 s before (2 s in --quick). */
+const SCALE_UP: ScaleUpShape = { replicas: 3, agents: FLEET.agents, perSwarm: FLEET.perSwarm, heartbeatS: FLEET.heartbeatS, settleMs: quick ? 2000 : 5000 };
 /** The storm fails (with how many are back) if the agents are not all back by then. */
 const STORM_TIMEOUT_MS = 120_000;
 
@@ -99,6 +102,7 @@ async function main(): Promise<void> {
   const fleet = { nexus: [] as FleetRun[], bare: [] as FleetRun[] };
   const storm: StormRun[] = [];
   const fanout: FanoutSize[] = FANOUT_AGENTS.map((agents) => ({ agents, nexus: [], bare: [] }));
+  const scaleup: ScaleUpRun[] = [];
   // A scenario that fails ends the run, but what was measured before it is still printed and
   // written (with the failure named), not lost.
   let failure: Error | undefined;
@@ -153,6 +157,12 @@ async function main(): Promise<void> {
         size.bare.push(bare);
         console.log(`round ${round}  fan-out bare grpc-js  ${bare.agents} streams: last result after ${bare.lastResultMs} ms`);
       }
+      if (selected('scaleup')) {
+        await admin.flushall();
+        const run = await scaleUp(redisServer.port, SCALE_UP, 120_000);
+        scaleup.push(run);
+        console.log(`round ${round}  scale-up 3 -> 4        ${run.agents} agents: settled in ${run.settleMs} ms, ${run.moves} moves (${run.movesAfterSettled} after), peak ${run.peakSessionsPerSecond} new sessions/s; ${run.before.join('/')} -> ${run.after.join('/')}`);
+      }
     }
   } catch (err) {
     failure = err as Error;
@@ -188,12 +198,13 @@ async function main(): Promise<void> {
   if (fleet.nexus.length || fleet.bare.length) printFleet(fleet.nexus, fleet.bare, { replicas: FLEET.replicas, swarms: Math.ceil(FLEET.agents / FLEET.perSwarm), heartbeatS: FLEET.heartbeatS });
   if (storm.length > 0) printStorm(storm);
   printFanout(fanout);
+  printScaleUp(scaleup);
   mkdirSync(OUT, { recursive: true });
   // The machine may be shared: the load average before and after says how quiet it was.
   const machine = { loadavg: { start: LOAD_AT_START, end: loadavg() }, cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
   // A subset (--only) goes to its own file, so it never replaces a full run's figures.
   const file = `results${quick ? '-quick' : ''}${opts.only ? `-${ONLY.join('-')}` : ''}.json`;
-  const scenarios = { fleet: { shape: FLEET, timing: FLEET_TIMING, rounds: SCENARIO_ROUNDS, ...fleet }, storm, fanout };
+  const scenarios = { fleet: { shape: FLEET, timing: FLEET_TIMING, rounds: SCENARIO_ROUNDS, ...fleet }, storm, fanout, scaleup: { shape: SCALE_UP, runs: scaleup } };
   writeFileSync(join(OUT, file), `${JSON.stringify({ at: new Date().toISOString(), quick, jobs: JOBS, rounds: ROUNDS, only: ONLY, ...(failure ? { failed: failure.message } : {}), machine, throughput: Object.fromEntries(runs), latency: Object.fromEntries(latency), ...scenarios }, null, 2)}\n`);
   const chart = !quick && selected('throughput') && measured;
   if (chart) writeFileSync(join(OUT, 'throughput.svg'), barChartSvg('End-to-end throughput (Redis AOF everysec, 2 cores)', `jobs/s, ${JOBS.toLocaleString('en-US')} per run, ${ROUNDS} rounds`, rows));

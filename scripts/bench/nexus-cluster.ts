@@ -32,7 +32,7 @@ export class NexusCluster {
   /** Every child's warnings and errors go to a file here, so a failed wait can say why. */
   private readonly logDir = mkdtempSync(join(tmpdir(), 'nexus-bench-logs-'));
 
-  private constructor(redisPort: number) {
+  private constructor(private readonly redisPort: number) {
     this.redis = new Redis(redisPort, '127.0.0.1');
   }
 
@@ -40,20 +40,39 @@ export class NexusCluster {
   static async start(redisPort: number, count: number, env: Record<string, string> = {}): Promise<NexusCluster> {
     const cluster = new NexusCluster(redisPort);
     try {
-      for (let i = 1; i <= count; i++) {
-        const [grpcPort, metricsPort] = [await freePort(), await freePort()];
-        const proc = spawn(process.execPath, [join(DIST, 'orchestrator/main.js')], {
-          env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}`, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), METRICS_PORT: String(metricsPort), CONSOLE_PORT: '0', REPLICA_ID: `bench-r${i}`, LOG_LEVEL: 'warn', ...env },
-          stdio: cluster.logTo(`bench-r${i}`),
-        });
-        cluster.replicas.push({ id: `bench-r${i}`, proc, pid: proc.pid!, grpcPort, metricsPort });
-      }
-      await waitUntil('every replica ready on /metrics', async () => (await Promise.all(cluster.replicas.map((r) => scrapeReplica(r.metricsPort)))).every((s) => s.ready === 1), 20_000, 100);
+      for (let i = 1; i <= count; i++) await cluster.spawnReplica(env);
+      await cluster.waitReady(cluster.replicas);
       return cluster;
     } catch (err) {
       await cluster.stop();
       throw err;
     }
+  }
+
+  /** Adds one more replica (scale-up) and resolves when it reports ready. */
+  async addReplica(env: Record<string, string> = {}): Promise<BenchReplica> {
+    const replica = await this.spawnReplica(env);
+    await this.waitReady([replica]);
+    return replica;
+  }
+
+  private async spawnReplica(env: Record<string, string>): Promise<BenchReplica> {
+    const id = `bench-r${this.replicas.length + 1}`;
+    const [grpcPort, metricsPort] = [await freePort(), await freePort()];
+    const proc = spawn(process.execPath, [join(DIST, 'orchestrator/main.js')], {
+      env: {
+        ...process.env, REDIS_URL: `redis://127.0.0.1:${this.redisPort}`, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), METRICS_PORT: String(metricsPort), CONSOLE_PORT: '0',
+        REPLICA_ID: id, ADVERTISE_ADDRESS: `127.0.0.1:${grpcPort}`, LOG_LEVEL: 'warn', ...env,
+      },
+      stdio: this.logTo(id),
+    });
+    const replica = { id, proc, pid: proc.pid!, grpcPort, metricsPort };
+    this.replicas.push(replica);
+    return replica;
+  }
+
+  private async waitReady(replicas: BenchReplica[]): Promise<void> {
+    await waitUntil('every replica ready on /metrics', async () => (await Promise.all(replicas.map((r) => scrapeReplica(r.metricsPort)))).every((s) => s.ready === 1), 20_000, 100);
   }
 
   /** The agents' ORCHESTRATOR_HOST: every replica's address (each agent shuffles the list). */

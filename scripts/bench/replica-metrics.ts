@@ -10,6 +10,8 @@ export interface ReplicaSample {
   rejected: number;
   /** nexus_ready (1 when serving). */
   ready: number;
+  /** nexus_rebalance_moves_total{reason="rebalance"}: agents this replica told to move to a lighter one. */
+  moves: number;
   /**
    * nodejs_eventloop_lag_{max,p99}_seconds. prom-client resets its event-loop histogram at
    * every scrape, so these cover the time since the previous scrape.
@@ -36,6 +38,7 @@ export async function scrapeReplica(port: number): Promise<ReplicaSample> {
     connected: sum('nexus_connected_agents'),
     rejected: sum('nexus_sessions_rejected_total'),
     ready: sum('nexus_ready'),
+    moves: sum('nexus_rebalance_moves_total', 'reason="rebalance"'),
     lagMaxS: sum('nodejs_eventloop_lag_max_seconds'),
     lagP99S: sum('nodejs_eventloop_lag_p99_seconds'),
   };

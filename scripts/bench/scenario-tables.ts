@@ -1,6 +1,7 @@
 import type { BroadcastScripts, FanoutRun, FanoutTimes } from './fanout';
 import type { FleetRun } from './fleet';
 import { median } from './stats';
+import type { ScaleUpRun } from './scale-up';
 import type { StormRun } from './storm';
 
 /** "median (min–max)" over rounds, with `digits` decimals; just the value for one round. */
@@ -76,4 +77,13 @@ export function printFanout(sizes: FanoutSize[]): void {
       console.log(`last result, Nexus ÷ bare (medians): N commands ${(last(nexus.map((r) => r.lastResultMs)) / last(bare.map((r) => r.lastResultMs))).toFixed(1)}, broadcast ${(last(nexus.map((r) => r.broadcast.lastResultMs)) / last(bare.map((r) => r.lastResultMs))).toFixed(1)}`);
     }
   }
+}
+
+export function printScaleUp(runs: ScaleUpRun[]): void {
+  if (!runs.length) return;
+  const r0 = runs[0];
+  console.log(`\nScale-up: ${r0.agents.toLocaleString('en-US')} agents on ${r0.replicasBefore} replicas, a replica added (rebalancing defaults: REBALANCE_RATE 50/s per replica), ${runs.length} round(s); median (min–max)`);
+  console.log(`| agents per replica before | after | settled (each ${Math.round(r0.fairShare)} ± ${r0.tolerance}) after s | agents moved | moved in the ${5} s after | peak new sessions/s (one replica admits ${r0.admissionRate}) | pushed back |`);
+  console.log('|---|---|---|---|---|---|---|');
+  console.log(`| ${r0.before.join(' / ')} | ${r0.after.join(' / ')} | ${cell(runs, (r) => r.settleMs / 1000, 1)} | ${cell(runs, (r) => r.moves)} | ${cell(runs, (r) => r.movesAfterSettled)} | ${cell(runs, (r) => r.peakSessionsPerSecond)} | ${cell(runs, (r) => r.rejected)} |`);
 }

@@ -1,6 +1,7 @@
 import type { NexusCluster } from './nexus-cluster';
 import { cpuSeconds } from './proc-stats';
 import { scrapeReplica, type ReplicaSample } from './replica-metrics';
+import { peakPerSecond } from './stats';
 import { sleep, waitUntil } from './wait-until';
 
 /** A reconnect storm: the busiest replica SIGKILLed, its agents coming back on the survivors. */
@@ -91,15 +92,4 @@ export async function stormAfterKill(cluster: NexusCluster, agents: number, jitt
     }
     if (t > timeoutMs) throw new Error(`storm: only ${held} of ${agents} agents back on the survivors ${Math.round(t)} ms after the kill; ${cluster.logSummary(logsBefore)}`);
   }
-}
-
-/** The most hellos between any sample and the last sample at least 1 s before it (or the start). */
-function peakPerSecond(samples: { t: number; hellos: number }[]): number {
-  let peak = 0;
-  let i = 0;
-  for (const s of samples) {
-    while (i + 1 < samples.length && samples[i + 1].t <= s.t - 1000) i++;
-    peak = Math.max(peak, s.hellos - samples[i].hellos);
-  }
-  return peak;
 }

@@ -29,7 +29,7 @@ import { HeartbeatFlusher } from './heartbeat-flusher';
 import { OrchestratorMetrics, serveMetrics } from './metrics';
 import { PulseHandler } from './pulse-handler';
 import { Readiness } from './readiness';
-import { ReplicaPresence } from './replica-presence';
+import { MISSED_BEATS_TO_DEAD, ReplicaPresence } from './replica-presence';
 import { requestHandlers } from './request-handlers';
 import { ProgressWriter } from './progress-writer';
 import { ResultBatcher } from './result-batcher';
@@ -197,6 +197,7 @@ export class Orchestrator {
       sessions: this.sessions,
       drain: this.drain,
       replicas: () => replicas.list(),
+      publish: (n) => replicas.publishAgents(config.replicaId, n, config.replicaBeatIntervalMs * MISSED_BEATS_TO_DEAD),
       active: () => this.state === 'running' && this.readiness.ready,
       moves: this.metrics.rebalanceMoves,
       fairShare: this.metrics.fairShare,

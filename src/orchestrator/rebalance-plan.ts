@@ -33,12 +33,13 @@ export interface PlanSettings {
  * Decides how many of its agents `self` should move and to which replicas. Every replica runs
  * the same plan on the same registry, and each moves only its own surplus over the fair share:
  * the surpluses add up to the deficits, so the fleet converges without a coordinator and
- * without two replicas filling the same gap twice. A replica starts moving only above the
- * fair share plus the tolerance (no churn over a few agents), then moves down to the share.
+ * without two replicas filling the same gap twice. A replica moves only when it holds more
+ * than the fair share plus the tolerance (no churn over a few agents), and then down to the
+ * share.
  * Nothing moves while any replica is not ready (starting, draining, cut off from Redis): a
  * rolling restart is settled first, then balanced.
  */
-export function planRebalance(self: ReplicaLoad, others: readonly ReplicaLoad[], settings: PlanSettings, moving: boolean): RebalancePlan {
+export function planRebalance(self: ReplicaLoad, others: readonly ReplicaLoad[], settings: PlanSettings): RebalancePlan {
   const replicas = [self, ...others.filter((r) => r.replicaId !== self.replicaId)];
   const total = replicas.reduce((n, r) => n + r.agents, 0);
   const fairShare = total / replicas.length;
@@ -46,9 +47,7 @@ export function planRebalance(self: ReplicaLoad, others: readonly ReplicaLoad[],
   const base = { fairShare, tolerance, surplus: 0, ratePerSec: 0, targets: [] };
   const notReady = replicas.find((r) => !r.ready);
   if (notReady) return { ...base, pausedBecause: `replica ${notReady.replicaId} is not ready` };
-  const share = Math.ceil(fairShare);
-  const over = moving ? self.agents > share : self.agents > fairShare + tolerance;
-  if (!over) return base;
+  if (self.agents <= fairShare + tolerance) return base;
   const targets = replicas
     .filter((r) => r !== self && r.address !== '' && r.agents < fairShare)
     .map((r) => ({ replicaId: r.replicaId, address: r.address, deficit: Math.ceil(fairShare - r.agents) }))
@@ -57,13 +56,13 @@ export function planRebalance(self: ReplicaLoad, others: readonly ReplicaLoad[],
   // All heavy replicas send at once; together they stay within half of what the lighter ones admit.
   const heavy = replicas.filter((r) => r.agents > fairShare + tolerance || r === self).length;
   const admissionCap = Math.max(1, Math.floor((settings.admissionRatePerSec * targets.length) / (2 * heavy)));
-  const surplus = Math.min(self.agents - share, targets.reduce((n, t) => n + t.deficit, 0));
+  const surplus = Math.min(self.agents - Math.ceil(fairShare), targets.reduce((n, t) => n + t.deficit, 0));
   return { ...base, surplus, ratePerSec: Math.min(settings.ratePerSec, admissionCap), targets };
 }
 
 /**
  * Spreads `count` moves over the targets in proportion to their deficits (largest remainder
- * first), so one tick never sends a target more than it lacks.
+ * first), so a target is never sent more than it lacks.
  */
 export function assignTargets(targets: RebalancePlan['targets'], count: number): string[] {
   const lack = targets.reduce((n, t) => n + t.deficit, 0);

@@ -8,6 +8,12 @@ import type { SessionRegistry } from './session-registry';
 
 /** How often the rebalancer looks (its moves are spread over this much time). */
 export const REBALANCE_TICK_MS = 1000;
+/**
+ * After a round of moves, how long a replica waits before it plans again: moved agents leave
+ * within a tick, connect, and their new replica publishes its count within another; planning
+ * earlier would count them nowhere and move too many.
+ */
+const COOLDOWN_MS = 3 * REBALANCE_TICK_MS;
 /** Sessions end between 90 % and 100 % of MAX_SESSION_AGE_MS, so a fleet that connected together does not leave together. */
 const AGE_JITTER = 0.1;
 
@@ -27,7 +33,10 @@ export interface RebalancerSettings {
 export interface RebalancerDeps {
   readonly sessions: SessionRegistry;
   readonly drain: SessionDrain;
+  /** Every live replica's record. */
   readonly replicas: () => Promise<ReplicaRecord[]>;
+  /** Publishes how many agents this replica holds (between its beats). */
+  readonly publish: (connectedAgents: number) => Promise<void>;
   /** This replica runs and reaches Redis (else it neither moves nor is a target). */
   readonly active: () => boolean;
   readonly moves: Counter<'reason'>;
@@ -35,19 +44,29 @@ export interface RebalancerDeps {
   readonly logger: Logger;
 }
 
+/** A round of moves: decided once, on one view of the fleet, then carried out at the rate. */
+interface Round {
+  left: number;
+  ratePerSec: number;
+  targets: { replicaId: string; address: string; deficit: number }[];
+}
+
 /**
  * Moves agents off this replica when it holds more than its fair share of the fleet (see
- * planRebalance): once a second, up to REBALANCE_RATE of its settled sessions, idle ones first,
- * are told to reconnect to a lighter replica (the drain's `reconnect_to`) after a delay spread
- * over the next second. Also ends sessions older than MAX_SESSION_AGE_MS, so a long-lived fleet
- * spreads out even with rebalancing off.
+ * planRebalance). A round decides the surplus once; then, once a second, up to REBALANCE_RATE
+ * settled sessions (older than REBALANCE_SETTLE_MS), idle ones first, are told to reconnect to
+ * a lighter replica (the drain's `reconnect_to`) after a delay spread over the next second.
+ * After a round it waits for the moved agents to be counted where they landed before it plans
+ * again. Also ends sessions older than MAX_SESSION_AGE_MS, so a long-lived fleet spreads out
+ * even with rebalancing off.
  */
 export class Rebalancer {
   /** Each session's end of life under MAX_SESSION_AGE_MS (jittered once, when first seen). */
   private readonly ageLimit = new WeakMap<Session, number>();
+  private round: Round | undefined;
   /** Moves allowed but not made yet (fractions of a move carry to the next tick). */
   private budget = 0;
-  private moving = false;
+  private coolUntil = 0;
 
   constructor(private readonly settings: RebalancerSettings, private readonly deps: RebalancerDeps) {}
 
@@ -58,6 +77,7 @@ export class Rebalancer {
 
   readonly tick = async (): Promise<void> => {
     if (!this.deps.active()) return;
+    if (this.settings.ratePerSec > 0) await this.deps.publish(this.deps.sessions.size);
     const replicas = await this.deps.replicas();
     if (!this.deps.active()) return;
     const now = performance.now();
@@ -72,28 +92,39 @@ export class Rebalancer {
       { replicaId: settings.replicaId, address: settings.address, agents: live.length, ready: true },
       replicas.map((r) => ({ replicaId: r.replicaId, address: r.address, agents: r.connectedAgents, ready: r.ready })),
       settings,
-      this.moving,
     );
     deps.fairShare.set(plan.fairShare);
-    if (plan.surplus === 0) {
-      if (this.moving) deps.logger.info({ agents: live.length, fairShare: round(plan.fairShare), pausedBecause: plan.pausedBecause }, 'rebalancing done');
-      this.moving = false;
+    if (this.round && plan.pausedBecause) this.endRound(now, `paused: ${plan.pausedBecause}`);
+    if (!this.round) {
+      if (now < this.coolUntil || plan.surplus === 0) return;
+      this.round = { left: plan.surplus, ratePerSec: plan.ratePerSec, targets: plan.targets.map((t) => ({ ...t })) };
       this.budget = 0;
-      return;
+      deps.logger.info({ agents: live.length, fairShare: round1(plan.fairShare), tolerance: plan.tolerance, moving: plan.surplus, ratePerSec: plan.ratePerSec, to: targetsOf(plan) }, 'holding more than the fair share: moving agents to lighter replicas');
     }
-    if (!this.moving) {
-      deps.logger.info({ agents: live.length, fairShare: round(plan.fairShare), tolerance: plan.tolerance, surplus: plan.surplus, ratePerSec: plan.ratePerSec, to: targetsOf(plan) }, 'holding more than the fair share: moving agents to lighter replicas');
-      this.moving = true;
-    }
-    this.budget = Math.min(this.budget + plan.ratePerSec * (REBALANCE_TICK_MS / 1000), plan.ratePerSec);
-    const count = Math.min(Math.floor(this.budget), plan.surplus);
+    const r = this.round;
+    // Only to replicas still there and ready.
+    const ready = new Set(replicas.filter((x) => x.ready).map((x) => x.replicaId));
+    r.targets = r.targets.filter((t) => ready.has(t.replicaId) && t.deficit > 0);
+    this.budget = Math.min(this.budget + r.ratePerSec * (REBALANCE_TICK_MS / 1000), r.ratePerSec);
+    const count = Math.min(Math.floor(this.budget), r.left);
     const chosen = this.candidates(live, now).slice(0, count);
-    const addresses = assignTargets(plan.targets, chosen.length);
+    const addresses = assignTargets(r.targets, chosen.length);
     for (let i = 0; i < addresses.length; i++) {
       deps.drain.tell(chosen[i], Math.floor(Math.random() * REBALANCE_TICK_MS), 'rebalance', addresses[i]);
-      deps.moves.labels('rebalance').inc();
+      const target = r.targets.find((t) => t.address === addresses[i]);
+      if (target) target.deficit--;
     }
+    deps.moves.labels('rebalance').inc(addresses.length);
     this.budget -= addresses.length;
+    r.left -= addresses.length;
+    if (r.left === 0) this.endRound(now, 'done');
+    else if (addresses.length < count) this.endRound(now, chosen.length < count ? 'no more settled sessions' : 'no lighter replica left');
+  }
+
+  private endRound(now: number, why: string): void {
+    this.deps.logger.info({ agents: this.deps.sessions.size, notMoved: this.round?.left ?? 0, why }, 'rebalancing round over');
+    this.round = undefined;
+    this.coolUntil = now + COOLDOWN_MS;
   }
 
   /** Settled sessions (older than REBALANCE_SETTLE_MS), idle ones first, then the longest connected. */
@@ -125,7 +156,7 @@ export class Rebalancer {
   }
 }
 
-function round(n: number): number {
+function round1(n: number): number {
   return Math.round(n * 10) / 10;
 }
 

@@ -44,6 +44,15 @@ export class ReplicaRegistry {
     return decodeReapReply(await this.redis.reapReplicas(this.keys.replicas, this.keys.events, deadAfterMs, this.eventsMaxLen, reaperId));
   }
 
+  /**
+   * Updates the agents this replica holds between beats (the rebalancer does, every second, so
+   * every replica plans on counts at most a second old); the record keeps its TTL.
+   */
+  async publishAgents(replicaId: string, connectedAgents: number, ttlMs: number): Promise<void> {
+    const key = this.keys.replica(replicaId);
+    await this.redis.pipeline().hset(key, 'connected_agents', connectedAgents).pexpire(key, ttlMs).exec();
+  }
+
   /** Removes this replica on a clean shutdown. */
   async retire(replicaId: string): Promise<void> {
     await this.redis.pipeline().zrem(this.keys.replicas, replicaId).del(this.keys.replica(replicaId)).exec();

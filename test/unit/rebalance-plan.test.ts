@@ -7,51 +7,52 @@ const replica = (id: string, agents: number, ready = true): ReplicaLoad => ({ re
 describe('planRebalance', () => {
   it('3 -> 4 replicas with 5,000 agents: each heavy replica moves its surplus over the share to the new one', () => {
     const fleet = [replica('r1', 1667), replica('r2', 1667), replica('r3', 1666), replica('r4', 0)];
-    const plan = planRebalance(fleet[0], fleet, SETTINGS, false);
+    const plan = planRebalance(fleet[0], fleet, SETTINGS);
     expect(plan.fairShare).toBe(1250);
     expect(plan.tolerance).toBe(125);
     expect(plan.surplus).toBe(417);
     expect(plan.targets).toEqual([{ replicaId: 'r4', address: 'r4:50051', deficit: 1250 }]);
     expect(plan.ratePerSec).toBe(50);
     // The surpluses of the three add up to the new replica's deficit: nobody fills a gap twice.
-    const surpluses = fleet.slice(0, 3).map((r) => planRebalance(r, fleet, SETTINGS, false).surplus);
+    const surpluses = fleet.slice(0, 3).map((r) => planRebalance(r, fleet, SETTINGS).surplus);
     expect(surpluses.reduce((a, b) => a + b, 0)).toBe(1250);
     // The new replica itself moves nothing.
-    expect(planRebalance(fleet[3], fleet, SETTINGS, false).surplus).toBe(0);
+    expect(planRebalance(fleet[3], fleet, SETTINGS).surplus).toBe(0);
   });
 
-  it('within the tolerance nothing moves; once moving, a replica goes down to the share', () => {
-    const fleet = [replica('r1', 108), replica('r2', 96), replica('r3', 96)];
-    expect(planRebalance(fleet[0], fleet, SETTINGS, false).surplus).toBe(0);
-    expect(planRebalance(fleet[0], fleet, SETTINGS, true).surplus).toBe(8);
+  it('within the tolerance nothing moves; over it, a replica moves down to the share', () => {
+    const within = [replica('r1', 108), replica('r2', 96), replica('r3', 96)];
+    expect(planRebalance(within[0], within, SETTINGS).surplus).toBe(0);
+    const over = [replica('r1', 112), replica('r2', 94), replica('r3', 94)];
+    expect(planRebalance(over[0], over, SETTINGS).surplus).toBe(12);
   });
 
   it('a tolerance of at least one agent: 2 against 0 stays, 3 against 0 moves one', () => {
     const two = [replica('r1', 2), replica('r2', 0)];
-    expect(planRebalance(two[0], two, { ...SETTINGS, tolerancePct: 0 }, false).surplus).toBe(0);
+    expect(planRebalance(two[0], two, { ...SETTINGS, tolerancePct: 0 }).surplus).toBe(0);
     const fleet = [replica('r1', 3), replica('r2', 0)];
-    expect(planRebalance(fleet[0], fleet, { ...SETTINGS, tolerancePct: 0 }, false).surplus).toBe(1);
+    expect(planRebalance(fleet[0], fleet, { ...SETTINGS, tolerancePct: 0 }).surplus).toBe(1);
     const small = [replica('r1', 1), replica('r2', 0)];
-    expect(planRebalance(small[0], small, { ...SETTINGS, tolerancePct: 0 }, false).surplus).toBe(0);
+    expect(planRebalance(small[0], small, { ...SETTINGS, tolerancePct: 0 }).surplus).toBe(0);
   });
 
   it('pauses while any replica is not ready (a rolling restart settles first)', () => {
-    const fleet = [replica('r1', 200), replica('r2', 100), replica('r3', 0, false)];
-    const plan = planRebalance(fleet[0], fleet, SETTINGS, false);
+    const fleet = [replica('r1', 200), replica('r2', 100), replica('r3', 0)];
+    const plan = planRebalance(fleet[0], fleet, SETTINGS);
     expect(plan.surplus).toBe(0);
     expect(plan.pausedBecause).toBe('replica r3 is not ready');
   });
 
   it('caps the rate at half of what the lighter replicas admit, shared by the heavy ones', () => {
     const fleet = [...Array.from({ length: 30 }, (_, i) => replica(`h${i}`, 1000)), replica('new', 0)];
-    const plan = planRebalance(fleet[0], fleet, { ...SETTINGS, ratePerSec: 500, tolerancePct: 1 }, false);
+    const plan = planRebalance(fleet[0], fleet, { ...SETTINGS, ratePerSec: 500, tolerancePct: 1 });
     // 1000 admitted per second by the one light replica, half of it split over 30 heavy ones.
     expect(plan.ratePerSec).toBe(16);
   });
 
   it('a replica without an address is not a target', () => {
     const fleet = [replica('r1', 300), { ...replica('r2', 0), address: '' }];
-    expect(planRebalance(fleet[0], fleet, SETTINGS, false).surplus).toBe(0);
+    expect(planRebalance(fleet[0], fleet, SETTINGS).surplus).toBe(0);
   });
 });
 
