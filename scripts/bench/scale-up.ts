@@ -24,12 +24,17 @@ export interface ScaleUpRun {
   admissionRate: number;
   /** Streams pushed back (admission) during the scale-up. */
   rejected: number;
+  /** The most frequent warnings of replicas and agents during the scale-up. */
+  logged: string;
+  /** About once a second: [s since the new replica was ready, agents held by each replica]. */
+  timeline: [number, number[]][];
 }
 
 export interface ScaleUpShape {
   replicas: number;
   agents: number;
   perSwarm: number;
+  /** The agents' heartbeat interval: their default (10 s), as a fleet runs. */
   heartbeatS: number;
   /** REBALANCE_SETTLE_MS for the run (the fleet waits this long after connecting). */
   settleMs: number;
@@ -65,8 +70,10 @@ export async function scaleUp(redisPort: number, shape: ScaleUpShape, timeoutMs:
     const startedAt = performance.now();
     const total = (xs: ReplicaSample[], f: (s: ReplicaSample) => number) => xs.reduce((a, s) => a + f(s), 0);
     const baseHellos = total(base, (s) => s.hellos);
+    const logsBefore = cluster.logCounts();
     const samples = [{ t: 0, hellos: baseHellos }];
     let last = base;
+    const timeline: [number, number[]][] = [[0, base.map((s) => s.connected)]];
     let settledAt: number | undefined;
     let movesAtSettle = 0;
     for (;;) {
@@ -74,6 +81,7 @@ export async function scaleUp(redisPort: number, shape: ScaleUpShape, timeoutMs:
       last = await held();
       const t = performance.now() - startedAt;
       samples.push({ t, hellos: total(last, (s) => s.hellos) });
+      if (t >= timeline[timeline.length - 1][0] * 1000 + 1000) timeline.push([Math.round(t / 100) / 10, last.map((s) => s.connected)]);
       const even = total(last, (s) => s.connected) === shape.agents && last.every((s) => Math.abs(s.connected - fairShare) <= tolerance);
       if (settledAt === undefined && even) {
         settledAt = t;
@@ -95,6 +103,8 @@ export async function scaleUp(redisPort: number, shape: ScaleUpShape, timeoutMs:
       peakSessionsPerSecond: peakPerSecond(samples),
       admissionRate: ADMISSION_RATE,
       rejected: total(last, (s) => s.rejected) - total(base, (s) => s.rejected),
+      logged: cluster.logSummary(logsBefore),
+      timeline,
     };
   } finally {
     await cluster.stop();

@@ -11,9 +11,6 @@ import { sharedHostMetrics, type HostMetricsSampler } from './host-metrics';
 import { PulseSession, type SessionOutcome } from './pulse-session';
 import { ResultCache } from './result-cache';
 
-/** How long an attempt at a replica a drain named may take to be welcomed before the agent uses its own target. */
-const HINT_WELCOME_TIMEOUT_MS = 3000;
-
 /** idle -> connecting <-> connected / waiting -> closed */
 export type AgentState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'closed';
 
@@ -117,7 +114,6 @@ export class Agent extends EventEmitter {
         logger: this.log,
         onWelcome: (welcome) => this.onWelcome(welcome),
         stop: this.stop.signal,
-        welcomeTimeoutMs: hinted ? HINT_WELCOME_TIMEOUT_MS : undefined,
       });
       const outcome = await this.session.run();
       this.session = undefined;
@@ -128,7 +124,7 @@ export class Agent extends EventEmitter {
       this.emit('disconnected', outcome);
       if (hinted && outcome.kind === 'failed' && !outcome.welcomed) {
         // Not reachable from here (a proxy in between, or it went away): the own target at once.
-        this.log.info({ reconnectTo: hinted, reason: outcome.reason }, 'suggested replica not reachable; using the target');
+        this.log.warn({ reconnectTo: hinted, reason: outcome.reason }, 'suggested replica not reachable; using the target');
         continue;
       }
       if (outcome.kind === 'drained' && options.reconnectHints) hint = outcome.reconnectTo && reconnectHint(outcome.reconnectTo);

@@ -33,8 +33,6 @@ export interface PulseSessionContext {
   readonly metrics: HostMetricsSampler;
   readonly logger: Logger;
   readonly onWelcome: (welcome: Welcome) => void;
-  /** How long to wait for the welcome after saying hello. @default WELCOME_TIMEOUT_MS */
-  readonly welcomeTimeoutMs?: number;
   /** Aborted when the agent is closing: say goodbye and end. */
   readonly stop: AbortSignal;
 }
@@ -149,9 +147,8 @@ export class PulseSession {
         },
       });
       // A welcome waiting in the socket of a stalled process is not a missing one.
-      const welcomeTimeoutMs = this.ctx.welcomeTimeoutMs ?? WELCOME_TIMEOUT_MS;
-      this.later(welcomeTimeoutMs, afterPendingIo(() => {
-        if (!this.welcomedAt && !this.done) this.abort(`no welcome within ${welcomeTimeoutMs} ms`);
+      this.later(WELCOME_TIMEOUT_MS, afterPendingIo(() => {
+        if (!this.welcomedAt && !this.done) this.abort(`no welcome within ${WELCOME_TIMEOUT_MS} ms`);
       }));
     });
   }
