@@ -37,7 +37,7 @@ describe('planRebalance', () => {
   });
 
   it('pauses while any replica is not ready (a rolling restart settles first)', () => {
-    const fleet = [replica('r1', 200), replica('r2', 100), replica('r3', 0)];
+    const fleet = [replica('r1', 200), replica('r2', 100), replica('r3', 0, false)];
     const plan = planRebalance(fleet[0], fleet, SETTINGS);
     expect(plan.surplus).toBe(0);
     expect(plan.pausedBecause).toBe('replica r3 is not ready');
