@@ -123,9 +123,9 @@ export interface OrchestratorConfig {
   readonly maxFanout: number;
   /** `FANOUT_POLL_MS`: How often due fan-out work and waiting `pick any` commands are looked for. */
   readonly fanoutPollMs: number;
-  /** `REBALANCE_RATE`: Agents moved per second at most by a replica over its fair share; 0 = off. */
+  /** `REBALANCE_RATE`: Agents moved per second at most by a replica over its share; 0 = off. */
   readonly rebalanceRate: number;
-  /** `REBALANCE_TOLERANCE_PCT`: Agents over the fair share, in percent of it, before a replica moves any. */
+  /** `REBALANCE_TOLERANCE_PCT`: How far from the fair share (either way), in percent of it, a replica may be before agents move. */
   readonly rebalanceTolerancePct: number;
   /** `REBALANCE_SETTLE_MS`: Sessions younger than this are never moved. */
   readonly rebalanceSettleMs: number;

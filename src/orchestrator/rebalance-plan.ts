@@ -31,11 +31,13 @@ export interface PlanSettings {
 
 /**
  * Decides how many of its agents `self` should move and to which replicas. Every replica runs
- * the same plan on the same registry, and each moves only its own surplus over the fair share:
- * the surpluses add up to the deficits, so the fleet converges without a coordinator and
- * without two replicas filling the same gap twice. A replica moves only when it holds more
- * than the fair share plus the tolerance (no churn over a few agents), and then down to the
- * share.
+ * the same plan on the same registry: when some replica holds more than the fair share plus
+ * the tolerance, or less than the share minus it, each replica gets a target (the share,
+ * rounded so the targets add up to the fleet; the replicas holding most keep the odd agents),
+ * and each moves only its own surplus over its target. The surpluses add up to the gaps, so
+ * the fleet converges without a coordinator and without a gap filled twice. The low side
+ * matters: after a scale-up from 10 to 11 replicas, each old one holds exactly share + 10 %,
+ * and only the empty new replica is out of bounds.
  * Nothing moves while any replica is not ready (starting, draining, cut off from Redis): a
  * rolling restart is settled first, then balanced.
  */
@@ -47,17 +49,31 @@ export function planRebalance(self: ReplicaLoad, others: readonly ReplicaLoad[],
   const base = { fairShare, tolerance, surplus: 0, ratePerSec: 0, targets: [] };
   const notReady = replicas.find((r) => !r.ready);
   if (notReady) return { ...base, pausedBecause: `replica ${notReady.replicaId} is not ready` };
-  if (self.agents <= fairShare + tolerance) return base;
+  const loads = replicas.map((r) => r.agents);
+  if (Math.max(...loads) <= fairShare + tolerance && Math.min(...loads) >= fairShare - tolerance) return base;
+  const target = shareOut(replicas, total);
+  const own = self.agents - target.get(self)!;
+  if (own <= 0) return base;
   const targets = replicas
-    .filter((r) => r !== self && r.address !== '' && r.agents < fairShare)
-    .map((r) => ({ replicaId: r.replicaId, address: r.address, deficit: Math.ceil(fairShare - r.agents) }))
+    .filter((r) => r !== self && r.address !== '' && r.agents < target.get(r)!)
+    .map((r) => ({ replicaId: r.replicaId, address: r.address, deficit: target.get(r)! - r.agents }))
     .sort((a, b) => b.deficit - a.deficit);
   if (targets.length === 0) return base;
   // All heavy replicas send at once; together they stay within half of what the lighter ones admit.
-  const heavy = replicas.filter((r) => r.agents > fairShare + tolerance || r === self).length;
+  const heavy = replicas.filter((r) => r.agents > target.get(r)!).length;
   const admissionCap = Math.max(1, Math.floor((settings.admissionRatePerSec * targets.length) / (2 * heavy)));
-  const surplus = Math.min(self.agents - Math.ceil(fairShare), targets.reduce((n, t) => n + t.deficit, 0));
+  const surplus = Math.min(own, targets.reduce((n, t) => n + t.deficit, 0));
   return { ...base, surplus, ratePerSec: Math.min(settings.ratePerSec, admissionCap), targets };
+}
+
+/** Each replica's target: ⌊total / n⌋, plus one for the replicas holding most until the rest is placed. */
+function shareOut(replicas: readonly ReplicaLoad[], total: number): Map<ReplicaLoad, number> {
+  const each = Math.floor(total / replicas.length);
+  let rest = total - each * replicas.length;
+  const byLoad = [...replicas].sort((a, b) => b.agents - a.agents || (a.replicaId < b.replicaId ? -1 : 1));
+  const out = new Map<ReplicaLoad, number>();
+  for (const r of byLoad) out.set(r, each + (rest-- > 0 ? 1 : 0));
+  return out;
 }
 
 /**

@@ -51,8 +51,8 @@ export const ORCHESTRATOR_SETTINGS = Object.freeze({
   SESSION_ADMISSION_RATE: setting(SESSIONS, 1000, 'new sessions this replica admits per second (burst = rate); more get `RESOURCE_EXHAUSTED` with `retry-after-ms`'),
   MAX_WATCHERS: setting(SESSIONS, 100, 'open `WatchCommand` and `WatchEvents` streams per replica, both kinds together; one more gets `RESOURCE_EXHAUSTED`'),
 
-  REBALANCE_RATE: setting(BALANCE, 50, 'a replica holding more than its fair share of the fleet plus the tolerance moves up to this many agents per second to lighter replicas (never more than half of what they admit); 0 turns rebalancing off'),
-  REBALANCE_TOLERANCE_PCT: setting(BALANCE, 10, 'agents over the fair share (agents / ready replicas), in percent of it and at least 1, that a replica holds before it moves any; it then moves down to the fair share'),
+  REBALANCE_RATE: setting(BALANCE, 50, 'when a replica is further from the fair share of the fleet than the tolerance, replicas over their share move up to this many agents per second each to lighter replicas (never more than half of what those admit); 0 turns rebalancing off'),
+  REBALANCE_TOLERANCE_PCT: setting(BALANCE, 10, 'how far from the fair share (agents / ready replicas), above or below, in percent of it and at least 1 agent, any replica may be before agents are moved; then each replica moves down to its share'),
   REBALANCE_SETTLE_MS: setting(BALANCE, 60_000, 'sessions younger than this are never moved, so an agent moves at most once per this period'),
   MAX_SESSION_AGE_MS: setting(BALANCE, 0, 'sessions older than this (each 0-10 % less, at random) are told to reconnect, to the least loaded replica; a busy one gets a tenth more to finish. 0 = no limit'),
 

@@ -16,12 +16,13 @@ describe('npm run bench (a tiny run, so the harness never rots)', () => {
       const text = run.output.join('\n');
       for (const system of ['Nexus', 'BullMQ', 'bee-queue', 'bare consumer group']) expect(text).toMatch(new RegExp(`\\| ${system}[^|]*\\| [\\d,]+ \\|`));
       for (const row of ['Nexus: 3 replicas', 'bare grpc-js']) expect(text).toMatch(new RegExp(`\\| ${row}[^|]*\\| [\\d,.]+ \\|`));
-      for (const table of ['Storm:', 'Fan-out:']) expect(text).toContain(table);
+      for (const table of ['Storm:', 'Fan-out:', 'Scale-up:']) expect(text).toContain(table);
       const results = JSON.parse(readFileSync(join(out, 'results-quick.json'), 'utf8')) as {
         throughput: Record<string, { perSecond: number }[]>;
         fleet: Record<'nexus' | 'bare', { heartbeatsPerSecond: number; cpuPerHeartbeatUs: number; rssPerStreamKb: number }[]>;
         storm: { agentsOnKilled: number; backMs: number; peakSessionsPerSecond: number; lagMaxMs: number }[];
         fanout: { agents: number; nexus: { lastResultMs: number; broadcast: { lastResultMs: number; parentFinishedMs: number } }[]; bare: { lastResultMs: number }[] }[];
+        scaleup: { runs: { agents: number; after: number[]; settleMs: number; moves: number }[] };
       };
       expect(Object.keys(results.throughput)).toHaveLength(4);
       for (const runs of Object.values(results.throughput)) expect(runs[0].perSecond).toBeGreaterThan(0);
@@ -34,8 +35,13 @@ describe('npm run bench (a tiny run, so the harness never rots)', () => {
       expect(results.fanout[0].agents).toBe(30);
       const [fanout] = results.fanout;
       for (const ms of [fanout.nexus[0].lastResultMs, fanout.nexus[0].broadcast.lastResultMs, fanout.nexus[0].broadcast.parentFinishedMs, fanout.bare[0].lastResultMs]) expect(Number.isFinite(ms)).toBe(true);
+      // 30 agents from 3 replicas to 4: the new one was filled (the scenario throws if it never settles).
+      const [scale] = results.scaleup.runs;
+      expect(scale.after).toHaveLength(4);
+      expect(scale.after.reduce((a, b) => a + b, 0)).toBe(30);
+      expect(scale.moves).toBeGreaterThan(0);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
-  });
+  }, 180_000);
 });

@@ -36,6 +36,20 @@ describe('planRebalance', () => {
     expect(planRebalance(small[0], small, { ...SETTINGS, tolerancePct: 0 }).surplus).toBe(0);
   });
 
+  it('an empty replica is out of bounds too: 10 -> 11 replicas, each old one at share + 10 %, still fills it', () => {
+    const fleet = [...Array.from({ length: 10 }, (_, i) => replica(`r${i}`, 1100)), replica('new', 0)];
+    const plan = planRebalance(fleet[0], fleet, SETTINGS);
+    expect(plan.fairShare).toBe(1000);
+    expect(plan.surplus).toBe(100);
+    expect(plan.targets).toEqual([{ replicaId: 'new', address: 'new:50051', deficit: 1000 }]);
+  });
+
+  it('targets add up to the fleet: 30 agents held 8/8/8/6 become 8/8/7/7, one move in all', () => {
+    const fleet = [replica('a', 8), replica('b', 8), replica('c', 8), replica('d', 6)];
+    const surpluses = fleet.map((r) => planRebalance(r, fleet, SETTINGS).surplus);
+    expect(surpluses).toEqual([0, 0, 1, 0]);
+  });
+
   it('pauses while any replica is not ready (a rolling restart settles first)', () => {
     const fleet = [replica('r1', 200), replica('r2', 100), replica('r3', 0, false)];
     const plan = planRebalance(fleet[0], fleet, SETTINGS);
