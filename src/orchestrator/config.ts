@@ -123,6 +123,14 @@ export interface OrchestratorConfig {
   readonly maxFanout: number;
   /** `FANOUT_POLL_MS`: How often due fan-out work and waiting `pick any` commands are looked for. */
   readonly fanoutPollMs: number;
+  /** `FAILOVER_GRACE_MS`: Agents concerned by a sweep gap, a reaped replica or a Redis return are not marked stale this long; 0 = off. */
+  readonly failoverGraceMs: number;
+  /** `DAMPEN_SILENT_SHARE`: More than this share of this replica's agents silent at once holds their transitions; 0 = off. */
+  readonly dampenSilentShare: number;
+  /** `DAMPEN_MIN_AGENTS`: Mass silence needs at least this many silent agents. */
+  readonly dampenMinAgents: number;
+  /** `DAMPEN_MAX_MS`: Longest mass-silence hold. */
+  readonly dampenMaxMs: number;
   /**
    * gRPC TLS: certificate chain and key (PEM). With a CA too, clients must present a
    * certificate from it (mTLS) and a hello's agent_id must match the certificate's identity.
@@ -203,6 +211,10 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
     maxWatchers: r.int('MAX_WATCHERS', S.MAX_WATCHERS.default, 1, 100_000),
     maxFanout: r.int('MAX_FANOUT', S.MAX_FANOUT.default, 1, 1_000_000),
     fanoutPollMs: r.int('FANOUT_POLL_MS', S.FANOUT_POLL_MS.default, 10, 60_000),
+    failoverGraceMs: r.int('FAILOVER_GRACE_MS', S.FAILOVER_GRACE_MS.default, 0, 3_600_000),
+    dampenSilentShare: readShare(r, 'DAMPEN_SILENT_SHARE', S.DAMPEN_SILENT_SHARE.default),
+    dampenMinAgents: r.int('DAMPEN_MIN_AGENTS', S.DAMPEN_MIN_AGENTS.default, 1, 1_000_000),
+    dampenMaxMs: r.int('DAMPEN_MAX_MS', S.DAMPEN_MAX_MS.default, 100, 86_400_000),
     tls: readTls(r),
     redisTlsCa: redisTlsCa ? readPem('REDIS_TLS_CA', redisTlsCa) : undefined,
     authTokens: readTokens(r),
@@ -217,6 +229,12 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
     throw new ConfigError('DRAIN_WINDOW_MS', 'must be less than SHUTDOWN_GRACE_MS (agents need time to leave)');
   }
   return Object.freeze(config);
+}
+
+/** A share in [0, 1), written as a decimal (`0.3`). */
+function readShare(r: ConfigReader, name: string, fallback: number): number {
+  const v = r.string(name, String(fallback), { maxLength: 16, pattern: /^(0(\.\d+)?|\.\d+)$/ });
+  return Number(v);
 }
 
 function readTls(r: ConfigReader): OrchestratorConfig['tls'] {
