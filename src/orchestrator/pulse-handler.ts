@@ -95,8 +95,9 @@ export class PulseHandler {
     call.on('cancelled', () => finish('cancelled by peer'));
     call.on('close', () => finish('stream closed'));
     call.on('end', () => {
-      // The agent half-closed its side: finish ours.
-      if (session) session.close({ code: status.OK, details: 'bye' }, true);
+      // The agent half-closed its side: finish ours. Not proof of an orderly end: grpc-js also
+      // ends the readable side when keepalive drops a dead link, so only a goodbye counts.
+      if (session) session.close({ code: status.OK, details: 'bye' });
       else if (!call.writableEnded) call.end();
       finish('agent ended stream');
     });

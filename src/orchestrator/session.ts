@@ -24,7 +24,7 @@ export class Session {
   /** Commands sent on this session without a result yet (for the active-tasks gauge). */
   inflight = 0;
   /**
-   * The session ended in an orderly way (goodbye, half-close, drain, replacement): its end is
+   * The session ended in an orderly way (goodbye, drain, replacement): its end is
    * written at once. Any other end (stream error, cancel, closed for silence) may be a
    * partition and counts as silence (silence-watch.ts, docs/dampening.md).
    */
