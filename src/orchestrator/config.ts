@@ -233,7 +233,8 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
 
 /** A share in [0, 1), written as a decimal (`0.3`). */
 function readShare(r: ConfigReader, name: string, fallback: number): number {
-  const v = r.string(name, String(fallback), { maxLength: 16, pattern: /^(0(\.\d+)?|\.\d+)$/ });
+  const v = r.string(name, String(fallback));
+  if (!/^(0(\.\d+)?|\.\d+)$/.test(v)) throw new ConfigError(name, `${JSON.stringify(v)} is not a share (a decimal from 0 up to, not including, 1)`);
   return Number(v);
 }
 
