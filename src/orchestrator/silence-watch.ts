@@ -22,6 +22,8 @@ interface AbruptEnd {
   readonly reason: string;
   /** Monotonic time it ended. */
   readonly at: number;
+  /** Monotonic time the agent was last heard from. */
+  readonly lastHeardAt: number;
   /** Its offline is not written yet: it waits for the settle delay, or for the sweep under a hold. */
   pending: boolean;
 }
@@ -54,6 +56,11 @@ export class SilenceWatch {
   private readonly ended = new Map<string, AbruptEnd>();
   private hold: ActiveHold | undefined;
   private readonly silentAfterMs: number;
+  /**
+   * When the last hold ran out at DAMPEN_MAX_MS: agents silent since before then do not count
+   * again, or a partition that outlasts the bound would start hold after hold.
+   */
+  private boundAt = -Infinity;
 
   constructor(
     private readonly sessions: SessionRegistry,
@@ -88,7 +95,7 @@ export class SilenceWatch {
     const { dampenSilentShare, dampenMinAgents } = this.settings;
     if (dampenSilentShare === 0) return false;
     if (!this.hold && this.sessions.size + this.ended.size + 1 < dampenMinAgents) return false;
-    this.ended.set(session.agentId, { epoch: session.epoch, reason, at: performance.now(), pending: !this.hold });
+    this.ended.set(session.agentId, { epoch: session.epoch, reason, at: performance.now(), lastHeardAt: session.lastHeardAt, pending: !this.hold });
     this.hold?.missing.add(session.agentId);
     return true;
   }
@@ -99,7 +106,7 @@ export class SilenceWatch {
     this.forgetOld(now);
     const silent = this.silentNow(now);
     if (this.hold) return this.track(now, silent);
-    const missing = [...silent, ...(await this.stillGone())];
+    const missing = [...silent, ...(await this.stillGone(silent.length))];
     const total = this.sessions.size + [...this.ended.keys()].filter((id) => !this.sessions.get(id)).length;
     this.metrics.silentAgents.set(missing.length);
     if (this.isMass(missing.length, total)) return this.begin(now, missing, total);
@@ -119,7 +126,9 @@ export class SilenceWatch {
   /** Live sessions of this replica that said nothing for 2 heartbeat intervals. */
   private silentNow(now: number): string[] {
     const out: string[] = [];
-    for (const s of this.sessions.values()) if (s.state === 'live' && now - s.lastHeardAt > this.silentAfterMs) out.push(s.agentId);
+    for (const s of this.sessions.values()) {
+      if (s.state === 'live' && now - s.lastHeardAt > this.silentAfterMs && s.lastHeardAt >= this.boundAt) out.push(s.agentId);
+    }
     return out;
   }
 
@@ -131,10 +140,14 @@ export class SilenceWatch {
     }
   }
 
-  /** Ended agents that have not started a session anywhere since (their epoch is unchanged). */
-  private async stillGone(): Promise<string[]> {
-    const ids = [...this.ended.keys()];
-    if (ids.length < this.settings.dampenMinAgents) return ids;
+  /**
+   * Ended agents that have not started a session anywhere since (their epoch is unchanged),
+   * leaving out those already held until the last bound. Asks Redis only when they could tip
+   * the count (`silent` others are silent already).
+   */
+  private async stillGone(silent: number): Promise<string[]> {
+    const ids = [...this.ended].filter(([, end]) => end.lastHeardAt >= this.boundAt).map(([id]) => id);
+    if (ids.length + silent < this.settings.dampenMinAgents) return ids;
     const epochs = await this.agents.epochs(ids);
     const gone: string[] = [];
     ids.forEach((id, i) => {
@@ -163,6 +176,7 @@ export class SilenceWatch {
     hold.of = Math.max(hold.of, this.sessions.size);
     if (now - hold.startedAt >= this.settings.dampenMaxMs) {
       // The sweep removes the hold at its until (`dampening_ended`, reason `bound`).
+      this.boundAt = now - this.silentAfterMs;
       this.end(`dampening ended: DAMPEN_MAX_MS passed; ${hold.missing.size} held agents go stale and offline as usual`);
       return;
     }

@@ -100,6 +100,8 @@ describe('F22: dampening and failover grace', () => {
     expect(Math.min(...moves.map((e) => Number(e.ts)))).toBeGreaterThanOrEqual(Number(started.until));
     expect(new Set(moves.filter((e) => e.type === 'agent_disconnected').map((e) => e.agent_id)).size).toBe(10);
     expect(await metric(r1.metricsPort, 'nexus_dampening_active')).toBe(0);
+    // The bound is a bound: the same silence does not start another hold.
+    expect(await dampening(cluster, 'dampening_started')).toHaveLength(1);
     expect(await agentEvents(cluster, 'd-', ['agent_stale', 'agent_disconnected'])).toEqual([]);
   });
 
