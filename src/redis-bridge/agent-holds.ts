@@ -31,8 +31,9 @@ export class AgentHolds {
   ) {}
 
   /**
-   * Holds `field`'s agents for `forMs` (an active hold that lasts longer keeps its until).
-   * Returns the Redis clock now, and whether `dampening_started` was emitted (not when the
+   * Holds `field`'s agents for `forMs`. An active hold that lasts at least as long stays as it
+   * is (reason included); otherwise the hold takes this until and reason. Returns the Redis
+   * clock now, and whether `dampening_started` was emitted (not when nothing changed or the
    * same hold was only extended). `fields`: more event fields.
    */
   async hold(field: string, forMs: number, reason: HoldReason, fields: Record<string, string | number> = {}): Promise<{ nowMs: number; started: boolean }> {

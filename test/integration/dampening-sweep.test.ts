@@ -167,6 +167,9 @@ describe('the staleness sweep honours holds (sweepAgents-9.lua against a real re
   it('hold and release: an extension emits no second event; release ends only a hold of its own reason', async () => {
     expect((await holds.hold('r1', 10_000, 'mass_silence')).started).toBe(true);
     expect((await holds.hold('r1', 20_000, 'mass_silence')).started).toBe(false);
+    // A shorter hold for another cause changes nothing: the longer one (and its reason) stays.
+    expect((await holds.hold('r1', 5000, 'redis_back')).started).toBe(false);
+    expect(await holds.list()).toEqual([expect.objectContaining({ field: 'r1', reason: 'mass_silence' })]);
     expect(await holds.release('r1', 'redis_back')).toBe(false);
     expect(await holds.release('r1', 'mass_silence', { agents_silent: 0, of: 20 })).toBe(true);
     expect(await holds.list()).toEqual([]);

@@ -1,7 +1,9 @@
 --[[
   Holds the state transitions of one replica's agents (or of every agent, field `*`) for a
   while: the staleness sweep does not move them until the hold ends (docs/dampening.md).
-  Emits `dampening_started` unless the same hold was already active (then it is extended).
+  An active hold that lasts at least as long is left as it is; otherwise the hold takes the
+  new until and reason. Emits `dampening_started` unless nothing changed or the same hold
+  was only extended.
 
   Input:
     KEYS[1] agent holds (hash: replica id or `*` -> `<until ms>|<reason>`)

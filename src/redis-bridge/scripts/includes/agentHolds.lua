@@ -10,14 +10,15 @@ local function parseHold(value)
   return tonumber(untilMs), reason
 end
 
--- Holds `field` until `untilMs` (an active hold that lasts longer keeps its until) and emits
--- `dampening_started` when the field had no active hold or held for another reason (one
--- event per hold, not per extension). `extra`: more event fields as a flat list.
+-- Holds `field` until `untilMs`. An active hold that already lasts as long stays as it is
+-- (its reason too, so the cause that set it can still release it). Otherwise the hold takes
+-- the new until and reason, and `dampening_started` is emitted unless the same hold was only
+-- extended (one event per hold). `extra`: more event fields as a flat list.
 -- Returns true when an event was emitted.
 local function setHold(holdsKey, eventsKey, cap, field, now, untilMs, reason, by, extra)
   local oldUntil, oldReason = parseHold(redis.call('HGET', holdsKey, field))
   local active = oldUntil ~= nil and oldUntil > now
-  if active and oldUntil > untilMs then untilMs = oldUntil end
+  if active and oldUntil >= untilMs then return false end
   redis.call('HSET', holdsKey, field, untilMs .. '|' .. reason)
   if active and oldReason == reason then return false end
   local args = { eventsKey, 'MAXLEN', '~', cap, '*', 'type', 'dampening_started', 'replica', field,
