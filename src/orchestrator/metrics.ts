@@ -44,6 +44,8 @@ export class OrchestratorMetrics {
   readonly transitionsHeld = new Counter({ name: 'nexus_agent_transitions_held_total', help: 'Due stale/offline transitions held back by this replica\'s sweeps (counted per sweep)', registers: [this.registry] });
   /** Agents whose due transition the last sweep of this replica held. */
   readonly agentsHeld = new Gauge({ name: 'nexus_agents_held', help: 'Agents held by the last staleness sweep of this replica', registers: [this.registry] });
+  /** Holds active in the cluster (replicas held, plus `*`) as this replica's last sweep saw them. */
+  readonly activeHolds = new Gauge({ name: 'nexus_agent_holds', help: 'Active holds on agent transitions in the cluster (last sweep of this replica)', registers: [this.registry] });
   /** Holds this replica set or found, by reason (mass_silence, redis_back, replica_down, sweep_gap). */
   readonly holdsStarted = new Counter({ name: 'nexus_dampening_started_total', help: 'Holds begun by this replica, by reason', labelNames: ['reason'], registers: [this.registry] });
   /** This replica's agents silent or gone without goodbye within the staleness window (silence watch). */

@@ -53,8 +53,9 @@ export class StalenessMonitor {
         session.close({ code: status.UNAVAILABLE, details: 'no pulse within the offline threshold; reconnect' });
       }
     }
-    const { held, gap, holdsEnded, ...moved } = await this.agents.sweep(this.rules, this.settings.replicaId);
+    const { held, gap, holdsEnded, activeHolds, ...moved } = await this.agents.sweep(this.rules, this.settings.replicaId);
     this.metrics.agentsHeld.set(held);
+    this.metrics.activeHolds.set(activeHolds);
     if (held > 0) this.metrics.transitionsHeld.inc(held);
     if (gap) {
       this.metrics.holdsStarted.labels(gap).inc();

@@ -146,16 +146,21 @@ export interface SweepResult {
   held: number;
   /** `sweep_gap` when this sweep found a gap and set the cluster's failover grace, else ''. */
   gap: string;
+  /** Holds active after this sweep (replicas held, plus `*`). */
+  activeHolds: number;
   /** Holds that reached their until and were removed (replica ids, or `*`). */
   holdsEnded: string[];
 }
 
-/** sweepAgents: { stale, offline, forgotten, held, gap, ended holds... }. */
+/** sweepAgents: { stale, offline, forgotten, held, gap, active holds, ended holds... }. */
 export function decodeSweepReply(reply: unknown): SweepResult {
   const v = list('sweepAgents', reply);
-  if (v.length < 5) throw new ScriptReplyError('sweepAgents', `${v.length} values`);
+  if (v.length < 6) throw new ScriptReplyError('sweepAgents', `${v.length} values`);
   const n = (i: number, what: string): number => int('sweepAgents', v[i], what);
-  return { stale: n(0, 'stale'), offline: n(1, 'offline'), forgotten: n(2, 'forgotten'), held: n(3, 'held'), gap: String(v[4]), holdsEnded: v.slice(5).map(String) };
+  return {
+    stale: n(0, 'stale'), offline: n(1, 'offline'), forgotten: n(2, 'forgotten'), held: n(3, 'held'),
+    gap: String(v[4]), activeHolds: n(5, 'active holds'), holdsEnded: v.slice(6).map(String),
+  };
 }
 
 /** holdAgents: { Redis now (ms), started (1: `dampening_started` emitted) }. */

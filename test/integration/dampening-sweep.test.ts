@@ -59,7 +59,7 @@ describe('the staleness sweep honours holds (sweepAgents-9.lua against a real re
     await beat('r1');
     await addAgents('r1', ['a1', 'a2'], 3000);
     const result = await sweep();
-    expect(result).toMatchObject({ stale: 2, offline: 2, held: 0, gap: '', holdsEnded: [] });
+    expect(result).toMatchObject({ stale: 2, offline: 2, held: 0, gap: '', activeHolds: 0, holdsEnded: [] });
     expect(await states(['a1', 'a2'])).toEqual(['offline', 'offline']);
   });
 
@@ -71,7 +71,7 @@ describe('the staleness sweep honours holds (sweepAgents-9.lua against a real re
     const { started } = await holds.hold('r1', 60_000, 'mass_silence', { agents_silent: 5, of: 10 });
     expect(started).toBe(true);
     const result = await sweep();
-    expect(result).toMatchObject({ stale: 3, offline: 3, held: 5 });
+    expect(result).toMatchObject({ stale: 3, offline: 3, held: 5, activeHolds: 1 });
     expect(await states(ids('h', 5))).toEqual(Array(5).fill('online'));
     expect(await states(ids('f', 3))).toEqual(Array(3).fill('offline'));
     expect((await events('agent_stale')).map((e) => e.agent_id).sort()).toEqual(ids('f', 3));
@@ -117,7 +117,7 @@ describe('the staleness sweep honours holds (sweepAgents-9.lua against a real re
     await holds.hold('r1', 200, 'mass_silence');
     expect(await sweep()).toMatchObject({ held: 1, holdsEnded: [] });
     await new Promise((r) => setTimeout(r, 250)); // the hold's own until, on the Redis clock
-    expect(await sweep()).toMatchObject({ stale: 1, offline: 1, held: 0, holdsEnded: ['r1'] });
+    expect(await sweep()).toMatchObject({ stale: 1, offline: 1, held: 0, activeHolds: 0, holdsEnded: ['r1'] });
     expect(await db.hlen(keys.agentHolds)).toBe(0);
     expect(await events('dampening_ended')).toEqual([expect.objectContaining({ replica: 'r1', reason: 'bound', held_for: 'mass_silence' })]);
   });

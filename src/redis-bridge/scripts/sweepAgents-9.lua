@@ -44,7 +44,8 @@
     ARGV[12] most agents examined per transition per call
 
   Output:
-    { became stale, became offline, forgotten, held, gap ('' or `sweep_gap`), fields of the holds that ended... }
+    { became stale, became offline, forgotten, held, gap ('' or `sweep_gap`), active holds,
+      fields of the holds that ended... }
 ]]
 --- @include "includes/now.lua"
 --- @include "includes/agentHolds.lua"
@@ -71,6 +72,7 @@ end
 
 -- Active holds; expired ones end here (bounded: one field per replica, plus `*`).
 local holds = {}
+local active = 0
 local ended = {}
 local raw = redis.call('HGETALL', KEYS[7])
 for i = 1, #raw, 2 do
@@ -78,6 +80,7 @@ for i = 1, #raw, 2 do
   local untilMs, reason = parseHold(raw[i + 1])
   if untilMs and untilMs > now then
     holds[field] = true
+    active = active + 1
   else
     redis.call('HDEL', KEYS[7], field)
     redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', 'type', 'dampening_ended', 'replica', field,
@@ -169,6 +172,6 @@ for _, id in ipairs(old) do
   forgotten = forgotten + 1
 end
 
-local reply = { stale, offline, forgotten, held, gap }
+local reply = { stale, offline, forgotten, held, gap, active }
 for _, field in ipairs(ended) do reply[#reply + 1] = field end
 return reply
