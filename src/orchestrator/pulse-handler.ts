@@ -44,7 +44,7 @@ export interface PulseHandlerDeps {
   readonly logger: Logger;
   /** False while draining or before start: new sessions are refused with UNAVAILABLE. */
   readonly accepting: () => boolean;
-  /** Takes over ends without goodbye (mass silence, docs/dampening.md); set once at wiring. */
+  /** Takes over ends without goodbye (mass silence, docs/dampening.md); without it they are written at once. */
   readonly silence?: SilenceWatch;
 }
 
