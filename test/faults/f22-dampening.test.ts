@@ -73,6 +73,7 @@ describe('F22: dampening and failover grace', () => {
     expect(await agentEvents(cluster, 'd-', ['agent_stale', 'agent_disconnected'])).toEqual([]);
 
     proxy!.setMode('pass');
+    const healAt = await redisNow(cluster);
     await waitFor('cut agents pulse again', () => allPulsedSince(cluster, cut, cutAt), { timeoutMs: 40_000, intervalMs: 200 });
     const [ended] = await waitFor('dampening_ended', async () => {
       const e = await dampening(cluster, 'dampening_ended');
@@ -82,7 +83,7 @@ describe('F22: dampening and failover grace', () => {
     expect(await metric(r1.metricsPort, 'nexus_dampening_active')).toBe(0);
     expect(await cluster.db.zcard('nexus:agents:online')).toBe(20);
     expect(await agentEvents(cluster, 'p-', ['agent_stale', 'agent_disconnected'])).toEqual([]);
-    console.log(`F22 partition: hold began ${Number(started.ts) - cutAt} ms after the cut, ended ${Number(ended.ts) - cutAt} ms after it; no stale/offline events for the cut agents`);
+    console.log(`F22 partition: hold began ${Number(started.ts) - cutAt} ms after the cut; healed after ${healAt - cutAt} ms; hold cleared ${Number(ended.ts) - healAt} ms after the heal; no stale/offline events for the cut agents`);
   });
 
   it('the bound: a partition that lasts past DAMPEN_MAX_MS, and the held agents do go stale and offline (delayed, not lost)', async () => {
