@@ -131,6 +131,14 @@ export interface OrchestratorConfig {
   readonly rebalanceSettleMs: number;
   /** `MAX_SESSION_AGE_MS`: Sessions older than this (jittered) are told to reconnect; 0 = no limit. */
   readonly maxSessionAgeMs: number;
+  /** `FAILOVER_GRACE_MS`: Agents concerned by a sweep gap, a reaped replica or a Redis return are not marked stale this long; 0 = off. */
+  readonly failoverGraceMs: number;
+  /** `DAMPEN_SILENT_SHARE`: More than this share of this replica's agents silent at once holds their transitions; 0 = off. */
+  readonly dampenSilentShare: number;
+  /** `DAMPEN_MIN_AGENTS`: Mass silence needs at least this many silent agents. */
+  readonly dampenMinAgents: number;
+  /** `DAMPEN_MAX_MS`: Longest mass-silence hold. */
+  readonly dampenMaxMs: number;
   /**
    * gRPC TLS: certificate chain and key (PEM). With a CA too, clients must present a
    * certificate from it (mTLS) and a hello's agent_id must match the certificate's identity.
@@ -215,6 +223,10 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
     rebalanceTolerancePct: r.int('REBALANCE_TOLERANCE_PCT', S.REBALANCE_TOLERANCE_PCT.default, 0, 1000),
     rebalanceSettleMs: r.int('REBALANCE_SETTLE_MS', S.REBALANCE_SETTLE_MS.default, 0, 86_400_000),
     maxSessionAgeMs: r.int('MAX_SESSION_AGE_MS', S.MAX_SESSION_AGE_MS.default, 0, 30 * 86_400_000),
+    failoverGraceMs: r.int('FAILOVER_GRACE_MS', S.FAILOVER_GRACE_MS.default, 0, 3_600_000),
+    dampenSilentShare: readShare(r, 'DAMPEN_SILENT_SHARE', S.DAMPEN_SILENT_SHARE.default),
+    dampenMinAgents: r.int('DAMPEN_MIN_AGENTS', S.DAMPEN_MIN_AGENTS.default, 1, 1_000_000),
+    dampenMaxMs: r.int('DAMPEN_MAX_MS', S.DAMPEN_MAX_MS.default, 100, 86_400_000),
     tls: readTls(r),
     redisTlsCa: redisTlsCa ? readPem('REDIS_TLS_CA', redisTlsCa) : undefined,
     authTokens: readTokens(r),
@@ -232,6 +244,13 @@ export function compileOrchestratorConfig(raw: RawConfig): OrchestratorConfig {
     throw new ConfigError('DRAIN_WINDOW_MS', 'must be less than SHUTDOWN_GRACE_MS (agents need time to leave)');
   }
   return Object.freeze(config);
+}
+
+/** A share in [0, 1), written as a decimal (`0.3`). */
+function readShare(r: ConfigReader, name: string, fallback: number): number {
+  const v = r.string(name, String(fallback));
+  if (!/^(0(\.\d+)?|\.\d+)$/.test(v)) throw new ConfigError(name, `${JSON.stringify(v)} is not a share (a decimal from 0 up to, not including, 1)`);
+  return Number(v);
 }
 
 function readTls(r: ConfigReader): OrchestratorConfig['tls'] {

@@ -115,7 +115,7 @@ export class DeliveryRuns {
   /** A newer session owns the agent: this one ends. */
   fenced(session: Session): void {
     this.logger.info({ agentId: session.agentId, epoch: session.epoch }, 'session fenced by a newer one; closing');
-    session.close({ code: status.ABORTED, details: 'replaced by a newer session for the same agent id' });
+    session.close({ code: status.ABORTED, details: 'replaced by a newer session for the same agent id' }, true);
   }
 
   /** No new runs from now on (a run in progress ends after its script call). Idempotent. */

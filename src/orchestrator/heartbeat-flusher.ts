@@ -42,12 +42,26 @@ export class HeartbeatFlusher {
       const session = batch[i];
       if (outcomes[i] === 'fenced') {
         this.logger.info({ agentId: session.agentId, epoch: session.epoch }, 'session fenced by a newer one; closing');
-        session.close({ code: status.ABORTED, details: 'replaced by a newer session for the same agent id' });
+        session.close({ code: status.ABORTED, details: 'replaced by a newer session for the same agent id' }, true);
       } else if (outcomes[i] === 'missing' && session.state !== 'closed') {
         this.logger.warn({ agentId: session.agentId }, 'agent record missing in Redis; registering the session again');
         await this.reRegister(session);
       }
     }
+  }
+
+  /**
+   * Marks every live session as having a heartbeat to write, so the next flush rewrites their
+   * pulses at once (after this replica regained Redis: pulses sent meanwhile were not written).
+   */
+  markAllDirty(): number {
+    let n = 0;
+    for (const session of this.sessions.values()) {
+      if (session.state === 'closed') continue;
+      session.dirty = true;
+      n++;
+    }
+    return n;
   }
 }
 

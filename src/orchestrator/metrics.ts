@@ -42,6 +42,19 @@ export class OrchestratorMetrics {
   /** Open WatchCommand / WatchEvents streams on this replica, by kind. */
   readonly watchersOpen = new Gauge({ name: 'nexus_watchers_open', help: 'Open WatchCommand and WatchEvents streams on this replica', labelNames: ['kind'], registers: [this.registry] });
 
+  /** Dampening (docs/dampening.md): 1 while this replica holds its own agents for mass silence. */
+  readonly dampeningActive = new Gauge({ name: 'nexus_dampening_active', help: '1 while this replica holds its agents\' offline transitions (mass silence)', registers: [this.registry] });
+  /** Due transitions this replica's sweeps did not make because a hold covered the agent (each sweep counts again). */
+  readonly transitionsHeld = new Counter({ name: 'nexus_agent_transitions_held_total', help: 'Due stale/offline transitions held back by this replica\'s sweeps (counted per sweep)', registers: [this.registry] });
+  /** Agents whose due transition the last sweep of this replica held. */
+  readonly agentsHeld = new Gauge({ name: 'nexus_agents_held', help: 'Agents held by the last staleness sweep of this replica', registers: [this.registry] });
+  /** Holds active in the cluster (replicas held, plus `*`) as this replica's last sweep saw them. */
+  readonly activeHolds = new Gauge({ name: 'nexus_agent_holds', help: 'Active holds on agent transitions in the cluster (last sweep of this replica)', registers: [this.registry] });
+  /** Holds this replica set or found, by reason (mass_silence, redis_back, replica_down, sweep_gap). */
+  readonly holdsStarted = new Counter({ name: 'nexus_dampening_started_total', help: 'Holds begun by this replica, by reason', labelNames: ['reason'], registers: [this.registry] });
+  /** This replica's agents silent or gone without goodbye within the staleness window (silence watch). */
+  readonly silentAgents = new Gauge({ name: 'nexus_silent_agents', help: 'Agents of this replica silent or gone without goodbye in the last staleness window', registers: [this.registry] });
+
   private readonly pulseByKind = new Map<string, ReturnType<Counter['labels']>>();
   private readonly sentByKind = new Map<string, ReturnType<Counter['labels']>>();
   private readonly outcomes = new Map<string, ReturnType<Counter['labels']>>();

@@ -5,6 +5,7 @@ import type Redis from 'ioredis';
 import type { Logger } from '../shared/logger';
 import { Ticker } from '../shared/ticker';
 import { NEXUS_VERSION } from '../shared/version';
+import { AgentHolds } from '../redis-bridge/agent-holds';
 import { AgentRegistry } from '../redis-bridge/agent-registry';
 import { CommandStore } from '../redis-bridge/command-store';
 import { DeadLetters } from '../redis-bridge/dead-letters';
@@ -27,7 +28,7 @@ import { DeliveryRuns } from './delivery-runs';
 import { bindServer, buildGrpcServer, READINESS_SERVICE, serverCredentials } from './grpc-server';
 import { HeartbeatFlusher } from './heartbeat-flusher';
 import { OrchestratorMetrics, serveMetrics } from './metrics';
-import { PulseHandler } from './pulse-handler';
+import { PulseHandler, welcomeHeartbeatMs } from './pulse-handler';
 import { Readiness } from './readiness';
 import { MISSED_BEATS_TO_DEAD, ReplicaPresence } from './replica-presence';
 import { requestHandlers } from './request-handlers';
@@ -37,6 +38,7 @@ import { Rebalancer, REBALANCE_TICK_MS } from './rebalancer';
 import { SessionDrain } from './session-drain';
 import { RetryTimers } from './retry-timers';
 import { SessionRegistry } from './session-registry';
+import { SilenceWatch } from './silence-watch';
 import { StalenessMonitor } from './staleness-monitor';
 import { WatchService } from './watch/watch-service';
 import { ConsoleServer } from '../console/console-server';
@@ -85,6 +87,9 @@ export class Orchestrator {
   private readonly pulse: PulseHandler;
   private readonly tickers: Ticker[];
   private readonly presence: ReplicaPresence;
+  private readonly holds: AgentHolds;
+  private readonly silence: SilenceWatch;
+  private readonly flusher: HeartbeatFlusher;
   private readonly watches: WatchService;
   private readonly server: Server;
   private readonly health: HealthImplementation;
@@ -160,7 +165,10 @@ export class Orchestrator {
     this.server = server;
     this.health = health;
     this.drain = new SessionDrain(this.sessions, config.drainWindowMs);
-    this.readiness = new Readiness(this.probe, config.readinessProbeTimeoutMs, (ready) => this.onReadiness(ready), logger.child({ component: 'readiness' }));
+    this.readiness = new Readiness(this.probe, config.readinessProbeTimeoutMs, (ready) => this.onReadiness(ready), logger.child({ component: 'readiness' }), (downMs) => this.onRedisBack(downMs));
+    this.holds = new AgentHolds(this.redis, keys, config.eventsMaxLen, config.replicaId);
+    const heartbeatMs = welcomeHeartbeatMs(config);
+    this.silence = new SilenceWatch(this.sessions, agents, this.holds, config, heartbeatMs, (id, epoch, reason) => this.pulse.markOffline(id, epoch, reason), this.metrics, logger.child({ component: 'dampening' }));
     this.pulse = new PulseHandler({
       config,
       sessions: this.sessions,
@@ -174,6 +182,7 @@ export class Orchestrator {
       logger,
       // Refuse at once while Redis is known unreachable: registration would only hang and fail.
       accepting: () => this.state === 'running' && this.readiness.redisReachable,
+      silence: this.silence,
     });
     this.presence = new ReplicaPresence(replicas, events, config.replicaId, config.replicaBeatIntervalMs, () => ({
       address: config.advertiseAddress,
@@ -181,10 +190,11 @@ export class Orchestrator {
       startedAtMs: this.startedAtMs,
       connectedAgents: this.sessions.size,
       ready: this.readiness.ready,
-    }), logger.child({ component: 'presence' }));
+    }), logger.child({ component: 'presence' }), config.failoverGraceMs);
 
     const flusher = new HeartbeatFlusher(this.sessions, agents, (s) => this.pulse.reRegister(s), logger.child({ component: 'heartbeats' }));
-    const staleness = new StalenessMonitor(this.sessions, agents, config, logger.child({ component: 'staleness' }));
+    this.flusher = flusher;
+    const staleness = new StalenessMonitor(this.sessions, agents, config, this.metrics, logger.child({ component: 'staleness' }));
     const rebalancer = new Rebalancer({
       replicaId: config.replicaId,
       address: config.advertiseAddress,
@@ -197,6 +207,11 @@ export class Orchestrator {
       sessions: this.sessions,
       drain: this.drain,
       replicas: () => replicas.list(),
+      // Agents held by dampening are silent or gone, not placed: balance once they are back.
+      unsettled: async () => {
+        const held = await this.holds.list();
+        return held.length > 0 ? `agents held (${held.map((h) => `${h.field}: ${h.reason}`).join(', ')})` : undefined;
+      },
       publish: (n) => replicas.publishAgents(config.replicaId, n, config.replicaBeatIntervalMs * MISSED_BEATS_TO_DEAD),
       active: () => this.state === 'running' && this.readiness.ready,
       moves: this.metrics.rebalanceMoves,
@@ -209,6 +224,7 @@ export class Orchestrator {
       new Ticker(config.replicaBeatIntervalMs, () => this.presence.beat(), warn('replica beat')),
       new Ticker(config.heartbeatFlushMs, () => flusher.flush(), warn('heartbeat flush')),
       new Ticker(config.stalenessCheckIntervalMs, () => staleness.check(), warn('staleness check')),
+      new Ticker(SilenceWatch.tickMs(heartbeatMs), () => this.silence.tick(), warn('silence watch')),
       new Ticker(config.wakePollMs, () => this.delivery.pollWake(), warn('wake poll')),
       new Ticker(config.maintenanceIntervalMs, () => maintenance.run(), warn('command maintenance')),
       new Ticker(config.fanoutPollMs, this.fanouts.poll, warn('fan-out poll')),
@@ -331,6 +347,8 @@ export class Orchestrator {
       ['write last progress', () => this.progress.close()],
       ['apply last results', () => this.results.close()],
       ['stop loops', () => Promise.all(this.tickers.map((t) => t.close()))],
+      // Ends without goodbye that waited for the settle delay are written now.
+      ['write deferred disconnects', () => this.silence.close()],
       ['retire replica', () => wasRunning && this.presence.retire(reason)],
       ['close bell', () => this.bell.close()],
       ['stop grpc', () => this.server.forceShutdown()],
@@ -364,6 +382,23 @@ export class Orchestrator {
     this.drain.tellToLeave('replica lost redis');
   }
 
+  /**
+   * Redis answers again after an outage: pulses sent meanwhile were not written, so every live
+   * session's is rewritten at the next flush, and when the outage outlasted 2 replica beats
+   * (others hold this replica's agents only that long, then reap it) its agents are held for
+   * the failover grace (docs/dampening.md).
+   */
+  private onRedisBack(downMs: number): void {
+    if (this.state !== 'running') return;
+    const dirty = this.flusher.markAllDirty();
+    const { failoverGraceMs, replicaBeatIntervalMs } = this.config;
+    if (failoverGraceMs === 0 || downMs < 2 * replicaBeatIntervalMs) return;
+    this.holds.hold(this.config.replicaId, failoverGraceMs, 'redis_back', { down_ms: Math.round(downMs) }).then(({ started }) => {
+      if (started) this.metrics.holdsStarted.labels('redis_back').inc();
+      this.log.warn({ downMs: Math.round(downMs), sessions: dirty, graceMs: failoverGraceMs }, 'redis back: pulses rewritten; this replica\'s agents are held for the failover grace');
+    }, (err: Error) => this.log.warn({ err: err.message }, 'could not hold agents after redis returned'));
+  }
+
   /** Says once how callers are told apart; an open replica is a warning (docs/roles.md). */
   private logAuthMode(): void {
     const mode = authMode(this.config);
@@ -393,7 +428,7 @@ export class Orchestrator {
     const session = this.sessions.get(message.agentId);
     if (message.kind === 'replaced' && session && session.epoch < message.epoch) {
       this.log.info({ agentId: message.agentId, epoch: session.epoch, newerEpoch: message.epoch }, 'session replaced on another replica; closing');
-      session.close({ code: status.ABORTED, details: 'replaced by a newer session for the same agent id' });
+      session.close({ code: status.ABORTED, details: 'replaced by a newer session for the same agent id' }, true);
     }
   }
 }

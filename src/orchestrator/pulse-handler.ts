@@ -15,11 +15,17 @@ import type { ResultBatcher } from './result-batcher';
 import type { OrchestratorMetrics } from './metrics';
 import { Session } from './session';
 import type { SessionRegistry } from './session-registry';
+import type { SilenceWatch } from './silence-watch';
 
 type PulseCall = ServerDuplexStream<AgentMessage, OrchestratorMessage>;
 
 /** Trailer telling a refused agent when to try again (ms); the agent honours it. */
 export const RETRY_AFTER_HEADER = 'retry-after-ms';
+
+/** The longest heartbeat interval agents are told to use (Welcome): a third of the staleness threshold. */
+export function welcomeHeartbeatMs(config: Pick<OrchestratorConfig, 'stalenessThresholdMs'>): number {
+  return Math.max(100, Math.floor(config.stalenessThresholdMs / 3));
+}
 
 /** In-flight window of an agent that states no max_concurrency. */
 const DEFAULT_WINDOW = 4;
@@ -38,6 +44,8 @@ export interface PulseHandlerDeps {
   readonly logger: Logger;
   /** False while draining or before start: new sessions are refused with UNAVAILABLE. */
   readonly accepting: () => boolean;
+  /** Takes over ends without goodbye (mass silence, docs/dampening.md); without it they are written at once. */
+  readonly silence?: SilenceWatch;
 }
 
 /**
@@ -87,7 +95,8 @@ export class PulseHandler {
     call.on('cancelled', () => finish('cancelled by peer'));
     call.on('close', () => finish('stream closed'));
     call.on('end', () => {
-      // The agent half-closed its side: finish ours.
+      // The agent half-closed its side: finish ours. Not proof of an orderly end: grpc-js also
+      // ends the readable side when keepalive drops a dead link, so only a goodbye counts.
       if (session) session.close({ code: status.OK, details: 'bye' });
       else if (!call.writableEnded) call.end();
       finish('agent ended stream');
@@ -150,6 +159,7 @@ export class PulseHandler {
         case 'hello':
           return reject(status.FAILED_PRECONDITION, 'hello may be sent only once per stream');
         case 'goodbye':
+          session.orderly = true;
           this.log.debug({ agentId: session.agentId, reason: kind.goodbye.reason }, 'agent said goodbye');
           return;
         case 'commandAck':
@@ -178,7 +188,7 @@ export class PulseHandler {
 
   /** The longest heartbeat interval agents are told to use: a third of the staleness threshold. */
   get welcomeHeartbeatMs(): number {
-    return Math.max(100, Math.floor(this.deps.config.stalenessThresholdMs / 3));
+    return welcomeHeartbeatMs(this.deps.config);
   }
 
   private async register(call: PulseCall, hello: Hello): Promise<Session> {
@@ -190,7 +200,7 @@ export class PulseHandler {
     const session = new Session(call, hello.agentId, sessionId, takeover.epoch, profile, window, hello.acceptsCommandBatches, call.getPeer(), (kind) => metrics.countSent(kind));
 
     const displaced = sessions.add(session);
-    if (displaced) displaced.close({ code: status.ABORTED, details: 'replaced by a newer session for the same agent id' });
+    if (displaced) displaced.close({ code: status.ABORTED, details: 'replaced by a newer session for the same agent id' }, true);
     if (takeover.previousReplica && takeover.previousReplica !== config.replicaId && takeover.previousState !== 'offline') {
       void bell.ring(takeover.previousReplica, { kind: 'replaced', agentId: hello.agentId, epoch: takeover.epoch });
     }
@@ -219,15 +229,31 @@ export class PulseHandler {
     session.epoch = takeover.epoch;
   }
 
-  /** Forgets a session that ended and marks the agent offline unless a newer session owns it. */
+  /**
+   * Forgets a session that ended and marks the agent offline unless a newer session owns it.
+   * An end without goodbye goes to the silence watch, which may defer it or, while this
+   * replica holds its agents, leave it to the sweep (docs/dampening.md).
+   */
   private release(session: Session, reason: string): void {
-    const { config, sessions, agents, metrics } = this.deps;
+    const { sessions, metrics, silence } = this.deps;
     session.state = 'closed';
     if (!sessions.remove(session)) return; // replaced locally: the newer session owns the id
     metrics.connectedAgents.set(sessions.size);
-    agents.disconnect(session.agentId, session.epoch, config.replicaId, reason).then(
-      (marked) => this.log.info({ agentId: session.agentId, sessionId: session.sessionId, reason, markedOffline: marked }, 'agent disconnected'),
-      (err: Error) => this.log.warn({ agentId: session.agentId, err: err.message }, 'could not record disconnect; the staleness sweep will'),
-    );
+    if (!session.orderly && silence?.sessionEnded(session, reason)) {
+      this.log.info({ agentId: session.agentId, sessionId: session.sessionId, reason, held: silence.holding }, silence.holding ? 'agent disconnected; left to the sweep while dampening' : 'agent disconnected; offline written after the settle delay');
+      return;
+    }
+    void this.markOffline(session.agentId, session.epoch, reason, session.sessionId);
   }
+
+  /** Writes an agent offline (fenced by epoch); a failure is logged, the sweep catches up. */
+  readonly markOffline = async (agentId: string, epoch: number, reason: string, sessionId?: string): Promise<void> => {
+    const { config, agents } = this.deps;
+    try {
+      const marked = await agents.disconnect(agentId, epoch, config.replicaId, reason);
+      this.log.info({ agentId, sessionId, reason, markedOffline: marked }, 'agent disconnected');
+    } catch (err) {
+      this.log.warn({ agentId, err: (err as Error).message }, 'could not record disconnect; the staleness sweep will');
+    }
+  };
 }

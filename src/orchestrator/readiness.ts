@@ -22,6 +22,8 @@ export class Readiness {
     private readonly timeoutMs: number,
     private readonly onChange: (ready: boolean) => void,
     private readonly logger: Logger,
+    /** Called when Redis answers again after an outage, with how long it was unreachable (ms). */
+    private readonly onRecovered: (downForMs: number) => void = () => undefined,
   ) {}
 
   get ready(): boolean {
@@ -36,8 +38,10 @@ export class Readiness {
         await once(this.probe, 'ready', { signal: AbortSignal.timeout(this.timeoutMs) });
       }
       await this.pingWithin(this.timeoutMs);
+      const downForMs = this.redisDownForMs;
       this.redisOk = true;
       this.downSince = 0;
+      if (downForMs > 0) this.onRecovered(downForMs);
     } catch (err) {
       if (this.redisOk) this.logger.warn({ err: (err as Error).message }, 'readiness probe failed: redis unreachable');
       this.redisOk = false;

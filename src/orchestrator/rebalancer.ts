@@ -35,6 +35,8 @@ export interface RebalancerDeps {
   readonly drain: SessionDrain;
   /** Every live replica's record. */
   readonly replicas: () => Promise<ReplicaRecord[]>;
+  /** A reason not to move agents now (dampening holds agents somewhere: the fleet is not in a steady state), or undefined. */
+  readonly unsettled: () => Promise<string | undefined>;
   /** Publishes how many agents this replica holds (between its beats). */
   readonly publish: (connectedAgents: number) => Promise<void>;
   /** This replica runs and reaches Redis (else it neither moves nor is a target). */
@@ -82,7 +84,13 @@ export class Rebalancer {
     if (!this.deps.active()) return;
     const now = performance.now();
     if (this.settings.maxSessionAgeMs > 0) this.endOldSessions(now, replicas);
-    if (this.settings.ratePerSec > 0) this.rebalance(now, replicas);
+    if (this.settings.ratePerSec === 0) return;
+    const unsettled = await this.deps.unsettled();
+    if (unsettled) {
+      if (this.round) this.endRound(now, `paused: ${unsettled}`);
+      return;
+    }
+    this.rebalance(now, replicas);
   };
 
   private rebalance(now: number, replicas: readonly ReplicaRecord[]): void {

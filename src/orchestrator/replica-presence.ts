@@ -19,6 +19,8 @@ export class ReplicaPresence {
     private readonly beatIntervalMs: number,
     private readonly facts: () => ReplicaFacts,
     private readonly logger: Logger,
+    /** A reaped replica's agents are held this long (docs/dampening.md); 0: not held. */
+    private readonly failoverGraceMs = 0,
   ) {}
 
   private get deadAfterMs(): number {
@@ -31,8 +33,8 @@ export class ReplicaPresence {
       await this.events.emit('replica_up', { replica: this.replicaId });
       this.announced = true;
     }
-    const reaped = await this.replicas.reap(this.deadAfterMs, this.replicaId);
-    if (reaped.length > 0) this.logger.warn({ replicas: reaped }, 'reaped replicas that stopped beating');
+    const reaped = await this.replicas.reap(this.deadAfterMs, this.replicaId, this.failoverGraceMs);
+    if (reaped.length > 0) this.logger.warn({ replicas: reaped, holdMs: this.failoverGraceMs }, 'reaped replicas that stopped beating; their agents are held for the failover grace');
   }
 
   /** Removes this replica and emits `replica_down` (clean shutdown). */

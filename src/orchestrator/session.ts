@@ -25,6 +25,12 @@ export class Session {
   dirty = false;
   /** Commands sent on this session without a result yet (for the active-tasks gauge). */
   inflight = 0;
+  /**
+   * The session ended in an orderly way (goodbye, drain, replacement): its end is
+   * written at once. Any other end (stream error, cancel, closed for silence) may be a
+   * partition and counts as silence (silence-watch.ts, docs/dampening.md).
+   */
+  orderly = false;
 
   constructor(
     readonly call: PulseCall,
@@ -61,9 +67,11 @@ export class Session {
     return this.call.write(message);
   }
 
-  /** Ends the stream with `status` (OK ends it cleanly). Idempotent. */
-  close(status: Pick<StatusObject, 'code' | 'details'>): void {
+  /** Ends the stream with `status` (OK ends it cleanly); `orderly`: see the field. Idempotent. */
+  close(status: Pick<StatusObject, 'code' | 'details'>, orderly = false): void {
     if (this.state === 'closed') return;
+    // A drained session that did not leave by the deadline was still told to go.
+    this.orderly ||= orderly || this.state === 'draining';
     this.state = 'closed';
     if (this.call.writableEnded || this.call.destroyed) return;
     if (status.code === 0) this.call.end();

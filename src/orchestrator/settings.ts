@@ -10,7 +10,8 @@ const COMMANDS = 'Commands';
 const INGRESS = 'Ingress and maintenance';
 const TLS = 'TLS';
 const AUTH = 'Identity and roles';
-const BALANCE = 'Balancing';
+const BALANCE = 'Balancing (docs/balancing.md)';
+const DAMPENING = 'Dampening (docs/dampening.md)';
 
 /**
  * Every orchestrator setting: the defaults `compileOrchestratorConfig` uses, and the text of
@@ -88,6 +89,11 @@ export const ORCHESTRATOR_SETTINGS = Object.freeze({
   TLS_KEY: setting(TLS, '', 'private key (PEM file) of `TLS_CERT`'),
   TLS_CA: setting(TLS, '', 'with TLS: clients must present a certificate from this CA (mutual TLS) naming the agent id they say hello with'),
   REDIS_TLS_CA: setting(TLS, '', 'CA (PEM file) to verify a `rediss://` Redis with; the system CAs when unset'),
+
+  FAILOVER_GRACE_MS: setting(DAMPENING, 30_000, 'after a gap in the staleness sweeps (Redis or every replica was down), a reaped replica, or this replica regaining Redis, the agents concerned are not marked stale for this long, so they can pulse or reconnect first; 0 turns it off'),
+  DAMPEN_SILENT_SHARE: setting(DAMPENING, 0.3, 'more than this share of this replica\'s agents silent (or gone without goodbye) within one staleness window: their offline transitions are held; 0 turns it off'),
+  DAMPEN_MIN_AGENTS: setting(DAMPENING, 10, 'mass silence needs at least this many silent agents on the replica'),
+  DAMPEN_MAX_MS: setting(DAMPENING, 300_000, 'longest hold for mass silence: afterwards the held agents go stale and offline as usual (delayed, not lost)'),
 
   AUTH_TOKENS_FILE: setting(AUTH, '', 'without client certificates: bearer tokens callers send as `authorization: Bearer <token>`, one `<role> <name> <sha256 hex of the token>` per line (roles `agent`, `viewer`, `operator`; docs/roles.md). With `TLS_CA` the certificate decides and this is not used; with neither the replica is open (a warning at start, `nexus_auth_open` 1)'),
 });

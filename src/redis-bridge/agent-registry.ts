@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import { agentTerms, matchesSelector, type Selector } from '../shared/selector';
 import { parseAgentRecord, profileFields, type AgentProfile, type AgentRecord, type AgentStateName } from './agent-record';
 import type { NexusKeys } from './keys';
-import { decodeConnectReply, decodeFlag, decodeHeartbeatReply, decodeSweepReply } from './script-replies';
+import { decodeConnectReply, decodeFlag, decodeHeartbeatReply, decodeSweepReply, type SweepResult } from './script-replies';
 
 /** Limits that bound the agent registry. */
 export interface AgentRegistryLimits {
@@ -53,6 +53,23 @@ export interface AgentFilter {
   /** Agents this selector matches (same semantics as the label index). */
   readonly selector?: Selector;
 }
+
+/** Rules of one staleness sweep (sweepAgents-9.lua). */
+export interface SweepRules {
+  readonly staleAfterMs: number;
+  readonly offlineAfterMs: number;
+  /** Replica beat interval: a live replica silent for 2 beats holds its agents. */
+  readonly replicaBeatMs: number;
+  /** A previous sweep longer ago than this is a gap (pulses could not be written). */
+  readonly gapAfterMs: number;
+  /** Cluster hold set after a gap (0: none). */
+  readonly failoverGraceMs: number;
+}
+
+/** Most agents one sweep moves per transition. */
+const SWEEP_MOVE_LIMIT = 1000;
+/** Most agents one sweep examines per transition (held ones included): bounds the script's run time. */
+const SWEEP_SCAN_LIMIT = 5000;
 
 /** Hard cap on records examined by one page request, so a selective filter stays cheap. */
 const MAX_SCANNED_PER_PAGE = 5000;
@@ -113,13 +130,37 @@ export class AgentRegistry {
     ));
   }
 
-  /** Runs one staleness sweep; returns how many agents changed state (forgotten ones leave the label index). */
-  async sweep(staleAfterMs: number, offlineAfterMs: number, replicaId: string): Promise<{ stale: number; offline: number; forgotten: number }> {
+  /**
+   * Runs one staleness sweep; returns how many agents changed state (forgotten ones leave the
+   * label index), how many due transitions holds kept back, and holds that ended or began
+   * (docs/dampening.md).
+   */
+  async sweep(rules: SweepRules, replicaId: string): Promise<SweepResult> {
     const k = this.keys;
     return decodeSweepReply(await this.redis.sweepAgents(
-      k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentIndex, k.events, k.agentTerms,
-      k.agentPrefix, staleAfterMs, offlineAfterMs, this.limits.recordTtlMs, 1000, this.limits.eventsMaxLen, replicaId, k.labelPrefix,
+      k.agentsOnline, k.agentsStale, k.agentsOffline, k.agentIndex, k.events, k.agentTerms, k.agentHolds, k.replicas, k.lastSweep,
+      k.agentPrefix, rules.staleAfterMs, rules.offlineAfterMs, this.limits.recordTtlMs, SWEEP_MOVE_LIMIT, this.limits.eventsMaxLen, replicaId, k.labelPrefix,
+      rules.replicaBeatMs, rules.gapAfterMs, rules.failoverGraceMs, SWEEP_SCAN_LIMIT,
     ));
+  }
+
+  /** Last pulses (Redis-clock ms) of agents listed online; null for an agent not online. */
+  async onlineSince(agentIds: readonly string[]): Promise<(number | null)[]> {
+    if (agentIds.length === 0) return [];
+    const scores = await this.redis.zmscore(this.keys.agentsOnline, ...agentIds);
+    return scores.map((s) => (s === null ? null : Number(s)));
+  }
+
+  /** Current session epochs of agents (0 for a missing record), in one round trip. */
+  async epochs(agentIds: readonly string[]): Promise<number[]> {
+    if (agentIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of agentIds) pipeline.hget(this.keys.agent(id), 'epoch');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, epoch]) => {
+      if (err) throw err;
+      return Number(epoch ?? 0);
+    });
   }
 
   /** Agent counts by state over the whole cluster (three O(1) reads). */

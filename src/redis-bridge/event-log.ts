@@ -7,7 +7,8 @@ export type EventType =
   | 'command_retrying' | 'command_dead' | 'command_cancelled'
   | 'agent_connected' | 'agent_disconnected' | 'agent_stale'
   | 'replica_up' | 'replica_down'
-  | 'dead_letters_purged';
+  | 'dead_letters_purged'
+  | 'dampening_started' | 'dampening_ended';
 
 /**
  * Appends events that are not part of a larger atomic step (those are emitted inside their

@@ -65,6 +65,13 @@ export class NexusKeys {
   readonly fanoutAgentsPrefix: string;
   /** Prefix of a fan-out's skipped (offline) agents (`<prefix>:fanout-skipped:<parent id>`, zset, score 0). */
   readonly fanoutSkippedPrefix: string;
+  /**
+   * Holds on agents' state transitions (hash: replica id, or `*` for every agent ->
+   * `<until ms>|<reason>`); bounded by the number of replicas (docs/dampening.md).
+   */
+  readonly agentHolds: string;
+  /** When the staleness sweep last ran (string, Redis-clock ms): a gap means pulses could not be written. */
+  readonly lastSweep: string;
 
   constructor(readonly prefix: string) {
     this.commandsStream = `${prefix}:commands:stream`;
@@ -91,6 +98,8 @@ export class NexusKeys {
     this.commandsWaiting = `${prefix}:commands:waiting`;
     this.fanoutAgentsPrefix = `${prefix}:fanout-agents:`;
     this.fanoutSkippedPrefix = `${prefix}:fanout-skipped:`;
+    this.agentHolds = `${prefix}:agents:holds`;
+    this.lastSweep = `${prefix}:agents:last-sweep`;
   }
 
   /** Agent record (hash): owner replica, session, epoch, state, hello fields, metrics. */

@@ -39,9 +39,13 @@ export class ReplicaRegistry {
     );
   }
 
-  /** Removes replicas silent for `deadAfterMs` (one `replica_down` each); returns their ids. */
-  async reap(deadAfterMs: number, reaperId: string): Promise<string[]> {
-    return decodeReapReply(await this.redis.reapReplicas(this.keys.replicas, this.keys.events, deadAfterMs, this.eventsMaxLen, reaperId));
+  /**
+   * Removes replicas silent for `deadAfterMs` (one `replica_down` each) and holds each one's
+   * agents for `graceMs` (0: no hold) so they can reconnect elsewhere before the sweep marks
+   * them stale; returns their ids.
+   */
+  async reap(deadAfterMs: number, reaperId: string, graceMs = 0): Promise<string[]> {
+    return decodeReapReply(await this.redis.reapReplicas(this.keys.replicas, this.keys.events, this.keys.agentHolds, deadAfterMs, this.eventsMaxLen, reaperId, graceMs));
   }
 
   /**

@@ -14,6 +14,8 @@ declare module 'ioredis' {
     sweepAgents(...args: Arg[]): Result<unknown, Context>;
     beatReplica(...args: Arg[]): Result<unknown, Context>;
     reapReplicas(...args: Arg[]): Result<unknown, Context>;
+    holdAgents(...args: Arg[]): Result<unknown, Context>;
+    releaseHold(...args: Arg[]): Result<unknown, Context>;
     emitEvent(...args: Arg[]): Result<unknown, Context>;
     routeCommands(...args: Arg[]): Result<unknown, Context>;
     rejectEntry(...args: Arg[]): Result<unknown, Context>;

@@ -137,11 +137,37 @@ export function decodeHeartbeatReply(reply: unknown): 'ok' | 'fenced' | 'missing
   throw new ScriptReplyError('recordHeartbeat', `code ${code}`);
 }
 
-/** sweepAgents: { became stale, became offline, forgotten }. */
-export function decodeSweepReply(reply: unknown): { stale: number; offline: number; forgotten: number } {
+/** What one staleness sweep did (sweepAgents' reply). */
+export interface SweepResult {
+  stale: number;
+  offline: number;
+  forgotten: number;
+  /** Due transitions not made because a hold (or a silent replica) covered the agent. */
+  held: number;
+  /** `sweep_gap` when this sweep found a gap and set the cluster's failover grace, else ''. */
+  gap: string;
+  /** Holds active after this sweep (replicas held, plus `*`). */
+  activeHolds: number;
+  /** Holds that reached their until and were removed (replica ids, or `*`). */
+  holdsEnded: string[];
+}
+
+/** sweepAgents: { stale, offline, forgotten, held, gap, active holds, ended holds... }. */
+export function decodeSweepReply(reply: unknown): SweepResult {
   const v = list('sweepAgents', reply);
-  if (v.length !== 3) throw new ScriptReplyError('sweepAgents', `${v.length} values`);
-  return { stale: int('sweepAgents', v[0], 'stale'), offline: int('sweepAgents', v[1], 'offline'), forgotten: int('sweepAgents', v[2], 'forgotten') };
+  if (v.length < 6) throw new ScriptReplyError('sweepAgents', `${v.length} values`);
+  const n = (i: number, what: string): number => int('sweepAgents', v[i], what);
+  return {
+    stale: n(0, 'stale'), offline: n(1, 'offline'), forgotten: n(2, 'forgotten'), held: n(3, 'held'),
+    gap: String(v[4]), activeHolds: n(5, 'active holds'), holdsEnded: v.slice(6).map(String),
+  };
+}
+
+/** holdAgents: { Redis now (ms), started (1: `dampening_started` emitted) }. */
+export function decodeHoldReply(reply: unknown): { nowMs: number; started: boolean } {
+  const v = list('holdAgents', reply);
+  if (v.length !== 2) throw new ScriptReplyError('holdAgents', `${v.length} values`);
+  return { nowMs: int('holdAgents', v[0], 'now'), started: int('holdAgents', v[1], 'started') === 1 };
 }
 
 /** reapReplicas: the ids removed. */

@@ -82,6 +82,9 @@ export const FAST_ORCHESTRATOR_ENV = {
   SHUTDOWN_GRACE_MS: '5000',
   // Off unless a test asks for it: several replicas per test would all want port 8080.
   CONSOLE_PORT: '0',
+  // Dampening bounds scaled like the thresholds above (docs/dampening.md).
+  FAILOVER_GRACE_MS: '3000',
+  DAMPEN_MAX_MS: '5000',
 };
 
 /**

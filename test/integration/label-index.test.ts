@@ -102,7 +102,7 @@ describe('the agent label index', () => {
     expect(await registry.disconnect('db-2', epoch, 'replica-a', 'test')).toBe(true);
     // A registry that keeps offline agents for 1 ms; thresholds so long nobody online moves.
     const forgetful = new AgentRegistry(db, keys, { ...limits, recordTtlMs: 1 });
-    await waitFor('db-2 forgotten', async () => (await forgetful.sweep(3_600_000, 3_600_000, 'replica-a')).forgotten === 1);
+    await waitFor('db-2 forgotten', async () => (await forgetful.sweep({ staleAfterMs: 3_600_000, offlineAfterMs: 3_600_000, replicaBeatMs: 1000, gapAfterMs: 3_600_000, failoverGraceMs: 0 }, 'replica-a')).forgotten === 1);
     delete AGENTS['db-2'];
     expect(await index()).toEqual(expectedIndex(AGENTS));
     expect(await db.hexists(keys.agentTerms, 'db-2')).toBe(0);

@@ -95,6 +95,7 @@ describe('orchestrator configuration', () => {
       maintenanceIntervalMs: 1000, wakePollMs: 1000, consumerRetireIdleMs: 3_600_000, redisLossDrainMs: 10_000,
       agentReconnectLimit: 30, agentReconnectWindowMs: 60_000, sessionAdmissionRate: 1000, maxWatchers: 100, maxFanout: 10_000, fanoutPollMs: 100,
       rebalanceRate: 50, rebalanceTolerancePct: 10, rebalanceSettleMs: 60_000, maxSessionAgeMs: 0,
+      failoverGraceMs: 30_000, dampenSilentShare: 0.3, dampenMinAgents: 10, dampenMaxMs: 300_000,
       tls: undefined, redisTlsCa: undefined,
     });
   });
@@ -110,6 +111,12 @@ describe('orchestrator configuration', () => {
     expect(new Set(ORCHESTRATOR_VARIABLES).size).toBe(ORCHESTRATOR_VARIABLES.length);
   });
 
+  it('reads DAMPEN_SILENT_SHARE as a share from 0 (off) up to, not including, 1', () => {
+    expect(compileOrchestratorConfig({ DAMPEN_SILENT_SHARE: '0.5' }).dampenSilentShare).toBe(0.5);
+    expect(compileOrchestratorConfig({ DAMPEN_SILENT_SHARE: '0' }).dampenSilentShare).toBe(0);
+    for (const bad of ['1', '1.5', '-0.1', '30%']) expect(errorOf(() => compileOrchestratorConfig({ DAMPEN_SILENT_SHARE: bad })).variable).toBe('DAMPEN_SILENT_SHARE');
+  });
+
   it('computes the documented derived defaults', () => {
     expect(compileOrchestratorConfig({}).offlineThresholdMs).toBe(120_000);
     expect(compileOrchestratorConfig({ STALENESS_THRESHOLD_SEC: '45' }).offlineThresholdMs).toBe(90_000);
@@ -123,7 +130,7 @@ describe('orchestrator configuration', () => {
   it.each(numericSettings(ORCHESTRATOR_SETTINGS))('rejects a non-number %s, naming it', (name) => {
     const err = errorOf(() => compileOrchestratorConfig({ [name]: 'x' }));
     expect(err.variable).toBe(name);
-    expect(err.message).toMatch(new RegExp(`^${name}: "x" is not (an integer|a number of seconds)$`));
+    expect(err.message).toMatch(new RegExp(`^${name}: "x" is not (an integer|a number of seconds|a share \\(.*\\))$`));
   });
 
   it.each([

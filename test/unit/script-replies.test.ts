@@ -93,6 +93,8 @@ describe('small replies', () => {
     expect(() => decodeFlag('ackCommand', 'OK')).toThrow('ackCommand: unexpected reply: code is not an integer: "OK"');
     expect(decodeCancelReply(['cancel_requested', 'r3'])).toEqual({ outcome: 'cancel_requested', owner: 'r3' });
     expect(() => decodeCancelReply(['gone', ''])).toThrow('unknown outcome "gone"');
-    expect(decodeSweepReply([1, 2, 3])).toEqual({ stale: 1, offline: 2, forgotten: 3 });
+    expect(decodeSweepReply([1, 2, 3, 4, '', 1, '*'])).toEqual({ stale: 1, offline: 2, forgotten: 3, held: 4, gap: '', activeHolds: 1, holdsEnded: ['*'] });
+    expect(decodeSweepReply([0, 0, 0, 0, 'sweep_gap', 1])).toMatchObject({ gap: 'sweep_gap', activeHolds: 1, holdsEnded: [] });
+    expect(() => decodeSweepReply([1, 2, 3])).toThrow('sweepAgents: unexpected reply: 3 values');
   });
 });

@@ -4,7 +4,7 @@ import { qs } from './api.js';
 import { useEventSource } from './sse.js';
 import { Cli, Empty, FilterInput, Link, LiveDot, fmtTime, sh, useQuery } from './ui.js';
 
-const TYPES = ['command_queued', 'command_delivered', 'command_succeeded', 'command_failed', 'command_retrying', 'command_dead', 'command_cancelled', 'agent_connected', 'agent_disconnected', 'agent_stale', 'replica_up', 'replica_down', 'dead_letters_purged'];
+const TYPES = ['command_queued', 'command_delivered', 'command_succeeded', 'command_failed', 'command_retrying', 'command_dead', 'command_cancelled', 'agent_connected', 'agent_disconnected', 'agent_stale', 'replica_up', 'replica_down', 'dead_letters_purged', 'dampening_started', 'dampening_ended'];
 const KEEP = 500;
 
 export function Events() {

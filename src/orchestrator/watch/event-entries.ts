@@ -14,6 +14,7 @@ const TYPES: Record<EventType, true> = {
   agent_connected: true, agent_disconnected: true, agent_stale: true,
   replica_up: true, replica_down: true,
   dead_letters_purged: true,
+  dampening_started: true, dampening_ended: true,
 };
 
 /** The event types a WatchEvents filter may name. */
