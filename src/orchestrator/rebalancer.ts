@@ -107,7 +107,7 @@ export class Rebalancer {
       if (now < this.coolUntil || plan.surplus === 0) return;
       this.round = { left: plan.surplus, ratePerSec: plan.ratePerSec, targets: plan.targets.map((t) => ({ ...t })) };
       this.budget = 0;
-      deps.logger.info({ agents: live.length, fairShare: round1(plan.fairShare), tolerance: plan.tolerance, moving: plan.surplus, ratePerSec: plan.ratePerSec, to: targetsOf(plan) }, 'holding more than the fair share: moving agents to lighter replicas');
+      deps.logger.info({ agents: live.length, fairShare: round1(plan.fairShare), tolerance: plan.tolerance, moving: plan.surplus, ratePerSec: plan.ratePerSec, to: targetsOf(plan) }, 'above its share of the fleet: moving agents to lighter replicas');
     }
     const r = this.round;
     // Only to replicas still there and ready.
