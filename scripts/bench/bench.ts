@@ -194,6 +194,17 @@ async function main(): Promise<void> {
       const m = (f: (r: LatencyRun) => number) => median(rs.map(f));
       console.log(`| ${key} | ${m((r) => r.receipt.p50)} | ${m((r) => r.receipt.p99)} | ${m((r) => r.receipt.max)} | ${m((r) => r.done.p50)} | ${m((r) => r.done.p99)} | ${m((r) => r.done.max)} |`);
     }
+    const withHops = [...latency].filter(([, rs]) => rs.every((r) => r.hops));
+    if (withHops.length > 0) {
+      console.log('\nNexus per hop, ms (median over rounds): XADD -> routed and handed to delivery | -> handler starts on the agent | -> result applied; replicas\' event-loop lag meanwhile');
+      console.log('| Rate | routed p50 | routed p99 | to agent p50 | to agent p99 | result applied p50 | result applied p99 | replica lag p99 (worst 250 ms) | replica lag max |');
+      console.log('|---|---|---|---|---|---|---|---|---|');
+      for (const [key, rs] of withHops) {
+        const m = (f: (h: NonNullable<LatencyRun['hops']>) => number) => median(rs.map((r) => f(r.hops!)));
+        const lag = (f: (l: NonNullable<LatencyRun['replicaLag']>) => number) => median(rs.map((r) => (r.replicaLag ? f(r.replicaLag) : NaN)));
+        console.log(`| ${key} | ${m((h) => h.routed.p50)} | ${m((h) => h.routed.p99)} | ${m((h) => h.toAgent.p50)} | ${m((h) => h.toAgent.p99)} | ${m((h) => h.resultApplied.p50)} | ${m((h) => h.resultApplied.p99)} | ${lag((l) => l.p99Ms)} | ${lag((l) => l.maxMs)} |`);
+      }
+    }
   }
   if (fleet.nexus.length || fleet.bare.length) printFleet(fleet.nexus, fleet.bare, { replicas: FLEET.replicas, swarms: Math.ceil(FLEET.agents / FLEET.perSwarm), heartbeatS: FLEET.heartbeatS });
   if (storm.length > 0) printStorm(storm);

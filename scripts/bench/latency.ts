@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import BeeQueue from 'bee-queue';
 import { Queue, Worker } from 'bullmq';
 import { startNexus } from './nexus-e2e';
+import { scrapeReplica } from './replica-metrics';
 import { sleep } from './wait-until';
 
 /** Latency percentiles in ms. */
@@ -18,6 +19,14 @@ export interface LatencyRun {
   offered: number;
   receipt: Percentiles;
   done: Percentiles;
+  /**
+   * Nexus only, where the time goes, per command: XADD -> routed and handed to a delivery
+   * (`delivered_at` on the record), -> the agent's handler starts (its execution log), -> the
+   * result applied (`finished_at`). Redis clock and the agents' clock are the same machine's.
+   */
+  hops?: { routed: Percentiles; toAgent: Percentiles; resultApplied: Percentiles };
+  /** Nexus only: the replicas' event-loop lag while the load was offered (worst p99 of any 250 ms poll, and the max), ms. */
+  replicaLag?: { p99Ms: number; maxMs: number };
 }
 
 
@@ -48,7 +57,21 @@ export async function nexusLatency(port: number, rate: number, ms: number): Prom
   const nexus = await startNexus(port, { replicas: 3, agents: 30, concurrency: 16 }, { EXECUTION_LOG: log });
   const addedAt = new Map<string, number>();
   let n = 0;
+  const lag = { p99Ms: 0, maxMs: 0 };
+  let offering = true;
+  // prom-client resets its event-loop histogram at every scrape: each poll covers the last 250 ms.
+  const sampling = (async () => {
+    while (offering) {
+      for (const s of await Promise.all(nexus.replicas.map((r) => scrapeReplica(r.metricsPort).catch(() => undefined)))) {
+        if (!s) continue;
+        lag.p99Ms = Math.max(lag.p99Ms, s.lagP99S * 1000);
+        lag.maxMs = Math.max(lag.maxMs, s.lagMaxS * 1000);
+      }
+      await sleep(250);
+    }
+  })();
   try {
+    await Promise.all(nexus.replicas.map((r) => scrapeReplica(r.metricsPort)));
     await offer(rate, ms, async (count) => {
       const pipeline = nexus.redis.pipeline();
       const ids: string[] = [];
@@ -60,18 +83,43 @@ export async function nexusLatency(port: number, rate: number, ms: number): Prom
       replies.forEach(([, entryId], i) => addedAt.set(ids[i], Number(String(entryId).split('-')[0])));
     });
     while (Number(await nexus.redis.hget('nexus:commands:counts', 'succeeded')) < addedAt.size) await sleep(20);
+    offering = false;
+    await sampling;
     await sleep(300); // let the swarm's execution log flush
     const receipt: number[] = [];
+    const startedAt = new Map<string, number>();
     for (const line of readFileSync(log, 'utf8').split('\n').filter(Boolean)) {
       const run = JSON.parse(line) as { command_id: string; t: number };
       const at = addedAt.get(run.command_id);
-      if (at !== undefined) receipt.push(run.t - at);
+      if (at === undefined) continue;
+      receipt.push(run.t - at);
+      startedAt.set(run.command_id, run.t);
     }
     const pipeline = nexus.redis.pipeline();
-    for (const id of addedAt.keys()) pipeline.hget(`nexus:command:${id}`, 'finished_at');
-    const done = ((await pipeline.exec()) ?? []).map(([, f], i) => Number(f) - [...addedAt.values()][i]);
-    return { offered: addedAt.size, receipt: percentiles(receipt), done: percentiles(done) };
+    for (const id of addedAt.keys()) pipeline.hmget(`nexus:command:${id}`, 'delivered_at', 'finished_at');
+    const records = ((await pipeline.exec()) ?? []).map(([, v]) => (v as (string | null)[]).map(Number));
+    const ids = [...addedAt.keys()];
+    const done: number[] = [];
+    const hops = { routed: [] as number[], toAgent: [] as number[], resultApplied: [] as number[] };
+    records.forEach(([deliveredAt, finishedAt], i) => {
+      const added = addedAt.get(ids[i])!;
+      const started = startedAt.get(ids[i]);
+      done.push(finishedAt - added);
+      if (!deliveredAt || started === undefined) return;
+      hops.routed.push(deliveredAt - added);
+      hops.toAgent.push(started - deliveredAt);
+      hops.resultApplied.push(finishedAt - started);
+    });
+    return {
+      offered: addedAt.size,
+      receipt: percentiles(receipt),
+      done: percentiles(done),
+      hops: { routed: percentiles(hops.routed), toAgent: percentiles(hops.toAgent), resultApplied: percentiles(hops.resultApplied) },
+      replicaLag: { p99Ms: Math.round(lag.p99Ms), maxMs: Math.round(lag.maxMs) },
+    };
   } finally {
+    offering = false;
+    await sampling;
     await nexus.stop();
     rmSync(dir, { recursive: true, force: true });
   }
