@@ -32,13 +32,16 @@ export class NexusCluster {
   /** Every child's warnings and errors go to a file here, so a failed wait can say why. */
   private readonly logDir = mkdtempSync(join(tmpdir(), 'nexus-bench-logs-'));
 
-  private constructor(private readonly redisPort: number) {
+  private constructor(private readonly redisPort: number, private readonly nodeArgs: readonly string[] = []) {
     this.redis = new Redis(redisPort, '127.0.0.1');
   }
 
-  /** Starts `count` replicas (ids bench-r1..N) and resolves when each reports ready. */
-  static async start(redisPort: number, count: number, env: Record<string, string> = {}): Promise<NexusCluster> {
-    const cluster = new NexusCluster(redisPort);
+  /**
+   * Starts `count` replicas (ids bench-r1..N) and resolves when each reports ready.
+   * `nodeArgs`: node options for the replicas (e.g. a preloaded profiler).
+   */
+  static async start(redisPort: number, count: number, env: Record<string, string> = {}, nodeArgs: readonly string[] = []): Promise<NexusCluster> {
+    const cluster = new NexusCluster(redisPort, nodeArgs);
     try {
       for (let i = 1; i <= count; i++) await cluster.spawnReplica(env);
       await cluster.waitReady(cluster.replicas);
@@ -59,7 +62,7 @@ export class NexusCluster {
   private async spawnReplica(env: Record<string, string>): Promise<BenchReplica> {
     const id = `bench-r${this.replicas.length + 1}`;
     const [grpcPort, metricsPort] = [await freePort(), await freePort()];
-    const proc = spawn(process.execPath, [join(DIST, 'orchestrator/main.js')], {
+    const proc = spawn(process.execPath, [...this.nodeArgs, join(DIST, 'orchestrator/main.js')], {
       env: {
         ...process.env, REDIS_URL: `redis://127.0.0.1:${this.redisPort}`, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), METRICS_PORT: String(metricsPort), CONSOLE_PORT: '0',
         REPLICA_ID: id, ADVERTISE_ADDRESS: `127.0.0.1:${grpcPort}`, LOG_LEVEL: 'warn', ...env,
