@@ -21,16 +21,18 @@ export interface LocalCluster {
 }
 
 /**
- * A base port with the next two also free (the cluster takes three in a row), below the
- * kernel's ephemeral range: ports in that range are handed out meanwhile to the outgoing
- * connections and `listen(0)` servers of the test files running in parallel (one took a
- * replica's metrics port between this check and the replica's listen once).
+ * A base port with the next `count - 1` also free, below the kernel's ephemeral range: ports
+ * in that range are handed out meanwhile to the outgoing connections and `listen(0)` servers
+ * of the test files running in parallel (one took a replica's metrics port between this check
+ * and the replica's listen once).
  */
-export async function freeRange(): Promise<number> {
+export async function freeRange(count = 3): Promise<number> {
   const low = ephemeralLow();
   for (;;) {
-    const base = 10000 + Math.floor(Math.random() * (low - 10000 - 3));
-    if ((await portIsFree(base)) && (await portIsFree(base + 1)) && (await portIsFree(base + 2))) return base;
+    const base = 10000 + Math.floor(Math.random() * (low - 10000 - count));
+    let free = true;
+    for (let i = 0; i < count && free; i++) free = await portIsFree(base + i);
+    if (free) return base;
   }
 }
 
@@ -45,9 +47,12 @@ function ephemeralLow(): number {
 
 /** Starts the built local cluster on free ports with its own Redis; resolves once its banner is out. */
 export async function startLocalCluster(): Promise<LocalCluster> {
-  const [base, metricsBase, consoleBase] = [await freeRange(), await freeRange(), await freeRange()];
+  // One block of 10 free ports: gRPC, metrics and console 3 each, then Redis. Ranges chosen one
+  // by one could overlap (a replica's console took another's gRPC port once).
+  const block = await freeRange(10);
+  const [base, metricsBase, consoleBase, ownRedisPort] = [block, block + 3, block + 6, block + 9];
   // Its private Redis on a free port too (the default, 6390, may be taken by a cluster running here).
-  const env: NodeJS.ProcessEnv = { ...process.env, NEXUS_BASE_PORT: String(base), NEXUS_METRICS_BASE_PORT: String(metricsBase), NEXUS_CONSOLE_BASE_PORT: String(consoleBase), NEXUS_REDIS_PORT: String(await freeRange()) };
+  const env: NodeJS.ProcessEnv = { ...process.env, NEXUS_BASE_PORT: String(base), NEXUS_METRICS_BASE_PORT: String(metricsBase), NEXUS_CONSOLE_BASE_PORT: String(consoleBase), NEXUS_REDIS_PORT: String(ownRedisPort) };
   delete env.REDIS_URL; // it must start its own
   const cluster = new Child('local-cluster', spawn(process.execPath, [SCRIPT], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   await waitFor('the cluster banner', () => {
