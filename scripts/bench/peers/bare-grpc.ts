@@ -126,16 +126,22 @@ async function startServer(): Promise<{ proc: ChildProcess; port: number }> {
   return { proc, port };
 }
 
+/** Starts `count` server processes one after another; each is added to `children` (to be killed) as it starts. */
+async function startServers(count: number, children: ChildProcess[]): Promise<{ proc: ChildProcess; port: number }[]> {
+  const started: { proc: ChildProcess; port: number }[] = [];
+  for (let i = 0; i < count; i++) {
+    const server = await startServer();
+    children.push(server.proc);
+    started.push(server);
+  }
+  return started;
+}
+
 /** The bare peer's fleet figures on `servers` server processes, measured exactly as the replicas' (see measureFleet). */
 export async function bareGrpcFleet(streams: number, heartbeatS: number, servers: number, timing: FleetTiming): Promise<FleetRun> {
   const children: ChildProcess[] = [];
   try {
-    const started: { proc: ChildProcess; port: number }[] = [];
-    for (let i = 0; i < servers; i++) {
-      const server = await startServer();
-      children.push(server.proc);
-      started.push(server);
-    }
+    const started = await startServers(servers, children);
     const pids = started.map((s) => s.proc.pid!);
     const counts = async () => {
       const all = await Promise.all(started.map((s) => stats(s.proc)));
@@ -179,12 +185,7 @@ function ask<T>(server: ChildProcess, message: unknown): Promise<T> {
 export async function bareGrpcFanout(streams: number, servers: number): Promise<FanoutTimes & { agents: number }> {
   const children: ChildProcess[] = [];
   try {
-    const started: { proc: ChildProcess; port: number }[] = [];
-    for (let i = 0; i < servers; i++) {
-      const server = await startServer();
-      children.push(server.proc);
-      started.push(server);
-    }
+    const started = await startServers(servers, children);
     const client = fork(__filename, ['client', started.map((s) => s.port).join(','), String(streams), '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     children.push(client);
     let open = 0;

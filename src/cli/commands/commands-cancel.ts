@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { CancelCommandsRequest, CancelCommandsResponse } from '../../generated/nexus/prime/pulse';
-import { confirmBulk } from '../bulk';
+import { runBulk } from '../bulk';
 import { action, usage } from '../context';
-import { EXIT } from '../exit-codes';
 import { addFilterOptions, examples, filterOf, type FilterFlags } from './commands-common';
 
 interface CancelFlags extends FilterFlags {
@@ -37,18 +36,9 @@ export function commandsCancelCommand(group: Command): void {
           out.document(CancelCommandsResponse.toJSON(res), () =>
             out.write(`${res.submitted} cancel${Number(res.submitted) === 1 ? '' : 's'} requested for ${res.matched} matching command${Number(res.matched) === 1 ? '' : 's'}${res.truncated ? ' (truncated: run again for the rest)' : ''}\n`),
           );
-        if (ids.length > 0) {
-          print(await ctx.client.call('cancelCommands', CancelCommandsRequest.fromPartial({ commandIds: ids, reason })));
-          return EXIT.OK;
-        }
-        const dry = await ctx.client.call('cancelCommands', CancelCommandsRequest.fromPartial({ filter, dryRun: true, reason }));
-        const stop = confirmBulk(out, { one: 'command', many: 'commands' }, 'cancel', Number(dry.matched), flags.yes, dry.truncated);
-        if (stop !== undefined) {
-          if (stop === EXIT.OK) print(dry);
-          return stop;
-        }
-        print(await ctx.client.call('cancelCommands', CancelCommandsRequest.fromPartial({ filter, reason })));
-        return EXIT.OK;
+        return runBulk(out, { noun: { one: 'command', many: 'commands' }, verb: 'cancel', byFilter: ids.length === 0, yes: flags.yes, plus: true }, (dryRun) =>
+          ctx.client.call('cancelCommands', CancelCommandsRequest.fromPartial(ids.length > 0 ? { commandIds: ids, reason } : { filter, dryRun, reason })),
+        print);
       }),
     );
 }

@@ -9,7 +9,7 @@ import {
   RedriveDeadLettersResponse,
   type DeadLetterFilter,
 } from '../../generated/nexus/prime/pulse';
-import { confirmBulk } from '../bulk';
+import { runBulk } from '../bulk';
 import { action, usage, type CliContext } from '../context';
 import { CliError, EXIT, type ExitCode } from '../exit-codes';
 import { collectList } from '../flag-parsers';
@@ -46,6 +46,15 @@ function filterOf(flags: FilterFlags): DeadLetterFilter | undefined {
 }
 
 /** A refusal of the filter by the server is a usage error naming the flag (`filter.reasons[0]: ...`). */
+/** Runs a call whose filter errors are told as the flags' (see flagged). */
+async function flaggedCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw flagged(err);
+  }
+}
+
 function flagged(err: unknown): unknown {
   if (err instanceof CliError && err.code === EXIT.REFUSED) {
     const m = /^filter\.(reasons|target|command_type)/.exec(err.message);
@@ -135,11 +144,7 @@ async function list(ctx: CliContext, flags: FilterFlags & { limit?: string }): P
   let token = '';
   let last: ListDeadLettersResponse | undefined;
   for (let pages = 0; pages < MAX_PAGES; pages++) {
-    try {
-      last = await ctx.client.call('listDeadLetters', ListDeadLettersRequest.fromPartial({ filter, pageSize: Math.min(MAX_PAGE, limit - rows.length), pageToken: token }));
-    } catch (err) {
-      throw flagged(err);
-    }
+    last = await flaggedCall(() => ctx.client.call('listDeadLetters', ListDeadLettersRequest.fromPartial({ filter, pageSize: Math.min(MAX_PAGE, limit - rows.length), pageToken: token })));
     rows.push(...last.deadLetters);
     token = last.nextPageToken;
     if (!token || rows.length >= limit) break;
@@ -182,56 +187,32 @@ function selection(verb: string, ids: string[], flags: ActFlags): { ids: string[
 
 async function redrive(ctx: CliContext, rawIds: string[], flags: ActFlags): Promise<ExitCode> {
   const sel = selection('redrive', rawIds, flags);
-  const call = async (dryRun: boolean) => {
-    try {
-      return await ctx.client.call('redriveDeadLetters', RedriveDeadLettersRequest.fromPartial({ ids: sel.ids, filter: sel.filter, dryRun }));
-    } catch (err) {
-      throw flagged(err);
-    }
-  };
-  if (sel.filter) {
-    const dry = await call(true);
-    const stop = confirmBulk(ctx.out, DEAD_LETTERS, 'redrive', dry.matched, flags.yes);
-    if (stop !== undefined) {
-      if (stop === EXIT.OK) ctx.out.document(RedriveDeadLettersResponse.toJSON(dry), () => undefined);
-      return stop;
-    }
-  }
-  const res = await call(false);
   const { out } = ctx;
-  out.document(RedriveDeadLettersResponse.toJSON(res), () => {
-    const before = res.commandIds.length - res.redriven;
-    out.write(`redriven ${res.redriven} of ${res.matched} matched dead letter${res.matched === 1 ? '' : 's'}${before > 0 ? ` (${before} already redriven earlier)` : ''}\n`);
-    for (const id of res.commandIds) out.write(`  ${id}\n`);
-    if (res.matched > res.commandIds.length) out.note(`${res.matched - res.commandIds.length} matched dead letters cannot be redriven (invalid entries, cancels, cut payloads)`);
+  return runBulk(out, { noun: DEAD_LETTERS, verb: 'redrive', byFilter: sel.filter !== undefined, yes: flags.yes }, (dryRun) =>
+    flaggedCall(() => ctx.client.call('redriveDeadLetters', RedriveDeadLettersRequest.fromPartial({ ids: sel.ids, filter: sel.filter, dryRun }))),
+  (res, dry) => {
+    out.document(RedriveDeadLettersResponse.toJSON(res), () => {
+      if (dry) return;
+      const before = res.commandIds.length - res.redriven;
+      out.write(`redriven ${res.redriven} of ${res.matched} matched dead letter${res.matched === 1 ? '' : 's'}${before > 0 ? ` (${before} already redriven earlier)` : ''}\n`);
+      for (const id of res.commandIds) out.write(`  ${id}\n`);
+      if (res.matched > res.commandIds.length) out.note(`${res.matched - res.commandIds.length} matched dead letters cannot be redriven (invalid entries, cancels, cut payloads)`);
+    });
+    if (!dry && res.truncated) out.note('truncated: more match than one request redrives (1,000); run it again to go on (done ones are skipped)');
   });
-  if (res.truncated) out.note('truncated: more match than one request redrives (1,000); run it again to go on (done ones are skipped)');
-  return EXIT.OK;
 }
 
 async function purge(ctx: CliContext, rawIds: string[], flags: ActFlags): Promise<ExitCode> {
   const sel = selection('purge', rawIds, flags);
-  const call = async (dryRun: boolean) => {
-    try {
-      return await ctx.client.call('purgeDeadLetters', PurgeDeadLettersRequest.fromPartial({ ids: sel.ids, filter: sel.filter, dryRun }));
-    } catch (err) {
-      throw flagged(err);
-    }
-  };
-  if (sel.filter) {
-    const dry = await call(true);
-    const stop = confirmBulk(ctx.out, DEAD_LETTERS, 'purge', dry.matched, flags.yes);
-    if (stop !== undefined) {
-      if (stop === EXIT.OK) ctx.out.document(PurgeDeadLettersResponse.toJSON(dry), () => undefined);
-      return stop;
-    }
-  }
-  const res = await call(false);
   const { out } = ctx;
-  out.document(PurgeDeadLettersResponse.toJSON(res), () => {
-    out.write(`purged ${res.purged} dead letter${res.purged === 1 ? '' : 's'}\n`);
-    if (sel.ids.length > res.purged) out.note(`${sel.ids.length - res.purged} of the ids were already gone`);
+  return runBulk(out, { noun: DEAD_LETTERS, verb: 'purge', byFilter: sel.filter !== undefined, yes: flags.yes }, (dryRun) =>
+    flaggedCall(() => ctx.client.call('purgeDeadLetters', PurgeDeadLettersRequest.fromPartial({ ids: sel.ids, filter: sel.filter, dryRun }))),
+  (res, dry) => {
+    out.document(PurgeDeadLettersResponse.toJSON(res), () => {
+      if (dry) return;
+      out.write(`purged ${res.purged} dead letter${res.purged === 1 ? '' : 's'}\n`);
+      if (sel.ids.length > res.purged) out.note(`${sel.ids.length - res.purged} of the ids were already gone`);
+    });
+    if (!dry && res.truncated) out.note('truncated: more match than one request purges (10,000); run it again to go on');
   });
-  if (res.truncated) out.note('truncated: more match than one request purges (10,000); run it again to go on');
-  return EXIT.OK;
 }
