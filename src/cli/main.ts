@@ -8,6 +8,14 @@ import { buildProgram } from './program';
  * (./exit-codes.ts). Usage errors name the flag and exit 2.
  */
 async function main(): Promise<void> {
+  // A reader that stops early (`| head`) closes the pipe: stop quietly, as kubectl and git do,
+  // instead of crashing on EPIPE with a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(process.exitCode ?? EXIT.OK);
+    });
+  }
   const program = buildProgram();
   program.exitOverride();
   for (const sub of program.commands) {

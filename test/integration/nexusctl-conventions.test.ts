@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +34,16 @@ describe('nexusctl conventions (no server needed)', () => {
       expect(r.stdout, cmd.join(' ')).toContain('Examples:\n  nexusctl ');
       expect(r.stdout).not.toContain(ESC);
     }
+  });
+
+  it('a reader that closes the pipe early (`| head`) ends it quietly: exit 0, no EPIPE stack', async () => {
+    const proc = spawn(process.execPath, [NEXUSCTL_BIN, 'commands', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout.destroy(); // nobody reads: every write gets EPIPE
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(0);
   });
 
   it('bad flags are usage errors (exit 2) naming the flag', async () => {
