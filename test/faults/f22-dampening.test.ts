@@ -4,8 +4,13 @@ import { waitFor } from '../helpers/wait-for';
 import { ChaosProxy } from './harness/chaos-proxy';
 import { FaultCluster } from './harness/fault-cluster';
 
-/** Staleness 3 s (FAST env): stale after 3 s without a pulse, offline after 6 s. */
-const OFFLINE_MS = 6000;
+/**
+ * The partition cases run with a staleness threshold of 6 s (stale after 6 s without a pulse,
+ * offline after 12 s): with the FAST env's 3 s, the hold (about 1.7 s after the cut) came only
+ * about 1 s before the sweep would mark the cut agents stale, and a CI run under load lost that race.
+ */
+const PARTITION_ENV = { STALENESS_THRESHOLD_SEC: '6' };
+const OFFLINE_MS = 12_000;
 
 /** One metric of a replica (the sample of the first line with that name), or undefined. */
 async function metric(port: number, name: string): Promise<number | undefined> {
@@ -43,7 +48,7 @@ describe('F22: dampening and failover grace', () => {
 
   /** r1 with 10 agents straight to it (`d-*`) and 10 through a chaos proxy (`p-*`). */
   async function halfBehindProxy(env: Record<string, string>): Promise<{ r1: Awaited<ReturnType<FaultCluster['startReplica']>>; cut: string[] }> {
-    cluster = await new FaultCluster('aof').start(['r1'], env);
+    cluster = await new FaultCluster('aof').start(['r1'], { ...PARTITION_ENV, ...env });
     const r1 = cluster.replica('r1');
     proxy = await new ChaosProxy(r1.port).start();
     await cluster.startSwarm('d', 10);
@@ -65,7 +70,7 @@ describe('F22: dampening and failover grace', () => {
     await waitFor('cut agents due for offline', async () => {
       const dueBefore = (await redisNow(cluster)) - OFFLINE_MS;
       return (await cluster.db.zmscore('nexus:agents:online', ...cut)).every((s) => s !== null && Number(s) < dueBefore);
-    }, { timeoutMs: 15_000 });
+    }, { timeoutMs: 25_000 });
     const heldBefore = (await metric(r1.metricsPort, 'nexus_agent_transitions_held_total')) ?? 0;
     await waitFor('a later sweep held them', async () => ((await metric(r1.metricsPort, 'nexus_agent_transitions_held_total')) ?? 0) >= heldBefore + 10);
     expect(await agentEvents(cluster, 'p-', ['agent_stale', 'agent_disconnected'])).toEqual([]);
