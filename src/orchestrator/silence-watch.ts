@@ -14,6 +14,8 @@ export interface SilenceSettings {
   readonly dampenSilentShare: number;
   readonly dampenMinAgents: number;
   readonly dampenMaxMs: number;
+  /** Stragglers get this long to come back once the silence is no longer mass (FAILOVER_GRACE_MS). */
+  readonly failoverGraceMs: number;
 }
 
 /** A session of this replica that ended without goodbye (it may be a partition). */
@@ -38,6 +40,8 @@ interface ActiveHold {
   readonly missing: Set<string>;
   /** How many agents the replica had when it began. */
   of: number;
+  /** Monotonic time the silence stopped being mass while some agents are still missing. */
+  clearingSince?: number;
 }
 
 /**
@@ -188,7 +192,14 @@ export class SilenceWatch {
       if (heardHere || (pulses[i] ?? 0) > hold.redisStartMs) hold.missing.delete(id);
     });
     this.metrics.silentAgents.set(hold.missing.size);
-    if (this.isMass(hold.missing.size, hold.of)) return;
+    if (this.isMass(hold.missing.size, hold.of)) {
+      hold.clearingSince = undefined;
+      return;
+    }
+    // The partition healed: the last agents are still in their reconnect backoff. Give them the
+    // failover grace before the sweep may move them, unless every one is back already.
+    hold.clearingSince ??= now;
+    if (hold.missing.size > 0 && now - hold.clearingSince < this.settings.failoverGraceMs) return;
     await this.holds.release(this.settings.replicaId, 'mass_silence', { agents_silent: hold.missing.size, of: hold.of });
     this.end(`dampening ended: agents pulse again; ${hold.missing.size} still silent are left to the sweep`);
   }

@@ -8,8 +8,10 @@ import { FaultCluster } from './harness/fault-cluster';
  * The partition cases run with a staleness threshold of 6 s (stale after 6 s without a pulse,
  * offline after 12 s): with the FAST env's 3 s, the hold (about 1.7 s after the cut) came only
  * about 1 s before the sweep would mark the cut agents stale, and a CI run under load lost that race.
+ * The failover grace covers the last cut agents' reconnects after the heal (some wait out a
+ * 10 s welcome timeout begun during the blackhole).
  */
-const PARTITION_ENV = { STALENESS_THRESHOLD_SEC: '6' };
+const PARTITION_ENV = { STALENESS_THRESHOLD_SEC: '6', FAILOVER_GRACE_MS: '20000' };
 const OFFLINE_MS = 12_000;
 
 /** One metric of a replica (the sample of the first line with that name), or undefined. */

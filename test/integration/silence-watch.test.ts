@@ -33,7 +33,7 @@ describe('the silence watch: mass silence on one replica (real redis-server, ses
 
   function watch(settings: Partial<{ dampenSilentShare: number; dampenMinAgents: number; dampenMaxMs: number }> = {}): SilenceWatch {
     return new SilenceWatch(sessions, agents, holds, {
-      replicaId: 'r1', stalenessThresholdMs: 60_000, dampenSilentShare: 0.3, dampenMinAgents: 10, dampenMaxMs: 60_000, ...settings,
+      replicaId: 'r1', stalenessThresholdMs: 60_000, dampenSilentShare: 0.3, dampenMinAgents: 10, dampenMaxMs: 60_000, failoverGraceMs: 0, ...settings,
     }, HEARTBEAT_MS, async (id) => void written.push(id), metrics, createLogger('silent'));
   }
   /** `n` live sessions `<prefix>-1..n` with records (epoch = index), listed online. */
