@@ -19,13 +19,13 @@ import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { RedisProcess } from '../lib/redis-process';
 import type { ThroughputRun } from './bench-types';
-import { barChartSvg } from './chart';
+import { barChartSvg, latencyChartSvg } from './chart';
 import { nexusFanout } from './fanout';
 import { nexusFleet, type FleetRun, type FleetShape, type FleetTiming } from './fleet';
 import { beeQueueLatency, bullmqLatency, nexusLatency, type LatencyRun } from './latency';
 import { nexusThroughput } from './nexus-e2e';
 import { bareGroupThroughput } from './peers/bare-group';
-import { bareGrpcFanout, bareGrpcFleet } from './peers/bare-grpc';
+import { bareGrpcConnect, bareGrpcFanout, bareGrpcFleet } from './peers/bare-grpc';
 import { beeQueueThroughput } from './peers/bee-queue';
 import { bullmqThroughput } from './peers/bullmq';
 import { scaleUp, type ScaleUpRun, type ScaleUpShape } from './scale-up';
@@ -144,8 +144,10 @@ async function main(): Promise<void> {
         fleet.nexus.push(run);
         console.log(`round ${round}  fleet Nexus           ${run.rssPerStreamKb.toFixed(1)} KB/agent, ${run.cpuPerHeartbeatUs.toFixed(0)} µs CPU/heartbeat, ${run.heartbeatsPerSecond.toFixed(0)} heartbeats/s, ${run.sessionsStartedInWindow} sessions started`);
         if (after) {
+          // The same number of bare grpc-js streams on the 2 survivors' worth of servers: how fast this machine connects at all.
+          after.bare = await bareGrpcConnect(after.agentsOnKilled, FLEET.replicas - 1);
           storm.push(after);
-          console.log(`round ${round}  storm                 ${after.agentsOnKilled} agents back in ${after.backMs.toFixed(0)} ms (${after.sessionsStarted} sessions started), peak ${after.peakSessionsPerSecond} sessions/s, lag max ${after.lagMaxMs.toFixed(0)} ms; ${after.logged}`);
+          console.log(`round ${round}  storm                 ${after.agentsOnKilled} agents back in ${after.backMs.toFixed(0)} ms (${after.sessionsStarted} sessions started), peak ${after.peakSessionsPerSecond} sessions/s, lag max ${after.lagMaxMs.toFixed(0)} ms; bare grpc-js connect of ${after.bare.streams} streams ${after.bare.connectMs.toFixed(0)} ms; ${after.logged}`);
         }
       }
       for (const size of selected('fanout') ? fanout : []) {
@@ -219,8 +221,13 @@ async function main(): Promise<void> {
   writeFileSync(join(OUT, file), `${JSON.stringify({ at: new Date().toISOString(), quick, jobs: JOBS, rounds: ROUNDS, only: ONLY, ...(failure ? { failed: failure.message } : {}), machine, throughput: Object.fromEntries(runs), latency: Object.fromEntries(latency), ...scenarios }, null, 2)}\n`);
   const chart = !quick && selected('throughput') && measured;
   if (chart) writeFileSync(join(OUT, 'throughput.svg'), barChartSvg('End-to-end throughput (Redis AOF everysec, 2 cores)', `jobs/s, ${JOBS.toLocaleString('en-US')} per run, ${ROUNDS} rounds`, rows));
+  const latencyChart = !quick && selected('latency') && latency.size > 0;
+  if (latencyChart) {
+    const latencyRows = [...latency].map(([label, rs]) => ({ label, p50: median(rs.map((r) => r.receipt.p50)), p99: median(rs.map((r) => r.receipt.p99)), max: median(rs.map((r) => r.receipt.max)) }));
+    writeFileSync(join(OUT, 'latency.svg'), latencyChartSvg('Receipt latency: add -> handler starts (Redis AOF everysec, 2 cores)', `ms, median over ${ROUNDS} rounds of ${LATENCY_MS / 1000} s per rate`, latencyRows));
+  }
   console.log(`\nload average (1, 5, 15 min) at start ${LOAD_AT_START.map((l) => l.toFixed(2)).join(' ')}, at end ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`);
-  console.log(`raw figures: ${join(OUT, file)}${chart ? `, chart: ${join(OUT, 'throughput.svg')}` : ''}`);
+  console.log(`raw figures: ${join(OUT, file)}${chart ? `, chart: ${join(OUT, 'throughput.svg')}` : ''}${latencyChart ? `, ${join(OUT, 'latency.svg')}` : ''}`);
   if (failure) throw failure;
 }
 

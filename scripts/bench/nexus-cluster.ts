@@ -32,6 +32,9 @@ export class NexusCluster {
   /** Every child's warnings and errors go to a file here, so a failed wait can say why. */
   private readonly logDir = mkdtempSync(join(tmpdir(), 'nexus-bench-logs-'));
 
+  /** Node options for every child from `NEXUS_BENCH_NODE_ARGS` (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
+  private readonly childArgs = (process.env.NEXUS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
   private constructor(private readonly redisPort: number, private readonly nodeArgs: readonly string[] = []) {
     this.redis = new Redis(redisPort, '127.0.0.1');
   }
@@ -62,7 +65,7 @@ export class NexusCluster {
   private async spawnReplica(env: Record<string, string>): Promise<BenchReplica> {
     const id = `bench-r${this.replicas.length + 1}`;
     const [grpcPort, metricsPort] = [await freePort(), await freePort()];
-    const proc = spawn(process.execPath, [...this.nodeArgs, join(DIST, 'orchestrator/main.js')], {
+    const proc = spawn(process.execPath, [...this.childArgs, ...this.nodeArgs, join(DIST, 'orchestrator/main.js')], {
       env: {
         ...process.env, REDIS_URL: `redis://127.0.0.1:${this.redisPort}`, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), METRICS_PORT: String(metricsPort), CONSOLE_PORT: '0',
         REPLICA_ID: id, ADVERTISE_ADDRESS: `127.0.0.1:${grpcPort}`, LOG_LEVEL: 'warn', ...env,
@@ -95,7 +98,7 @@ export class NexusCluster {
       const n = Math.min(perProcess, count - (k - 1) * perProcess);
       const agentId = processes === 1 ? prefix : `${prefix}-s${k}`;
       for (let i = 1; i <= n; i++) this.agentIds.push(`${agentId}-${i}`);
-      this.swarms.push(spawn(process.execPath, [join(DIST, 'agent/main.js')], {
+      this.swarms.push(spawn(process.execPath, [...this.childArgs, join(DIST, 'agent/main.js')], {
         env: { ...process.env, ORCHESTRATOR_HOST: this.target, AGENT_ID: agentId, AGENT_COUNT: String(n), LOG_LEVEL: 'warn', ...env },
         stdio: this.logTo(agentId),
       }));
@@ -123,9 +126,14 @@ export class NexusCluster {
     await killAndWait(replica.proc);
   }
 
-  /** SIGKILLs every child by PID, waits for them to exit, closes the Redis client, removes the logs. */
+  /**
+   * SIGKILLs every child by PID, waits for them to exit, closes the Redis client, removes the
+   * logs. With NEXUS_BENCH_NODE_ARGS a SIGTERM comes first, so a profiler writes its file.
+   */
   async stop(): Promise<void> {
-    await Promise.all([...this.swarms, ...this.replicas.map((r) => r.proc)].map(killAndWait));
+    const children = [...this.swarms, ...this.replicas.map((r) => r.proc)];
+    if (this.childArgs.length > 0) await Promise.all(children.map((c) => killAndWait(c, 'SIGTERM')));
+    await Promise.all(children.map((c) => killAndWait(c)));
     this.redis.disconnect();
     rmSync(this.logDir, { recursive: true, force: true });
   }
@@ -164,10 +172,10 @@ export class NexusCluster {
   }
 }
 
-/** SIGKILL, then wait (at most 5 s) for the exit so no process outlives its scenario. */
-export async function killAndWait(proc: ChildProcess): Promise<void> {
+/** SIGKILL (or `signal`), then wait (at most 5 s) for the exit so no process outlives its scenario. */
+export async function killAndWait(proc: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = new Promise((resolve) => proc.once('exit', resolve));
-  proc.kill('SIGKILL');
+  proc.kill(signal);
   await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
 }

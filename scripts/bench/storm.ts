@@ -32,6 +32,11 @@ export interface StormRun {
    * machine's cores means everything was starved, agents included (they share the machine here).
    */
   cpuPercent: { survivors: number; swarms: number };
+  /**
+   * The machine's bare grpc-js connect rate in the same round: agentsOnKilled streams opened
+   * on 2 bare server processes by one client process, right after the storm (set by the bench).
+   */
+  bare?: { streams: number; connectMs: number };
 }
 
 const POLL_MS = 100;

@@ -158,7 +158,27 @@ export async function bareGrpcFleet(streams: number, heartbeatS: number, servers
     await sleep(timing.settleMs);
     return await measureFleet({ server: pids, client: [client.pid!] }, streams, connectMs, idle, counts, timing.windowMs);
   } finally {
-    await Promise.all(children.map(killAndWait));
+    await Promise.all(children.map((p) => killAndWait(p)));
+  }
+}
+
+/**
+ * The machine's bare connect rate, for the storm: `streams` bidi streams (own connection each,
+ * one client process, one message each) opened on `servers` bare grpc-js server processes.
+ * Resolves with the time from the client's start until the servers hold them all.
+ */
+export async function bareGrpcConnect(streams: number, servers: number): Promise<{ streams: number; connectMs: number }> {
+  const children: ChildProcess[] = [];
+  try {
+    const started = await startServers(servers, children);
+    const connecting = performance.now();
+    const client = fork(__filename, ['client', started.map((s) => s.port).join(','), String(streams), '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    children.push(client);
+    let open = 0;
+    await waitUntil(() => `${streams} bare grpc streams open (${open} are)`, async () => (open = (await Promise.all(started.map((s) => stats(s.proc)))).reduce((a, c) => a + c.streams, 0)) >= streams, 120_000, 50);
+    return { streams, connectMs: performance.now() - connecting };
+  } finally {
+    await Promise.all(children.map((p) => killAndWait(p)));
   }
 }
 
@@ -202,6 +222,6 @@ export async function bareGrpcFanout(streams: number, servers: number): Promise<
     times.sort((a, b) => a - b);
     return { agents: streams, firstResultMs: times[0], medianResultMs: times[Math.floor(times.length / 2)], lastResultMs: times[times.length - 1] };
   } finally {
-    await Promise.all(children.map(killAndWait));
+    await Promise.all(children.map((p) => killAndWait(p)));
   }
 }
