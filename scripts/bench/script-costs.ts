@@ -8,6 +8,10 @@
  * them. Delivery runs are made only when a round of results refilled nothing. Redis'
  * `evalsha` time per command is printed per phase, the median of `rounds` (5). On a quiet
  * machine it repeats within a few us; on one whose speed drifts, alternate old and new runs.
+ *
+ * `--ablate timeline,index,events` (any of them) also runs the scripts with those parts taken
+ * out (scripts/bench/script-ablations.ts), alternating with the real ones round by round on
+ * the same Redis, and prints what the parts cost: the median of the per-round differences.
  */
 import Redis from 'ioredis';
 import { RedisProcess } from '../lib/redis-process';
@@ -15,11 +19,22 @@ import { CommandStore } from '../../src/redis-bridge/command-store';
 import type { Outgoing } from '../../src/redis-bridge/command-types';
 import { firstDelivery } from '../../src/redis-bridge/command-wire';
 import { CONSUMER_GROUP, NexusKeys } from '../../src/redis-bridge/keys';
-import { defineScripts } from '../../src/redis-bridge/script-loader';
+import { loadScripts } from '../../src/redis-bridge/script-loader';
+import { ablate, parseAblations, type Ablation } from './script-ablations';
 import { median } from './stats';
 
-const N = Number(process.argv[2] ?? 20_000);
-const ROUNDS = Number(process.argv[3] ?? 5);
+const args = process.argv.slice(2);
+const ablateAt = args.indexOf('--ablate');
+const ABLATE = ((): Ablation[] => {
+  try {
+    return ablateAt === -1 ? [] : parseAblations(args.splice(ablateAt, 2)[1] ?? '');
+  } catch (err) {
+    console.error(`script-costs: ${(err as Error).message}`);
+    process.exit(2);
+  }
+})();
+const N = Number(args[0] ?? 20_000);
+const ROUNDS = Number(args[1] ?? 5);
 const AGENTS = 30;
 const WINDOW = 16;
 const EPOCH = 7;
@@ -82,22 +97,45 @@ async function oneRound(redis: Redis, keys: NexusKeys, store: CommandStore): Pro
   return { route: route / N, deliver: deliver / N, complete: complete / N };
 }
 
+/** A client whose script commands are the real ones, or the ablated ones. */
+function scriptClient(port: number, ablations: readonly Ablation[]): Redis {
+  const redis = new Redis(port, '127.0.0.1');
+  for (const { name, numberOfKeys, lua } of loadScripts()) redis.defineCommand(name, { numberOfKeys, lua: ablate(name, lua, ablations) });
+  return redis;
+}
+
+type Costs = { route: number; deliver: number; complete: number };
+const all = (c: Costs) => c.route + c.deliver + c.complete;
+
 async function main(): Promise<void> {
   const redisServer = await new RedisProcess('aof').start();
-  const redis = new Redis(redisServer.port, '127.0.0.1');
-  defineScripts(redis);
   const keys = new NexusKeys('nexus');
-  const store = new CommandStore(redis, keys, {
+  const settings = {
     retentionMs: 3_600_000, eventsMaxLen: 100_000, dlqMaxLen: 100_000, dlqPayloadBytes: 4096, mailboxMax: 100_000, poisonDeliveries: 5, retryBaseMs: 1000, retryMaxMs: 60_000, indexLifeMs: 86_400_000,
-  }, 'r1');
+  };
+  const redis = scriptClient(redisServer.port, []);
+  const ablated = ABLATE.length > 0 ? scriptClient(redisServer.port, ABLATE) : undefined;
+  const store = new CommandStore(redis, keys, settings, 'r1');
+  const ablatedStore = ablated && new CommandStore(ablated, keys, settings, 'r1');
   try {
-    const rounds: { route: number; deliver: number; complete: number }[] = [];
-    for (let r = 0; r < ROUNDS; r++) rounds.push(await oneRound(redis, keys, store));
-    const m = (k: 'route' | 'deliver' | 'complete') => median(rounds.map((x) => x[k]));
+    const rounds: Costs[] = [];
+    const without: Costs[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      rounds.push(await oneRound(redis, keys, store));
+      if (ablated && ablatedStore) without.push(await oneRound(ablated, keys, ablatedStore));
+    }
+    const m = (xs: Costs[], k: keyof Costs) => median(xs.map((x) => x[k]));
+    const line = (xs: Costs[]) => `route ${m(xs, 'route').toFixed(1)}  deliver ${m(xs, 'deliver').toFixed(1)}  complete ${m(xs, 'complete').toFixed(1)}  all ${median(xs.map(all)).toFixed(1)}`;
     console.log(`Redis CPU in the command scripts, us per command (median of ${ROUNDS} rounds of ${N.toLocaleString('en-US')}):`);
-    console.log(`  route ${m('route').toFixed(1)}  deliver ${m('deliver').toFixed(1)}  complete ${m('complete').toFixed(1)}  all ${(m('route') + m('deliver') + m('complete')).toFixed(1)}`);
+    console.log(`  ${line(rounds)}`);
+    if (without.length > 0) {
+      console.log(`  without ${ABLATE.join(', ')} (alternating round by round): ${line(without)}`);
+      const saved = rounds.map((r, i) => all(r) - all(without[i]));
+      console.log(`  ${ABLATE.join(', ')} cost ${median(saved).toFixed(1)} us per command (per-round differences ${saved.map((d) => d.toFixed(1)).join(', ')})`);
+    }
   } finally {
     redis.disconnect();
+    ablated?.disconnect();
     await redisServer.destroy();
   }
 }
