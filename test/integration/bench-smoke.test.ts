@@ -20,7 +20,7 @@ describe('npm run bench (a tiny run, so the harness never rots)', () => {
       const results = JSON.parse(readFileSync(join(out, 'results-quick.json'), 'utf8')) as {
         throughput: Record<string, { perSecond: number }[]>;
         fleet: Record<'nexus' | 'bare', { heartbeatsPerSecond: number; cpuPerHeartbeatUs: number; rssPerStreamKb: number }[]>;
-        storm: { agentsOnKilled: number; backMs: number; peakSessionsPerSecond: number; lagMaxMs: number }[];
+        storm: { agentsOnKilled: number; backMs: number; peakSessionsPerSecond: number; lagMaxMs: number; bare: { streams: number; connectMs: number } }[];
         fanout: { agents: number; nexus: { lastResultMs: number; broadcast: { lastResultMs: number; parentFinishedMs: number } }[]; bare: { lastResultMs: number }[] }[];
         scaleup: { runs: { agents: number; after: number[]; settleMs: number; moves: number }[] };
       };
@@ -32,6 +32,9 @@ describe('npm run bench (a tiny run, so the harness never rots)', () => {
       }
       expect(results.storm[0].agentsOnKilled).toBeGreaterThan(0);
       expect(Number.isFinite(results.storm[0].backMs) && Number.isFinite(results.storm[0].lagMaxMs)).toBe(true);
+      // The machine's bare connect time for the same streams, measured in the same round.
+      expect(results.storm[0].bare.streams).toBe(results.storm[0].agentsOnKilled);
+      expect(results.storm[0].bare.connectMs).toBeGreaterThan(0);
       expect(results.fanout[0].agents).toBe(30);
       const [fanout] = results.fanout;
       for (const ms of [fanout.nexus[0].lastResultMs, fanout.nexus[0].broadcast.lastResultMs, fanout.nexus[0].broadcast.parentFinishedMs, fanout.bare[0].lastResultMs]) expect(Number.isFinite(ms)).toBe(true);
