@@ -60,10 +60,3 @@ export function serverCredentials(tls: OrchestratorConfig['tls']): ServerCredent
   if (!tls) return ServerCredentials.createInsecure();
   return ServerCredentials.createSsl(tls.ca ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.ca !== undefined);
 }
-
-/** Binds `host:port` (port 0 = any free port); resolves with the bound port. */
-export function bindServer(server: Server, host: string, port: number, credentials: ServerCredentials): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
-}

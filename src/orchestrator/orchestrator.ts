@@ -25,7 +25,8 @@ import type { OrchestratorConfig } from './config';
 import { AckHolder } from './ack-holder';
 import { authMode } from './auth/authenticator';
 import { DeliveryRuns } from './delivery-runs';
-import { bindServer, buildGrpcServer, READINESS_SERVICE, serverCredentials } from './grpc-server';
+import { GrpcListener } from './grpc-listener';
+import { buildGrpcServer, READINESS_SERVICE, serverCredentials } from './grpc-server';
 import { HeartbeatFlusher } from './heartbeat-flusher';
 import { OrchestratorMetrics, serveMetrics } from './metrics';
 import { PulseHandler, welcomeHeartbeatMs } from './pulse-handler';
@@ -96,7 +97,7 @@ export class Orchestrator {
   private metricsServer: HttpServer | undefined;
   private console: ConsoleServer | undefined;
   private readonly commandCounts: () => Promise<{ succeeded: number; failed: number; dead: number }>;
-  private bound = '';
+  private listener: GrpcListener | undefined;
   private readonly startedAtMs = Date.now();
   private closing: Promise<void> | undefined;
 
@@ -248,8 +249,9 @@ export class Orchestrator {
   async start(): Promise<Endpoints> {
     if (this.state !== 'created') throw new Error(`cannot start: orchestrator is ${this.state}`);
     const { config } = this;
-    const grpcPort = await bindServer(this.server, config.grpcHost, config.grpcPort, serverCredentials(config.tls));
-    this.bound = `${config.grpcHost}:${grpcPort}`;
+    this.listener = await GrpcListener.listen(this.server, config.grpcHost, config.grpcPort, serverCredentials(config.tls), (err) =>
+      this.log.warn({ err: err.message }, 'gRPC listener error; still listening'));
+    const grpcPort = this.listener.port;
     let metricsPort = 0;
     if (config.metricsPort > 0) {
       const served = await serveMetrics(this.metrics, config.grpcHost, config.metricsPort, this.log);
@@ -334,7 +336,7 @@ export class Orchestrator {
       ['stop launching fan-outs', () => this.fanouts.close()],
       // Leave no consumer name behind if nothing is pending on it (else the others reclaim it).
       ['retire consumer', () => wasRunning && retireConsumer(this.redis, this.keys, config.replicaId)],
-      ['stop listening', () => this.bound && this.server.unbind(this.bound)],
+      ['stop listening', () => this.listener?.close()],
       // Watchers move to another replica with their position (while Redis and gRPC still work).
       ['end watchers', () => this.watches.close()],
       ['drain sessions', () => this.drain.drainAll(deadline)],
