@@ -162,6 +162,14 @@ export async function bareGrpcFleet(streams: number, heartbeatS: number, servers
   }
 }
 
+/** Forks one client process that opens `streams` streams over `started` (no periodic beats); resolves once the servers hold them all. */
+async function openStreams(started: { proc: ChildProcess; port: number }[], streams: number, children: ChildProcess[]): Promise<void> {
+  const client = fork(__filename, ['client', started.map((s) => s.port).join(','), String(streams), '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  children.push(client);
+  let open = 0;
+  await waitUntil(() => `${streams} bare grpc streams open (${open} are)`, async () => (open = (await Promise.all(started.map((s) => stats(s.proc)))).reduce((a, c) => a + c.streams, 0)) >= streams, 120_000, 50);
+}
+
 /**
  * The machine's bare connect rate, for the storm: `streams` bidi streams (own connection each,
  * one client process, one message each) opened on `servers` bare grpc-js server processes.
@@ -172,10 +180,7 @@ export async function bareGrpcConnect(streams: number, servers: number): Promise
   try {
     const started = await startServers(servers, children);
     const connecting = performance.now();
-    const client = fork(__filename, ['client', started.map((s) => s.port).join(','), String(streams), '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    children.push(client);
-    let open = 0;
-    await waitUntil(() => `${streams} bare grpc streams open (${open} are)`, async () => (open = (await Promise.all(started.map((s) => stats(s.proc)))).reduce((a, c) => a + c.streams, 0)) >= streams, 120_000, 50);
+    await openStreams(started, streams, children);
     return { streams, connectMs: performance.now() - connecting };
   } finally {
     await Promise.all(children.map((p) => killAndWait(p)));
@@ -206,10 +211,7 @@ export async function bareGrpcFanout(streams: number, servers: number): Promise<
   const children: ChildProcess[] = [];
   try {
     const started = await startServers(servers, children);
-    const client = fork(__filename, ['client', started.map((s) => s.port).join(','), String(streams), '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    children.push(client);
-    let open = 0;
-    await waitUntil(() => `${streams} bare grpc streams open (${open} are)`, async () => (open = (await Promise.all(started.map((s) => stats(s.proc)))).reduce((a, c) => a + c.streams, 0)) >= streams, 120_000, 100);
+    await openStreams(started, streams, children);
     await sleep(1000); // as for Nexus: measure the fan-out, not the bring-up
     const t0 = Date.now();
     await Promise.all(started.map((s) => ask<BareStats>(s.proc, { fanout: t0 })));

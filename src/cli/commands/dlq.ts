@@ -45,7 +45,6 @@ function filterOf(flags: FilterFlags): DeadLetterFilter | undefined {
   return { reasons: flags.reason ?? [], target: flags.target ?? '', commandType: flags.type ?? '' };
 }
 
-/** A refusal of the filter by the server is a usage error naming the flag (`filter.reasons[0]: ...`). */
 /** Runs a call whose filter errors are told as the flags' (see flagged). */
 async function flaggedCall<T>(call: () => Promise<T>): Promise<T> {
   try {
@@ -55,6 +54,7 @@ async function flaggedCall<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A refusal of the filter by the server is a usage error naming the flag (`filter.reasons[0]: ...`). */
 function flagged(err: unknown): unknown {
   if (err instanceof CliError && err.code === EXIT.REFUSED) {
     const m = /^filter\.(reasons|target|command_type)/.exec(err.message);
